@@ -1,0 +1,126 @@
+import { readFile } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { extname, join, normalize, sep } from 'node:path';
+import type { Registry } from 'prom-client';
+import type { ApiKeyCheck } from '../../auth/api-key.ts';
+import { countError, type Context } from '../../core/context.ts';
+import { isValidUser } from '../../core/names.ts';
+import { PUBLIC_DIR, SDK_FILE } from '../../paths.ts';
+import { ErrorCode } from '../../protocol/codes.ts';
+import { ApiError } from '../errors.ts';
+import type { Operation } from '../operations.ts';
+import { readJson } from './body.ts';
+import { matchRoute } from './routes.ts';
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.json': 'application/json',
+};
+
+export interface HttpDeps {
+  ctx: Context;
+  ops: Record<string, Operation>;
+  apiKey: ApiKeyCheck;
+  metrics: Registry;
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+export function isLoopback(addr: string | undefined): boolean {
+  return addr === '127.0.0.1' || addr === '::1' || addr === '::ffff:127.0.0.1' || (addr?.startsWith('127.') ?? false);
+}
+
+export function createHttpHandler(deps: HttpDeps): (req: IncomingMessage, res: ServerResponse) => void {
+  const { ctx, ops, apiKey, metrics } = deps;
+
+  const fail = (res: ServerResponse, err: unknown): void => {
+    if (err instanceof ApiError) {
+      countError(ctx, err.code);
+      const headers: Record<string, string> = err.status === 401 ? { 'www-authenticate': 'Bearer' } : {};
+      if (err.status === 413) headers.connection = 'close';
+      sendJson(res, err.status, err.toJSON(), headers);
+      return;
+    }
+    ctx.log.error({ err }, 'http handler failed');
+    countError(ctx, ErrorCode.Internal);
+    if (!res.headersSent) sendJson(res, 500, { error: { code: ErrorCode.Internal, message: 'internal error' } });
+  };
+
+  const api = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
+    if (!apiKey.matchesHeader(req.headers.authorization)) {
+      req.resume();
+      throw new ApiError(401, ErrorCode.Unauthorized, 'missing or wrong API key (Authorization: Bearer <key>)');
+    }
+    const m = matchRoute(req.method ?? 'GET', url.pathname);
+    if (m.route === undefined) {
+      req.resume();
+      if (m.allowed.length > 0) throw new ApiError(405, ErrorCode.MethodNotAllowed, `use ${m.allowed.join(' or ')} for ${url.pathname}`);
+      throw new ApiError(404, ErrorCode.NotFound, `no API endpoint ${url.pathname}`);
+    }
+    let input: Record<string, unknown>;
+    if (m.route.method === 'POST') {
+      const body = await readJson(req, ctx.config.limits.maxBodyBytes);
+      if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ApiError(400, ErrorCode.BadRequest, 'request body must be a JSON object');
+      input = { ...(body as Record<string, unknown>), ...m.params };
+    } else {
+      input = { ...Object.fromEntries(url.searchParams), ...m.params };
+    }
+    const result = await ops[m.route.op]!(input);
+    sendJson(res, 200, result);
+  };
+
+  const devToken = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
+    if (!ctx.config.dev) throw new ApiError(404, ErrorCode.NotFound, 'dev tokens are only served in dev mode (--dev)');
+    if (!isLoopback(req.socket.remoteAddress)) throw new ApiError(403, ErrorCode.Forbidden, 'dev tokens are only served to loopback clients');
+    const user = url.searchParams.get('user') ?? '';
+    if (!isValidUser(user)) throw new ApiError(400, ErrorCode.BadRequest, 'user must be a non-empty id');
+    const channels = (url.searchParams.get('channels') ?? '*').split(',').filter(Boolean);
+    sendJson(res, 200, { token: await ctx.tokens.sign(user, { channels, ttlSeconds: 3600 }), user, expiresIn: 3600 });
+  };
+
+  const file = async (res: ServerResponse, path: string, cache: string): Promise<void> => {
+    let body: Buffer;
+    try {
+      body = await readFile(path);
+    } catch {
+      throw new ApiError(404, ErrorCode.NotFound, 'not found');
+    }
+    res.writeHead(200, { 'content-type': TYPES[extname(path)] ?? 'application/octet-stream', 'content-length': body.length, 'cache-control': cache });
+    res.end(body);
+  };
+
+  const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? '/', 'http://herald');
+    const p = url.pathname;
+    if (p === '/api' || p.startsWith('/api/')) return api(req, res, url);
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      req.resume();
+      throw new ApiError(405, ErrorCode.MethodNotAllowed, `${req.method ?? ''} is not allowed on ${p}`);
+    }
+    if (p === '/healthz') return sendJson(res, 200, { status: 'ok' });
+    if (p === '/metrics') {
+      const text = await metrics.metrics();
+      res.writeHead(200, { 'content-type': metrics.contentType });
+      res.end(text);
+      return;
+    }
+    if (p === '/dev/token') return devToken(req, res, url);
+    if (p === '/sdk/herald.js') return file(res, SDK_FILE, 'no-cache');
+    const rel = normalize(p === '/' ? '/index.html' : p);
+    const full = join(PUBLIC_DIR, rel);
+    if (!full.startsWith(PUBLIC_DIR + sep)) throw new ApiError(404, ErrorCode.NotFound, 'not found');
+    return file(res, full, 'no-cache');
+  };
+
+  return (req, res) => {
+    route(req, res).catch((err: unknown) => fail(res, err));
+  };
+}

@@ -1,0 +1,82 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import type { ApiKeyCheck } from '../../auth/api-key.ts';
+import { countError, type Context } from '../../core/context.ts';
+import { ErrorCode } from '../../protocol/codes.ts';
+import { ApiError } from '../errors.ts';
+import type { Operation } from '../operations.ts';
+import { isLoopback } from '../http/handler.ts';
+import { errLine, LineSplitter, okLine, parseCommand } from './parser.ts';
+
+/**
+ * The line port: one JSON command per line, one reply line per command, in order, pipelining allowed.
+ * Same operations as the HTTP API (docs/api.md), plus `auth` to authenticate the connection once.
+ */
+export function createLineServer(ctx: Context, ops: Record<string, Operation>, apiKey: ApiKeyCheck): Server {
+  const server = createServer((socket) => serve(socket));
+  server.on('error', (err) => ctx.log.error({ err }, 'line port error'));
+
+  function serve(socket: Socket): void {
+    socket.setNoDelay(true);
+    const splitter = new LineSplitter(ctx.config.limits.maxLineBytes);
+    let authed = ctx.config.line.allowLoopbackWithoutKey && isLoopback(socket.remoteAddress);
+    // Commands may finish out of order (async ops); this chain keeps replies in command order.
+    let chain: Promise<void> = Promise.resolve();
+
+    const run = async (line: string): Promise<string> => {
+      if (line.trim() === '') return '';
+      const cmd = parseCommand(line);
+      if (!cmd.ok) {
+        countError(ctx, cmd.code);
+        return errLine(cmd.code, cmd.message);
+      }
+      if (cmd.key !== undefined) {
+        if (!apiKey.matches(cmd.key)) return unauthorized();
+        authed = true;
+      }
+      if (cmd.op === 'auth') return cmd.key === undefined ? errLine(ErrorCode.BadRequest, 'auth needs a key') : okLine({ authenticated: true });
+      if (!authed) return unauthorized();
+      const op = ops[cmd.op];
+      if (op === undefined) {
+        countError(ctx, ErrorCode.BadRequest);
+        return errLine(ErrorCode.BadRequest, `unknown op ${JSON.stringify(cmd.op)}; see docs/api.md`);
+      }
+      try {
+        return okLine(await op(cmd.input));
+      } catch (err) {
+        if (err instanceof ApiError) {
+          countError(ctx, err.code);
+          return errLine(err.code, err.message);
+        }
+        ctx.log.error({ err }, 'line command failed');
+        countError(ctx, ErrorCode.Internal);
+        return errLine(ErrorCode.Internal, 'internal error');
+      }
+    };
+
+    const unauthorized = (): string => {
+      countError(ctx, ErrorCode.Unauthorized);
+      return errLine(ErrorCode.Unauthorized, 'send {"op":"auth","key":"<api key>"} first, or a key field on the command');
+    };
+
+    socket.on('data', (chunk: Buffer) => {
+      const { lines, overflow } = splitter.push(chunk);
+      for (const line of lines) {
+        const reply = run(line);
+        chain = chain.then(async () => {
+          const text = await reply;
+          if (text !== '' && !socket.destroyed) socket.write(text);
+        });
+      }
+      if (overflow) {
+        countError(ctx, ErrorCode.FrameTooLarge);
+        socket.pause();
+        chain = chain.then(() => {
+          socket.end(errLine(ErrorCode.FrameTooLarge, `line exceeds ${ctx.config.limits.maxLineBytes} bytes; closing`));
+        });
+      }
+    });
+    socket.on('error', (err) => ctx.log.debug({ err: err.message }, 'line client error'));
+  }
+
+  return server;
+}

@@ -1,0 +1,16 @@
+import type { Envelope } from '../core/delivery.ts';
+import type { Target } from '../core/hub.ts';
+
+/**
+ * Moves envelopes between Herald nodes; never touches sockets.
+ *
+ * Contract:
+ * - The publishing node delivers to its own connections itself; `publish` forwards to the *other* nodes only.
+ * - Envelopes of one stream published from one node arrive at every other node in publish order.
+ * - Delivery between nodes is at-most-once; gaps are repaired from the Store by offset (resume).
+ */
+export interface Broker {
+  start(onRemote: (target: Target, env: Envelope) => void): Promise<void>;
+  publish(target: Target, env: Envelope): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,16 @@
+import type { Broker } from './broker.ts';
+
+/** Single-process broker: there are no other nodes, so forwarding is a no-op. */
+export class MemoryBroker implements Broker {
+  start(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  publish(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}

@@ -1,0 +1,206 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+
+const port = z.number().int().min(0).max(65535);
+const level = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+
+/** Every option Herald has, with its default. The config file holds exactly this shape (unknown keys are errors). */
+export const ConfigSchema = z
+  .object({
+    host: z.string().min(1).default('0.0.0.0'),
+    port: port.default(8080),
+    dataDir: z.string().min(1).default('./data'),
+    apiKey: z.string().min(16, 'apiKey must be at least 16 characters').optional(),
+    tokenSecret: z.string().min(32, 'tokenSecret must be at least 32 characters (HS256 needs a 256-bit key)').optional(),
+    logLevel: level.default('info'),
+    /** Dev mode: the demo page may ask for tokens (loopback clients only). Never in production. */
+    dev: z.boolean().default(false),
+    heartbeatMs: z.number().int().min(1000).max(300_000).default(25_000),
+    authTimeoutMs: z.number().int().min(100).max(120_000).default(10_000),
+    shutdownTimeoutMs: z.number().int().min(0).max(120_000).default(5_000),
+    line: z
+      .object({
+        enabled: z.boolean().default(true),
+        host: z.string().min(1).default('127.0.0.1'),
+        port: port.default(5678),
+        /** Lets loopback peers use the line port without the API key. Off by default. */
+        allowLoopbackWithoutKey: z.boolean().default(false),
+      })
+      .strict()
+      .prefault({}),
+    limits: z
+      .object({
+        maxFrameBytes: z.number().int().min(256).default(64 * 1024),
+        maxBodyBytes: z.number().int().min(256).default(1024 * 1024),
+        maxLineBytes: z.number().int().min(256).default(1024 * 1024),
+        maxChannelsPerConnection: z.number().int().min(1).default(128),
+        /** Bytes queued for one connection before it is closed as a slow consumer. */
+        maxBufferedBytes: z.number().int().min(1024).default(4 * 1024 * 1024),
+        maxPendingSends: z.number().int().min(1).default(32),
+        maxBatch: z.number().int().min(1).default(1000),
+      })
+      .strict()
+      .prefault({}),
+    webhook: z
+      .object({
+        url: z.url().optional(),
+        /** HMAC key for the X-Herald-Signature header; defaults to the API key. */
+        secret: z.string().min(16).optional(),
+        timeoutMs: z.number().int().min(100).max(60_000).default(5_000),
+        /** Connection lifecycle events posted to the webhook besides upstream messages. */
+        events: z.array(z.enum(['connect', 'disconnect'])).default([]),
+      })
+      .strict()
+      .prefault({}),
+    history: z
+      .object({
+        channelMaxCount: z.number().int().min(1).default(1000),
+        channelMaxAgeMs: z.number().int().min(1000).default(24 * 3600_000),
+        userMaxCount: z.number().int().min(1).default(1000),
+        userMaxAgeMs: z.number().int().min(1000).default(7 * 24 * 3600_000),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export type HeraldConfig = z.infer<typeof ConfigSchema>;
+export type ConfigInput = z.input<typeof ConfigSchema>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+type Json = Record<string, unknown>;
+
+const ENV: Record<string, { path: string[]; type: 'string' | 'number' | 'boolean' }> = {
+  HERALD_HOST: { path: ['host'], type: 'string' },
+  HERALD_PORT: { path: ['port'], type: 'number' },
+  HERALD_API_KEY: { path: ['apiKey'], type: 'string' },
+  HERALD_TOKEN_SECRET: { path: ['tokenSecret'], type: 'string' },
+  HERALD_DATA_DIR: { path: ['dataDir'], type: 'string' },
+  HERALD_LOG_LEVEL: { path: ['logLevel'], type: 'string' },
+  HERALD_DEV: { path: ['dev'], type: 'boolean' },
+  HERALD_LINE_PORT: { path: ['line', 'port'], type: 'number' },
+  HERALD_LINE_HOST: { path: ['line', 'host'], type: 'string' },
+  HERALD_WEBHOOK_URL: { path: ['webhook', 'url'], type: 'string' },
+  HERALD_WEBHOOK_SECRET: { path: ['webhook', 'secret'], type: 'string' },
+};
+
+/** CLI flags of `herald start`, mapped onto config paths. */
+export const FLAGS: Record<string, { path: string[]; type: 'string' | 'number' | 'boolean' }> = {
+  host: { path: ['host'], type: 'string' },
+  port: { path: ['port'], type: 'number' },
+  'data-dir': { path: ['dataDir'], type: 'string' },
+  'log-level': { path: ['logLevel'], type: 'string' },
+  'line-port': { path: ['line', 'port'], type: 'number' },
+  'line-host': { path: ['line', 'host'], type: 'string' },
+  dev: { path: ['dev'], type: 'boolean' },
+  'webhook-url': { path: ['webhook', 'url'], type: 'string' },
+};
+
+function coerce(name: string, raw: string | boolean, type: 'string' | 'number' | 'boolean'): unknown {
+  if (type === 'boolean') {
+    if (typeof raw === 'boolean') return raw;
+    if (/^(1|true|yes|on)$/i.test(raw)) return true;
+    if (/^(0|false|no|off)$/i.test(raw)) return false;
+    throw new ConfigError(`${name}: expected a boolean (true/false), got ${JSON.stringify(raw)}`);
+  }
+  if (type === 'number') {
+    const n = Number(raw);
+    if (typeof raw !== 'string' || raw.trim() === '' || !Number.isFinite(n)) {
+      throw new ConfigError(`${name}: expected a number, got ${JSON.stringify(raw)}`);
+    }
+    return n;
+  }
+  return String(raw);
+}
+
+function setPath(target: Json, path: string[], value: unknown): void {
+  let node = target;
+  for (const key of path.slice(0, -1)) {
+    const next = node[key];
+    if (typeof next !== 'object' || next === null) node[key] = {};
+    node = node[key] as Json;
+  }
+  node[path[path.length - 1]!] = value;
+}
+
+function mergeDeep(base: Json, over: Json): Json {
+  const out: Json = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    const b = out[k];
+    out[k] = isPlainObject(v) && isPlainObject(b) ? mergeDeep(b, v) : v;
+  }
+  return out;
+}
+
+function isPlainObject(v: unknown): v is Json {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+export interface ConfigSources {
+  /** Explicit `--config FILE`; when absent, `herald.json` in cwd is used if it exists. */
+  configFile?: string;
+  env?: NodeJS.ProcessEnv;
+  flags?: Record<string, string | boolean>;
+  cwd?: string;
+  /** Programmatic overrides (tests, embedding); applied last. */
+  overrides?: ConfigInput;
+}
+
+/** Resolves the configuration: defaults < config file < HERALD_* environment < CLI flags < overrides. */
+export function loadConfig(src: ConfigSources = {}): HeraldConfig {
+  const cwd = src.cwd ?? process.cwd();
+  let merged: Json = {};
+  const file = src.configFile !== undefined ? resolve(cwd, src.configFile) : resolve(cwd, 'herald.json');
+  if (src.configFile !== undefined && !existsSync(file)) throw new ConfigError(`config file not found: ${file}`);
+  if (existsSync(file)) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (err) {
+      throw new ConfigError(`config file ${file} is not valid JSON: ${(err as Error).message}`);
+    }
+    if (!isPlainObject(parsed)) throw new ConfigError(`config file ${file} must hold a JSON object`);
+    merged = mergeDeep(merged, parsed);
+  }
+  const fromEnv: Json = {};
+  for (const [name, spec] of Object.entries(ENV)) {
+    const raw = (src.env ?? process.env)[name];
+    if (raw !== undefined && raw !== '') setPath(fromEnv, spec.path, coerce(name, raw, spec.type));
+  }
+  merged = mergeDeep(merged, fromEnv);
+  const fromFlags: Json = {};
+  for (const [name, raw] of Object.entries(src.flags ?? {})) {
+    const spec = FLAGS[name];
+    if (spec === undefined) throw new ConfigError(`unknown option --${name}`);
+    setPath(fromFlags, spec.path, coerce(`--${name}`, raw, spec.type));
+  }
+  merged = mergeDeep(merged, fromFlags);
+  if (src.overrides) merged = mergeDeep(merged, src.overrides as Json);
+  return validate(merged);
+}
+
+export function validate(input: unknown): HeraldConfig {
+  const parsed = ConfigSchema.safeParse(input);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  const c = parsed.data;
+  // Contradictions that each value alone cannot show.
+  if (c.line.enabled && c.port !== 0 && c.port === c.line.port && sameInterface(c.host, c.line.host)) {
+    throw new ConfigError(`port ${c.port} is configured for both HTTP and the line port; give them different ports`);
+  }
+  if (c.webhook.events.length > 0 && c.webhook.url === undefined) {
+    throw new ConfigError('webhook.events is set but webhook.url is not: events would have nowhere to go');
+  }
+  return c;
+}
+
+function sameInterface(a: string, b: string): boolean {
+  const wild = (h: string) => h === '0.0.0.0' || h === '::';
+  return a === b || wild(a) || wild(b);
+}

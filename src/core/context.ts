@@ -1,0 +1,23 @@
+import type { Logger } from 'pino';
+import type { TokenService } from '../auth/tokens.ts';
+import type { HeraldConfig } from '../config.ts';
+import type { Dispatcher } from './dispatcher.ts';
+import type { Hub } from './hub.ts';
+import type { Upstream } from './upstream.ts';
+
+/** What transports and APIs get from the composition root. */
+export interface Context {
+  config: HeraldConfig;
+  hub: Hub;
+  dispatcher: Dispatcher;
+  tokens: TokenService;
+  upstream: Upstream;
+  log: Logger;
+  /** Session ids: unique per node (node id + counter), cheap to make. */
+  nextSessionId(): string;
+  stats: { framesIn: number; errors: Map<string, number> };
+}
+
+export function countError(ctx: Context, code: string): void {
+  ctx.stats.errors.set(code, (ctx.stats.errors.get(code) ?? 0) + 1);
+}

@@ -1,0 +1,9 @@
+// Public surface of the herald package.
+export { createHerald, type HeraldServer, type CreateOptions } from './server.ts';
+export { loadConfig, ConfigError, type HeraldConfig, type ConfigInput } from './config.ts';
+export { TokenService, type ClientIdentity } from './auth/tokens.ts';
+export { signWebhook } from './core/upstream.ts';
+export { CloseCode, ErrorCode, isReconnectCode } from './protocol/codes.ts';
+export type { Store, StoredMessage, AppendResult } from './store/store.ts';
+export type { Broker } from './broker/broker.ts';
+export type { Connection } from './core/connection.ts';

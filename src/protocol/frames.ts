@@ -1,0 +1,108 @@
+// Native protocol frames (JSON text frames on /ws). docs/protocol.md is the normative description;
+// this module is the single place that decodes client frames and encodes server frames, and it does no I/O.
+import { ErrorCode } from './codes.ts';
+
+export const PROTOCOL_VERSION = 1;
+
+export type ClientFrame =
+  | { type: 'auth'; token: string }
+  | { type: 'subscribe'; channel: string; id?: number }
+  | { type: 'unsubscribe'; channel: string; id?: number }
+  | { type: 'send'; id: number; data: unknown; event?: string }
+  | { type: 'ping' }
+  | { type: 'pong' };
+
+export interface FrameError {
+  code: ErrorCode;
+  message: string;
+  id?: number;
+}
+
+export type DecodeResult = { ok: true; frame: ClientFrame } | { ok: false; error: FrameError };
+
+function fail(code: ErrorCode, message: string, id?: number): DecodeResult {
+  return { ok: false, error: id === undefined ? { code, message } : { code, message, id } };
+}
+
+function optionalId(v: unknown): number | undefined | null {
+  if (v === undefined) return undefined;
+  return Number.isSafeInteger(v) && (v as number) >= 0 ? (v as number) : null;
+}
+
+/** Decodes one client text frame. Never throws. */
+export function decodeClientFrame(text: string): DecodeResult {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return fail(ErrorCode.BadJson, 'frame is not valid JSON');
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    return fail(ErrorCode.BadRequest, 'frame must be a JSON object');
+  }
+  const f = raw as Record<string, unknown>;
+  const id = optionalId(f.id);
+  if (id === null) return fail(ErrorCode.BadRequest, 'id must be a non-negative integer');
+  switch (f.type) {
+    case 'ping':
+      return { ok: true, frame: { type: 'ping' } };
+    case 'pong':
+      return { ok: true, frame: { type: 'pong' } };
+    case 'auth':
+      if (typeof f.token !== 'string' || f.token.length === 0) return fail(ErrorCode.BadRequest, 'auth needs a token string');
+      return { ok: true, frame: { type: 'auth', token: f.token } };
+    case 'subscribe':
+    case 'unsubscribe': {
+      if (typeof f.channel !== 'string') return fail(ErrorCode.BadRequest, `${f.type} needs a channel string`, id);
+      const frame = { type: f.type, channel: f.channel } as ClientFrame & { id?: number };
+      if (id !== undefined) frame.id = id;
+      return { ok: true, frame };
+    }
+    case 'send': {
+      if (id === undefined) return fail(ErrorCode.BadRequest, 'send needs an id to correlate the reply');
+      if (!('data' in f)) return fail(ErrorCode.BadRequest, 'send needs data', id);
+      if (f.event !== undefined && typeof f.event !== 'string') return fail(ErrorCode.BadRequest, 'event must be a string', id);
+      const frame: ClientFrame = { type: 'send', id, data: f.data };
+      if (typeof f.event === 'string') frame.event = f.event;
+      return { ok: true, frame };
+    }
+    default:
+      return fail(ErrorCode.UnknownFrame, `unknown frame type ${JSON.stringify(f.type) ?? 'undefined'}`, id);
+  }
+}
+
+export interface WelcomeFrame {
+  type: 'welcome';
+  version: number;
+  session: string;
+  user: string;
+  heartbeat: number;
+}
+
+export function encodeWelcome(w: Omit<WelcomeFrame, 'type' | 'version'>): string {
+  return JSON.stringify({ type: 'welcome', version: PROTOCOL_VERSION, ...w });
+}
+
+export function encodeError(e: FrameError): string {
+  return JSON.stringify({ type: 'error', ...e });
+}
+
+export function encodeAck(type: 'subscribed' | 'unsubscribed', channel: string, id?: number): string {
+  return JSON.stringify(id === undefined ? { type, channel } : { type, channel, id });
+}
+
+export function encodeReply(id: number, dataJson: string): string {
+  return `{"type":"reply","id":${id},"data":${dataJson}}`;
+}
+
+export const PING_FRAME = '{"type":"ping"}';
+export const PONG_FRAME = '{"type":"pong"}';
+
+/**
+ * Builds a message frame from an already serialized data value, so the published JSON is embedded as is and
+ * is serialized once per message, not once per recipient.
+ */
+export function encodeMessage(stream: string, offset: number, epoch: string, dataJson: string, event?: string): string {
+  const head = `{"type":"message","stream":${JSON.stringify(stream)},"offset":${offset},"epoch":${JSON.stringify(epoch)}`;
+  return event === undefined ? `${head},"data":${dataJson}}` : `${head},"event":${JSON.stringify(event)},"data":${dataJson}}`;
+}

@@ -1,0 +1,22 @@
+// Server-to-client WebSocket framing (RFC 6455 section 5.2): a final, unmasked text frame.
+// Built here rather than through ws.send so a message is framed once and the same Buffer is written to every
+// recipient; ws still parses what clients send. Requires permessage-deflate to be off on the connection.
+
+export function frameText(payload: string): Buffer {
+  const len = Buffer.byteLength(payload);
+  const head = len < 126 ? 2 : len < 65536 ? 4 : 10;
+  const buf = Buffer.allocUnsafe(head + len);
+  buf[0] = 0x81;
+  if (head === 2) {
+    buf[1] = len;
+  } else if (head === 4) {
+    buf[1] = 126;
+    buf.writeUInt16BE(len, 2);
+  } else {
+    buf[1] = 127;
+    buf.writeUInt32BE(Math.floor(len / 0x100000000), 2);
+    buf.writeUInt32BE(len >>> 0, 6);
+  }
+  buf.write(payload, head, 'utf8');
+  return buf;
+}

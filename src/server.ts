@@ -1,0 +1,152 @@
+import { randomBytes } from 'node:crypto';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pino, type Logger } from 'pino';
+import { ApiKeyCheck } from './auth/api-key.ts';
+import { ensureSecrets, type Secrets } from './auth/secrets.ts';
+import { TokenService } from './auth/tokens.ts';
+import type { Broker } from './broker/broker.ts';
+import { MemoryBroker } from './broker/memory.ts';
+import { loadConfig, type ConfigSources, type HeraldConfig } from './config.ts';
+import type { Context } from './core/context.ts';
+import { Dispatcher } from './core/dispatcher.ts';
+import { Hub } from './core/hub.ts';
+import { Upstream } from './core/upstream.ts';
+import { createHttpHandler } from './api/http/handler.ts';
+import { createLineServer } from './api/line/server.ts';
+import { createOperations } from './api/operations.ts';
+import { createMetrics } from './observability/metrics.ts';
+import { CloseCode } from './protocol/codes.ts';
+import { MemoryStore } from './store/memory.ts';
+import type { Store } from './store/store.ts';
+import { NativeEndpoint } from './transports/native/endpoint.ts';
+
+export interface HeraldServer {
+  readonly config: HeraldConfig;
+  readonly secrets: Secrets;
+  readonly log: Logger;
+  /** Base HTTP URL, e.g. http://127.0.0.1:8080 (valid after listen). */
+  readonly url: string;
+  readonly port: number;
+  /** Line port number, or undefined when disabled. */
+  readonly linePort: number | undefined;
+  readonly http: Server;
+  readonly context: Context;
+  listen(): Promise<void>;
+  /** Graceful: stop accepting, tell clients to reconnect (4000), wait up to shutdownTimeoutMs, then force. */
+  close(): Promise<void>;
+}
+
+export interface CreateOptions extends ConfigSources {
+  /** A ready logger (tests pass a silent one). */
+  logger?: Logger;
+}
+
+/** The composition root: config -> implementations -> listeners. */
+export function createHerald(opts: CreateOptions = {}): HeraldServer {
+  const config = loadConfig(opts);
+  const log = opts.logger ?? pino({ level: config.logLevel, base: { service: 'herald' } });
+  const secrets = ensureSecrets(config);
+  const nodeId = randomBytes(4).toString('hex');
+  let seq = 0;
+
+  const hub = new Hub();
+  const store: Store = new MemoryStore((stream) =>
+    stream.startsWith('user:')
+      ? { maxCount: config.history.userMaxCount, maxAgeMs: config.history.userMaxAgeMs }
+      : { maxCount: config.history.channelMaxCount, maxAgeMs: config.history.channelMaxAgeMs },
+  );
+  const broker: Broker = new MemoryBroker();
+  const dispatcher = new Dispatcher(hub, store, broker);
+  const upstream = new Upstream(
+    { url: config.webhook.url, secret: config.webhook.secret ?? secrets.apiKey, timeoutMs: config.webhook.timeoutMs, events: config.webhook.events },
+    log,
+  );
+  const ctx: Context = {
+    config,
+    hub,
+    dispatcher,
+    tokens: new TokenService(secrets.tokenSecret),
+    upstream,
+    log,
+    nextSessionId: () => `${nodeId}.${(++seq).toString(36)}`,
+    stats: { framesIn: 0, errors: new Map() },
+  };
+  const apiKey = new ApiKeyCheck(secrets.apiKey);
+  const ops = createOperations(ctx);
+  const metrics = createMetrics(ctx);
+  const native = new NativeEndpoint(ctx);
+  const http = createHttpServer(createHttpHandler({ ctx, ops, apiKey, metrics }));
+  http.on('upgrade', (req, socket, head) => {
+    const url = new URL(req.url ?? '/', 'http://herald');
+    if (url.pathname === '/ws') return native.handleUpgrade(req, socket, head, url);
+    socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+  });
+  http.on('clientError', (err, socket) => {
+    log.debug({ err: err.message }, 'bad HTTP request');
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+  });
+  const line = config.line.enabled ? createLineServer(ctx, ops, apiKey) : undefined;
+
+  let closing: Promise<void> | undefined;
+  const server: HeraldServer = {
+    config,
+    secrets,
+    log,
+    http,
+    context: ctx,
+    get port() {
+      return (http.address() as AddressInfo | null)?.port ?? config.port;
+    },
+    get url() {
+      const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+      return `http://${host.includes(':') ? `[${host}]` : host}:${server.port}`;
+    },
+    get linePort() {
+      return line ? ((line.address() as AddressInfo | null)?.port ?? config.line.port) : undefined;
+    },
+    async listen() {
+      await broker.start((target, env) => dispatcher.deliverRemote(target, env));
+      await listenOn(http, config.port, config.host);
+      if (line) await listenOn(line, config.line.port, config.line.host);
+    },
+    close() {
+      closing ??= (async () => {
+        http.close();
+        line?.close();
+        native.stop();
+        native.closeAll(CloseCode.Shutdown, 'server shutting down');
+        await waitUntil(() => native.size === 0, config.shutdownTimeoutMs);
+        http.closeAllConnections();
+        await broker.close();
+        await store.close();
+      })();
+      return closing;
+    },
+  };
+  return server;
+}
+
+function listenOn(s: Server | import('node:net').Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error) => reject(err);
+    s.once('error', onError);
+    s.listen(port, host, () => {
+      s.off('error', onError);
+      resolve();
+    });
+  });
+}
+
+function waitUntil(done: () => boolean, timeoutMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    if (done()) return resolve();
+    const started = Date.now();
+    const t = setInterval(() => {
+      if (done() || Date.now() - started >= timeoutMs) {
+        clearInterval(t);
+        resolve();
+      }
+    }, 20);
+  });
+}

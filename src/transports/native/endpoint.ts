@@ -1,0 +1,225 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import type { ClientIdentity } from '../../auth/tokens.ts';
+import { countError, type Context } from '../../core/context.ts';
+import { compileChannelPatterns, isValidChannel } from '../../core/names.ts';
+import { UpstreamError } from '../../core/upstream.ts';
+import { CloseCode, ErrorCode } from '../../protocol/codes.ts';
+import {
+  decodeClientFrame,
+  encodeAck,
+  encodeError,
+  encodeReply,
+  encodeWelcome,
+  PING_FRAME,
+  PONG_FRAME,
+  type ClientFrame,
+  type FrameError,
+} from '../../protocol/frames.ts';
+import { frameText } from '../../protocol/wsframe.ts';
+import { NativeConnection } from './connection.ts';
+
+const PING = frameText(PING_FRAME);
+const PONG = frameText(PONG_FRAME);
+/** Frames a client may send while its token is being checked; more is a protocol error. */
+const MAX_EARLY_FRAMES = 16;
+
+/** The native protocol on /ws (docs/protocol.md). */
+export class NativeEndpoint {
+  private readonly wss: WebSocketServer;
+  private readonly conns = new Set<NativeConnection>();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(private readonly ctx: Context) {
+    this.wss = new WebSocketServer({
+      noServer: true,
+      // Frames are built once and written to the raw socket, which permessage-deflate would break.
+      perMessageDeflate: false,
+      maxPayload: ctx.config.limits.maxFrameBytes,
+      clientTracking: false,
+    });
+    this.timer = setInterval(() => this.heartbeat(), ctx.config.heartbeatMs);
+    this.timer.unref();
+  }
+
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): void {
+    const token = url.searchParams.get('token');
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.onOpen(ws, socket, token));
+  }
+
+  /** Tells every client to reconnect elsewhere (graceful shutdown). */
+  closeAll(code: number, reason: string): void {
+    for (const c of this.conns) c.close(code, reason);
+  }
+
+  get size(): number {
+    return this.conns.size;
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  private onOpen(ws: WebSocket, socket: Duplex, token: string | null): void {
+    const { ctx } = this;
+    let conn: NativeConnection | undefined;
+    let early: RawData[] | undefined = [];
+    let authStarted = false;
+
+    const authenticate = (t: string): void => {
+      authStarted = true;
+      clearTimeout(authTimer);
+      ctx.tokens.verify(t).then(
+        (res) => {
+          if (ws.readyState !== ws.OPEN) return;
+          if (!res.ok) {
+            countError(ctx, res.expired ? ErrorCode.TokenExpired : ErrorCode.InvalidToken);
+            ws.close(res.expired ? CloseCode.TokenExpired : CloseCode.InvalidToken, res.expired ? 'token expired' : 'invalid token');
+            return;
+          }
+          conn = this.accept(ws, socket, res.identity);
+          const queued = early ?? [];
+          early = undefined;
+          for (const raw of queued) this.onFrame(conn, raw);
+        },
+        (err: Error) => {
+          ctx.log.error({ err }, 'token verification failed');
+          ws.close(CloseCode.InternalError, 'internal error');
+        },
+      );
+    };
+
+    const authTimer = setTimeout(() => {
+      if (!authStarted) ws.close(CloseCode.AuthTimeout, 'auth timeout');
+    }, ctx.config.authTimeoutMs);
+
+    ws.on('message', (raw: RawData, isBinary: boolean) => {
+      ctx.stats.framesIn++;
+      if (conn !== undefined) {
+        this.onFrame(conn, raw, isBinary);
+        return;
+      }
+      if (authStarted) {
+        if (early !== undefined && early.length < MAX_EARLY_FRAMES) early.push(raw);
+        else ws.close(CloseCode.ProtocolError, 'too many frames before welcome');
+        return;
+      }
+      // Without ?token= the first frame must be {"type":"auth","token":...}.
+      const decoded = decodeClientFrame(raw.toString());
+      if (decoded.ok && decoded.frame.type === 'auth') authenticate(decoded.frame.token);
+      else {
+        ws.send(encodeError({ code: ErrorCode.NotAuthenticated, message: 'the first frame must be {"type":"auth","token":"..."}' }));
+        countError(ctx, ErrorCode.NotAuthenticated);
+      }
+    });
+    ws.on('error', (err) => ctx.log.debug({ err: err.message }, 'native socket error'));
+    ws.on('close', () => {
+      clearTimeout(authTimer);
+      if (conn !== undefined) this.onClose(conn);
+    });
+    if (token !== null) authenticate(token);
+  }
+
+  private accept(ws: WebSocket, socket: Duplex, id: ClientIdentity): NativeConnection {
+    const { ctx } = this;
+    const conn = new NativeConnection(
+      ctx.nextSessionId(),
+      id.user,
+      id.expiresAt,
+      compileChannelPatterns(id.channels),
+      ws,
+      socket,
+      ctx.config.limits.maxBufferedBytes,
+    );
+    this.conns.add(conn);
+    ctx.hub.add(conn);
+    conn.sendText(encodeWelcome({ session: conn.id, user: conn.user, heartbeat: ctx.config.heartbeatMs }));
+    ctx.upstream.event('connect', { session: conn.id, user: conn.user, transport: conn.transport });
+    return conn;
+  }
+
+  private onClose(conn: NativeConnection): void {
+    this.conns.delete(conn);
+    this.ctx.hub.remove(conn);
+    this.ctx.upstream.event('disconnect', { session: conn.id, user: conn.user, transport: conn.transport });
+  }
+
+  private onFrame(conn: NativeConnection, raw: RawData, isBinary = false): void {
+    conn.lastSeen = Date.now();
+    if (isBinary) return this.error(conn, { code: ErrorCode.BadRequest, message: 'binary frames are not supported; send JSON text' });
+    const decoded = decodeClientFrame(raw.toString());
+    if (!decoded.ok) return this.error(conn, decoded.error);
+    this.handle(conn, decoded.frame);
+  }
+
+  private handle(conn: NativeConnection, f: ClientFrame): void {
+    const { ctx } = this;
+    switch (f.type) {
+      case 'ping':
+        conn.sendFrame(PONG);
+        return;
+      case 'pong':
+        return;
+      case 'auth':
+        return this.error(conn, { code: ErrorCode.AlreadyAuthenticated, message: 'this connection is already authenticated' });
+      case 'subscribe': {
+        if (!isValidChannel(f.channel)) return this.error(conn, withId({ code: ErrorCode.InvalidChannel, message: 'invalid channel name' }, f.id));
+        if (!conn.canSubscribe(f.channel)) {
+          return this.error(conn, withId({ code: ErrorCode.Forbidden, message: `token does not allow channel ${f.channel}` }, f.id));
+        }
+        if (!ctx.hub.subscribe(conn, f.channel, ctx.config.limits.maxChannelsPerConnection)) {
+          return this.error(conn, withId({ code: ErrorCode.TooManyChannels, message: `at most ${ctx.config.limits.maxChannelsPerConnection} channels per connection` }, f.id));
+        }
+        conn.sendText(encodeAck('subscribed', f.channel, f.id));
+        return;
+      }
+      case 'unsubscribe':
+        ctx.hub.unsubscribe(conn, f.channel);
+        conn.sendText(encodeAck('unsubscribed', f.channel, f.id));
+        return;
+      case 'send':
+        return this.upstream(conn, f);
+    }
+  }
+
+  private upstream(conn: NativeConnection, f: Extract<ClientFrame, { type: 'send' }>): void {
+    const { ctx } = this;
+    if (conn.inflightSends >= ctx.config.limits.maxPendingSends) {
+      return this.error(conn, { code: ErrorCode.TooManyRequests, message: 'too many sends awaiting a reply', id: f.id });
+    }
+    conn.inflightSends++;
+    ctx.upstream.send({ session: conn.id, user: conn.user, transport: conn.transport }, f.data, f.event).then(
+      (reply) => {
+        conn.inflightSends--;
+        conn.sendText(encodeReply(f.id, reply));
+      },
+      (err: unknown) => {
+        conn.inflightSends--;
+        const e = err instanceof UpstreamError ? err : new UpstreamError(ErrorCode.Internal, 'upstream failed');
+        if (!(err instanceof UpstreamError)) ctx.log.error({ err }, 'upstream send failed');
+        this.error(conn, { code: e.code, message: e.message, id: f.id });
+      },
+    );
+  }
+
+  private error(conn: NativeConnection, e: FrameError): void {
+    countError(this.ctx, e.code);
+    conn.sendText(encodeError(e));
+  }
+
+  /** One timer for all connections: ping, close zombies, close expired tokens. */
+  private heartbeat(): void {
+    const now = Date.now();
+    const deadline = now - 2 * this.ctx.config.heartbeatMs;
+    for (const c of this.conns) {
+      if (c.lastSeen < deadline) c.close(CloseCode.HeartbeatTimeout, 'heartbeat timeout');
+      else if (c.expiresAt <= now) c.close(CloseCode.TokenExpired, 'token expired');
+      else c.sendFrame(PING);
+    }
+  }
+}
+
+function withId(e: FrameError, id: number | undefined): FrameError {
+  return id === undefined ? e : { ...e, id };
+}

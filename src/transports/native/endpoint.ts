@@ -30,6 +30,7 @@ export class NativeEndpoint {
   private readonly wss: WebSocketServer;
   private readonly conns = new Set<NativeConnection>();
   private readonly timer: NodeJS.Timeout;
+  private onEmpty: (() => void) | undefined;
 
   constructor(private readonly ctx: Context) {
     this.wss = new WebSocketServer({
@@ -55,6 +56,21 @@ export class NativeEndpoint {
 
   get size(): number {
     return this.conns.size;
+  }
+
+  /** Resolves once every connection has closed, or after `timeoutMs`; returns how many were still open. */
+  drained(timeoutMs: number): Promise<number> {
+    if (this.conns.size === 0) return Promise.resolve(0);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.onEmpty = undefined;
+        resolve(this.conns.size);
+      }, timeoutMs);
+      this.onEmpty = () => {
+        clearTimeout(timer);
+        resolve(0);
+      };
+    });
   }
 
   stop(): void {
@@ -142,6 +158,7 @@ export class NativeEndpoint {
   private onClose(conn: NativeConnection): void {
     this.conns.delete(conn);
     this.ctx.hub.remove(conn);
+    if (this.conns.size === 0) this.onEmpty?.();
     this.ctx.upstream.event('disconnect', { session: conn.id, user: conn.user, transport: conn.transport });
   }
 

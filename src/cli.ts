@@ -10,7 +10,7 @@ const USAGE = `herald ${VERSION}: real-time push server
 
 Usage:
   herald start [--config FILE] [--port N] [--host H] [--data-dir DIR] [--line-port N] [--line-host H]
-               [--log-level LEVEL] [--webhook-url URL] [--dev]
+               [--log-level LEVEL] [--webhook-url URL] [--profile workerman] [--dev]
   herald token <user> [--channels a,b] [--ttl 1h] [--config FILE] [--data-dir DIR]
   herald help
 

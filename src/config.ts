@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { CompatConfigSchema } from './compat/config.ts';
 
 const port = z.number().int().min(0).max(65535);
 const level = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
@@ -53,6 +54,9 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
+    /** `workerman` turns on the Workerman / web-msg-sender listeners on the seeds' ports (docs/migrating-from-workerman.md). */
+    profile: z.enum(['workerman']).optional(),
+    compat: CompatConfigSchema.prefault({}),
     history: z
       .object({
         channelMaxCount: z.number().int().min(1).default(1000),
@@ -82,6 +86,7 @@ const ENV: Record<string, { path: string[]; type: 'string' | 'number' | 'boolean
   HERALD_DATA_DIR: { path: ['dataDir'], type: 'string' },
   HERALD_LOG_LEVEL: { path: ['logLevel'], type: 'string' },
   HERALD_DEV: { path: ['dev'], type: 'boolean' },
+  HERALD_PROFILE: { path: ['profile'], type: 'string' },
   HERALD_LINE_PORT: { path: ['line', 'port'], type: 'number' },
   HERALD_LINE_HOST: { path: ['line', 'host'], type: 'string' },
   HERALD_WEBHOOK_URL: { path: ['webhook', 'url'], type: 'string' },
@@ -97,6 +102,7 @@ export const FLAGS: Record<string, { path: string[]; type: 'string' | 'number' |
   'line-port': { path: ['line', 'port'], type: 'number' },
   'line-host': { path: ['line', 'host'], type: 'string' },
   dev: { path: ['dev'], type: 'boolean' },
+  profile: { path: ['profile'], type: 'string' },
   'webhook-url': { path: ['webhook', 'url'], type: 'string' },
 };
 

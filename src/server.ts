@@ -15,6 +15,7 @@ import { Upstream } from './core/upstream.ts';
 import { createHttpHandler } from './api/http/handler.ts';
 import { createLineServer } from './api/line/server.ts';
 import { createOperations } from './api/operations.ts';
+import { createCompat, type CompatListeners } from './compat/index.ts';
 import { createMetrics } from './observability/metrics.ts';
 import { CloseCode } from './protocol/codes.ts';
 import { MemoryStore } from './store/memory.ts';
@@ -32,6 +33,7 @@ export interface HeraldServer {
   readonly linePort: number | undefined;
   readonly http: Server;
   readonly context: Context;
+  readonly compat: CompatListeners;
   listen(): Promise<void>;
   /** Graceful: stop accepting, tell clients to reconnect (4000), wait up to shutdownTimeoutMs, then force. */
   close(): Promise<void>;
@@ -87,6 +89,7 @@ export function createHerald(opts: CreateOptions = {}): HeraldServer {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
   });
   const line = config.line.enabled ? createLineServer(ctx, ops, apiKey) : undefined;
+  const compat = createCompat(ctx, ops);
 
   let closing: Promise<void> | undefined;
   const server: HeraldServer = {
@@ -95,6 +98,7 @@ export function createHerald(opts: CreateOptions = {}): HeraldServer {
     log,
     http,
     context: ctx,
+    compat,
     get port() {
       return (http.address() as AddressInfo | null)?.port ?? config.port;
     },
@@ -109,6 +113,7 @@ export function createHerald(opts: CreateOptions = {}): HeraldServer {
       await broker.start((target, env) => dispatcher.deliverRemote(target, env));
       await listenOn(http, config.port, config.host);
       if (line) await listenOn(line, config.line.port, config.line.host);
+      await compat.listen();
     },
     close() {
       closing ??= (async () => {
@@ -116,6 +121,7 @@ export function createHerald(opts: CreateOptions = {}): HeraldServer {
         line?.close();
         native.stop();
         native.closeAll(CloseCode.Shutdown, 'server shutting down');
+        await compat.close();
         const left = await native.drained(config.shutdownTimeoutMs);
         if (left > 0) log.warn({ connections: left }, 'shutdown timeout: dropping connections that did not close');
         http.closeAllConnections();

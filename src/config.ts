@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { CompatConfigSchema } from './compat/config.ts';
+import { compatContradictions, CompatConfigSchema, PROFILE_DEFAULTS } from './compat/config.ts';
 
 const port = z.number().int().min(0).max(65535);
 const level = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
@@ -186,6 +186,10 @@ export function loadConfig(src: ConfigSources = {}): HeraldConfig {
   }
   merged = mergeDeep(merged, fromFlags);
   if (src.overrides) merged = mergeDeep(merged, src.overrides as Json);
+  const profile = merged.profile;
+  if (typeof profile === 'string' && Object.hasOwn(PROFILE_DEFAULTS, profile)) {
+    merged = mergeDeep(PROFILE_DEFAULTS[profile as keyof typeof PROFILE_DEFAULTS], merged);
+  }
   return validate(merged);
 }
 
@@ -200,6 +204,8 @@ export function validate(input: unknown): HeraldConfig {
   if (c.line.enabled && c.port !== 0 && c.port === c.line.port && sameInterface(c.host, c.line.host)) {
     throw new ConfigError(`port ${c.port} is configured for both HTTP and the line port; give them different ports`);
   }
+  const clashes = compatContradictions(c);
+  if (clashes.length > 0) throw new ConfigError(clashes.join('\n'));
   if (c.webhook.events.length > 0 && c.webhook.url === undefined) {
     throw new ConfigError('webhook.events is set but webhook.url is not: events would have nowhere to go');
   }

@@ -11,7 +11,8 @@ import type { Duplex } from 'node:stream';
 export class Outbox {
   private pending: Buffer | Buffer[] | null = null;
   private pendingBytes = 0;
-  private overflowed = false;
+  /** Set on overflow or close: nothing more may be written (RFC 6455 forbids data after a Close frame). */
+  private refusing = false;
 
   constructor(
     private readonly socket: Duplex,
@@ -21,9 +22,9 @@ export class Outbox {
 
   /** Queues a complete frame. Returns false when the frame was refused (slow consumer or closed socket). */
   push(frame: Buffer): boolean {
-    if (this.overflowed || this.socket.destroyed) return false;
+    if (this.refusing || this.socket.writableEnded || this.socket.destroyed) return false;
     if (this.socket.writableLength + this.pendingBytes + frame.length > this.maxBufferedBytes) {
-      this.overflowed = true;
+      this.refusing = true;
       this.pending = null;
       this.pendingBytes = 0;
       this.onOverflow();
@@ -42,6 +43,12 @@ export class Outbox {
     return true;
   }
 
+  /** Writes what is pending, then refuses everything after: the caller is about to send a Close frame. */
+  close(): void {
+    this.flush();
+    this.refusing = true;
+  }
+
   /** Writes what is pending now; called by the turn flusher, and before closing so queued frames go first. */
   flush(): void {
     const p = this.pending;
@@ -49,7 +56,7 @@ export class Outbox {
     this.pending = null;
     const bytes = this.pendingBytes;
     this.pendingBytes = 0;
-    if (this.socket.destroyed) return;
+    if (this.socket.writableEnded || this.socket.destroyed) return;
     this.socket.write(Array.isArray(p) ? Buffer.concat(p, bytes) : p);
   }
 }

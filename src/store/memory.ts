@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { AppendResult, RetentionPolicy, Store, StoredMessage, StreamPosition } from './store.ts';
+import type { AppendResult, Position, RetentionPolicy, Store, StoredMessage, StreamPosition } from './store.ts';
 
 interface StreamLog {
   top: number;
@@ -8,18 +8,17 @@ interface StreamLog {
   head: number;
 }
 
-/** In-process history: fast, bounded by retention, lost on restart (a new epoch per process). */
+/** In-process store: fast, bounded by retention, lost on restart (a new epoch per process). */
 export class MemoryStore implements Store {
+  readonly durability = 'memory' as const;
   private readonly streams = new Map<string, StreamLog>();
+  private readonly acks = new Map<string, Position>();
+  private readonly remembered = new Map<string, { value: string; expires: number }>();
   private readonly epoch = randomBytes(6).toString('hex');
 
   constructor(private readonly retentionFor: (stream: string) => RetentionPolicy) {}
 
   append(stream: string, data: string, event?: string): Promise<AppendResult> {
-    return Promise.resolve(this.appendSync(stream, data, event));
-  }
-
-  appendSync(stream: string, data: string, event?: string): AppendResult {
     let log = this.streams.get(stream);
     if (log === undefined) {
       log = { top: 0, entries: [], head: 0 };
@@ -29,7 +28,7 @@ export class MemoryStore implements Store {
     const entry: StoredMessage = event === undefined ? { offset: ++log.top, data, time } : { offset: ++log.top, data, event, time };
     log.entries.push(entry);
     this.trim(log, this.retentionFor(stream), time);
-    return { offset: entry.offset, epoch: this.epoch };
+    return Promise.resolve({ offset: entry.offset, epoch: this.epoch });
   }
 
   read(stream: string, after: number, limit: number): Promise<StoredMessage[]> {
@@ -37,20 +36,53 @@ export class MemoryStore implements Store {
     if (log === undefined) return Promise.resolve([]);
     this.trim(log, this.retentionFor(stream), Date.now());
     const out: StoredMessage[] = [];
-    for (let i = log.head; i < log.entries.length && out.length < limit; i++) {
-      const e = log.entries[i]!;
-      if (e.offset > after) out.push(e);
-    }
+    // Offsets are dense within the live window, so the start index is computed, not searched.
+    const firstOffset = log.entries[log.head]?.offset ?? log.top + 1;
+    for (let i = log.head + Math.max(0, after + 1 - firstOffset); i < log.entries.length && out.length < limit; i++) out.push(log.entries[i]!);
     return Promise.resolve(out);
   }
 
   position(stream: string): Promise<StreamPosition> {
-    return Promise.resolve({ top: this.streams.get(stream)?.top ?? 0, epoch: this.epoch });
+    const log = this.streams.get(stream);
+    if (log === undefined) return Promise.resolve({ top: 0, first: 1, epoch: this.epoch });
+    this.trim(log, this.retentionFor(stream), Date.now());
+    return Promise.resolve({ top: log.top, first: log.entries[log.head]?.offset ?? log.top + 1, epoch: this.epoch });
+  }
+
+  getAck(user: string): Promise<Position | undefined> {
+    return Promise.resolve(this.acks.get(user));
+  }
+
+  setAck(user: string, pos: Position): Promise<void> {
+    const cur = this.acks.get(user);
+    if (cur === undefined || cur.epoch !== pos.epoch || pos.offset > cur.offset) this.acks.set(user, pos);
+    return Promise.resolve();
+  }
+
+  recall(key: string): Promise<string | undefined> {
+    const r = this.remembered.get(key);
+    if (r === undefined) return Promise.resolve(undefined);
+    if (r.expires <= Date.now()) {
+      this.remembered.delete(key);
+      return Promise.resolve(undefined);
+    }
+    return Promise.resolve(r.value);
+  }
+
+  remember(key: string, value: string, ttlMs: number): Promise<void> {
+    this.remembered.set(key, { value, expires: Date.now() + ttlMs });
+    if (this.remembered.size % 1024 === 0) this.sweep();
+    return Promise.resolve();
   }
 
   close(): Promise<void> {
     this.streams.clear();
     return Promise.resolve();
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const [k, r] of this.remembered) if (r.expires <= now) this.remembered.delete(k);
   }
 
   private trim(log: StreamLog, policy: RetentionPolicy, now: number): void {

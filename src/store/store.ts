@@ -1,22 +1,27 @@
 /**
- * Per-stream message history.
+ * Per-stream message history, users' acknowledged positions (the inbox cursor), and idempotency records.
  *
- * Contract (every implementation must keep it; test/contract runs the same suite against each):
- * - Offsets are assigned atomically per stream by `append`: strictly increasing by 1, starting at 1, with no gap
- *   and no reuse within one epoch. Concurrent appends to one stream never get the same offset.
- * - Appends to one stream resolve in the order they were called.
- * - `epoch` identifies one incarnation of a stream's history. It changes when history is lost (for the memory
- *   store: when the process restarts), so a client can tell "nothing missed" from "history gone".
- * - `read(stream, after)` returns retained entries with offset > after, ascending, at most `limit`.
- * - Retention trims the oldest entries by count and by age; trimming never changes offsets.
- * - Durability is per implementation: the memory store loses everything on exit.
+ * Contract (test/contract/store.contract.ts runs the same suite against every implementation):
+ * - Offsets are assigned atomically per stream by `append`: 1, 2, 3, ... with no gap and no reuse within one
+ *   epoch, also under concurrent appends.
+ * - Appends to one stream resolve in the order they were called, and an append resolves only once the entry is
+ *   as durable as the implementation promises (SQLite: committed; see `durability`).
+ * - `epoch` identifies one incarnation of a stream's history. It changes only when that history is lost (memory
+ *   store: on every process start; SQLite: if the database is deleted), so "same epoch" means "offsets comparable".
+ * - `read(stream, after, limit)` returns retained entries with offset > after, ascending, at most `limit`.
+ * - Retention trims the oldest entries by count and by age; trimming never changes offsets. `position().first`
+ *   is the lowest retained offset (top + 1 when nothing is retained), so a reader can tell whether history
+ *   still reaches back to where it left off.
+ * - `setAck` only moves a user's position forward (a stale ack never moves it back).
+ * - `remember`/`recall`: a remembered key is recalled until its TTL passes.
+ * Nothing here assumes SQL: a Redis implementation keeps the same contract with Streams and keys.
  */
 export interface StoredMessage {
   offset: number;
   /** Serialized JSON of the published data; kept serialized so replay needs no re-encoding. */
   data: string;
   event?: string;
-  /** Milliseconds since the epoch at append time. */
+  /** Milliseconds since the Unix epoch at append time. */
   time: number;
 }
 
@@ -26,15 +31,29 @@ export interface AppendResult {
 }
 
 export interface StreamPosition {
-  /** Highest offset ever assigned in this epoch (0 when the stream is empty). */
+  /** Highest offset assigned in this epoch (0 when the stream never had a message). */
   top: number;
+  /** Lowest retained offset; `top + 1` when nothing is retained. */
+  first: number;
+  epoch: string;
+}
+
+export interface Position {
+  offset: number;
   epoch: string;
 }
 
 export interface Store {
+  /** `memory`: lost on exit. `process-crash`: survives kill -9. `power-loss`: survives an OS crash too. */
+  readonly durability: 'memory' | 'process-crash' | 'power-loss';
   append(stream: string, data: string, event?: string): Promise<AppendResult>;
   read(stream: string, after: number, limit: number): Promise<StoredMessage[]>;
   position(stream: string): Promise<StreamPosition>;
+  /** A user's acknowledged position in their personal stream, if any. */
+  getAck(user: string): Promise<Position | undefined>;
+  setAck(user: string, pos: Position): Promise<void>;
+  recall(key: string): Promise<string | undefined>;
+  remember(key: string, value: string, ttlMs: number): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -48,7 +48,7 @@ export class NativeConnection implements Connection {
     if (this.closed) return;
     this.closed = true;
     // Frames queued earlier in this turn must reach the client before the close frame.
-    if (code !== CloseCode.SlowConsumer) this.outbox.flush();
+    if (code !== CloseCode.SlowConsumer) this.outbox.close();
     this.ws.close(code, reason);
     // A zombie or a stalled reader will not answer the close handshake; do not hold its slot for ws's 30 s.
     if (code === CloseCode.SlowConsumer || code === CloseCode.HeartbeatTimeout) {

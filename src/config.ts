@@ -40,6 +40,8 @@ export const ConfigSchema = z
         maxBufferedBytes: z.number().int().min(1024).default(4 * 1024 * 1024),
         maxPendingSends: z.number().int().min(1).default(32),
         maxBatch: z.number().int().min(1).default(1000),
+        /** Upper bound for a publish's `waitMs` (delivery receipt). */
+        maxReceiptWaitMs: z.number().int().min(1).max(120_000).default(30_000),
       })
       .strict()
       .prefault({}),
@@ -57,15 +59,35 @@ export const ConfigSchema = z
     /** `workerman` turns on the Workerman / web-msg-sender listeners on the seeds' ports (docs/migrating-from-workerman.md). */
     profile: z.enum(['workerman']).optional(),
     compat: CompatConfigSchema.prefault({}),
+    /** Where history, inbox positions and idempotency records live. */
+    store: z
+      .object({
+        type: z.enum(['sqlite', 'memory']).default('sqlite'),
+        /** SQLite file; default `<dataDir>/herald.db`. */
+        file: z.string().min(1).optional(),
+        /** `normal`: survives kill -9 of Herald. `full`: fsync per commit, survives power loss (slower). */
+        fsync: z.enum(['normal', 'full']).default('normal'),
+      })
+      .strict()
+      .prefault({}),
     history: z
       .object({
         channelMaxCount: z.number().int().min(1).default(1000),
         channelMaxAgeMs: z.number().int().min(1000).default(24 * 3600_000),
-        userMaxCount: z.number().int().min(1).default(1000),
+        userMaxCount: z.number().int().min(1).default(10_000),
         userMaxAgeMs: z.number().int().min(1000).default(7 * 24 * 3600_000),
+        /** Per-channel retention: first rule whose pattern matches the channel (or `broadcast`) wins. */
+        rules: z
+          .array(
+            z
+              .object({ pattern: z.string().min(1), maxCount: z.number().int().min(1).optional(), maxAgeMs: z.number().int().min(1000).optional() })
+              .strict(),
+          )
+          .default([]),
       })
       .strict()
       .prefault({}),
+    idempotency: z.object({ windowMs: z.number().int().min(1000).default(24 * 3600_000) }).strict().prefault({}),
   })
   .strict();
 
@@ -87,6 +109,8 @@ const ENV: Record<string, { path: string[]; type: 'string' | 'number' | 'boolean
   HERALD_LOG_LEVEL: { path: ['logLevel'], type: 'string' },
   HERALD_DEV: { path: ['dev'], type: 'boolean' },
   HERALD_PROFILE: { path: ['profile'], type: 'string' },
+  HERALD_STORE: { path: ['store', 'type'], type: 'string' },
+  HERALD_STORE_FSYNC: { path: ['store', 'fsync'], type: 'string' },
   HERALD_LINE_PORT: { path: ['line', 'port'], type: 'number' },
   HERALD_LINE_HOST: { path: ['line', 'host'], type: 'string' },
   HERALD_WEBHOOK_URL: { path: ['webhook', 'url'], type: 'string' },

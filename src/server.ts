@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { join, resolve } from 'node:path';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
@@ -11,6 +12,8 @@ import { loadConfig, type ConfigSources, type HeraldConfig } from './config.ts';
 import type { Context } from './core/context.ts';
 import { Dispatcher } from './core/dispatcher.ts';
 import { Hub } from './core/hub.ts';
+import { Idempotency } from './core/idempotency.ts';
+import { Receipts } from './core/receipts.ts';
 import { Upstream } from './core/upstream.ts';
 import { createHttpHandler } from './api/http/handler.ts';
 import { createLineServer } from './api/line/server.ts';
@@ -19,6 +22,8 @@ import { createCompat, type CompatListeners } from './compat/index.ts';
 import { createMetrics } from './observability/metrics.ts';
 import { CloseCode } from './protocol/codes.ts';
 import { MemoryStore } from './store/memory.ts';
+import { retentionResolver } from './store/retention.ts';
+import { SqliteStore } from './store/sqlite.ts';
 import type { Store } from './store/store.ts';
 import { NativeEndpoint } from './transports/native/endpoint.ts';
 
@@ -53,11 +58,7 @@ export function createHerald(opts: CreateOptions = {}): HeraldServer {
   let seq = 0;
 
   const hub = new Hub();
-  const store: Store = new MemoryStore((stream) =>
-    stream.startsWith('user:')
-      ? { maxCount: config.history.userMaxCount, maxAgeMs: config.history.userMaxAgeMs }
-      : { maxCount: config.history.channelMaxCount, maxAgeMs: config.history.channelMaxAgeMs },
-  );
+  const store = createStore(config);
   const broker: Broker = new MemoryBroker();
   const dispatcher = new Dispatcher(hub, store, broker);
   const upstream = new Upstream(
@@ -68,6 +69,9 @@ export function createHerald(opts: CreateOptions = {}): HeraldServer {
     config,
     hub,
     dispatcher,
+    store,
+    receipts: new Receipts(),
+    idempotency: new Idempotency(store, config.idempotency.windowMs),
     tokens: new TokenService(secrets.tokenSecret),
     upstream,
     log,
@@ -142,5 +146,18 @@ function listenOn(s: Server | import('node:net').Server, port: number, host: str
       s.off('error', onError);
       resolve();
     });
+  });
+}
+
+/** The configured Store: SQLite in the data directory by default (nothing to install), or memory. */
+function createStore(config: HeraldConfig): Store {
+  const retentionFor = retentionResolver(config.history);
+  if (config.store.type === 'memory') return new MemoryStore(retentionFor);
+  const h = config.history;
+  return new SqliteStore({
+    file: config.store.file ?? join(resolve(config.dataDir), 'herald.db'),
+    fsync: config.store.fsync,
+    retentionFor,
+    maxRetentionMs: Math.max(h.userMaxAgeMs, h.channelMaxAgeMs, ...h.rules.map((r) => r.maxAgeMs ?? 0)),
   });
 }

@@ -7,6 +7,8 @@ export class ApiError extends Error {
     readonly status: number,
     readonly code: ErrorCode,
     message: string,
+    /** For 405: the methods the resource accepts (the Allow header). */
+    readonly allow?: string,
   ) {
     super(message);
   }

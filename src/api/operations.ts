@@ -3,12 +3,15 @@ import type { Context } from '../core/context.ts';
 import type { PublishResult, PublishTarget } from '../core/dispatcher.ts';
 import { CloseCode, ErrorCode } from '../protocol/codes.ts';
 import { ApiError, fromZod } from './errors.ts';
+import { userStream } from '../core/names.ts';
 import {
+  BatchSchema,
   ChannelSchema,
   DisconnectSchema,
   EmptySchema,
   ListSchema,
   PublishSchema,
+  TARGET_KEYS,
   TargetSchema,
   UserChannelSchema,
   UserSchema,
@@ -29,32 +32,60 @@ function parse<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
 export function createOperations(ctx: Context): Record<string, Operation> {
   const { hub, dispatcher, config } = ctx;
 
-  const publishOne = async (input: unknown): Promise<PublishResult> => {
+  const publishOne = async (input: unknown): Promise<unknown> => {
     const msg = parse(PublishSchema, input);
     const to = TargetSchema.safeParse(msg.to);
     if (!to.success) {
-      throw new ApiError(400, ErrorCode.UnknownTarget, 'to must be one of {"user":id}, {"users":[ids]}, {"channel":name}, {"channels":[names]}, {"all":true}');
+      const keys = typeof msg.to === 'object' && msg.to !== null ? Object.keys(msg.to) : [];
+      // A known key with a bad value (an invalid channel name, say) gets the detail; still one code for callers.
+      const detail = keys.length === 1 && TARGET_KEYS.includes(keys[0]!) ? ` (to.${fromZod(to.error).message})` : '';
+      throw new ApiError(400, ErrorCode.UnknownTarget, `to must be one of {"user":id}, {"users":[ids]}, {"channel":name}, {"channels":[names]}, {"all":true}${detail}`);
     }
     const req = { to: to.data as PublishTarget, data: JSON.stringify(msg.data) };
-    return dispatcher.publish(msg.event === undefined ? req : { ...req, event: msg.event });
+    const publish = () => withReceipt(dispatcher.publish(msg.event === undefined ? req : { ...req, event: msg.event }), msg.waitMs);
+    if (msg.idempotencyKey === undefined) return publish();
+    const { result, replayed } = await ctx.idempotency.run(msg.idempotencyKey, publish);
+    const first = JSON.parse(result) as Record<string, unknown>;
+    return replayed ? { ...first, duplicate: true } : first;
   };
 
-  const describe = (user: string) => {
+  /**
+   * Every published message is stored before it is delivered, so the answer is `stored` at least; with `waitMs`
+   * it becomes `delivered` once a connection of each target stream acknowledged it within the wait.
+   */
+  const withReceipt = async (publishing: Promise<PublishResult>, waitMs: number | undefined): Promise<unknown> => {
+    const r = await publishing;
+    if (waitMs === undefined || waitMs === 0) return { ...r, status: 'stored' };
+    const wait = Math.min(waitMs, config.limits.maxReceiptWaitMs);
+    const acked = await Promise.all(r.streams.map((s) => ctx.receipts.wait(s.stream, s.offset, wait)));
+    const streams = r.streams.map((s, i) => ({ ...s, status: acked[i] ? 'delivered' : 'stored' }));
+    return { ...r, streams, status: acked.every(Boolean) ? 'delivered' : 'stored' };
+  };
+
+  const describe = async (user: string) => {
     const conns = [...hub.connectionsOf(user)];
     return {
       user,
       online: conns.length > 0,
       connections: conns.length,
+      pending: await pendingFor(user),
       sessions: conns.map((c) => ({ session: c.id, transport: c.transport, channels: [...c.channels] })),
     };
+  };
+
+  /** Messages in the user's inbox (retained) that no connection of theirs has acknowledged. */
+  const pendingFor = async (user: string): Promise<number> => {
+    const pos = await ctx.store.position(userStream(user));
+    const ack = await ctx.store.getAck(user);
+    const from = ack !== undefined && ack.epoch === pos.epoch ? ack.offset : 0;
+    return Math.max(0, pos.top - Math.max(from, pos.first - 1));
   };
 
   return {
     publish: publishOne,
 
     publishBatch: async (input) => {
-      const messages = input.messages;
-      if (!Array.isArray(messages) || messages.length === 0) throw new ApiError(400, ErrorCode.BadRequest, 'messages must be a non-empty array');
+      const { messages } = parse(BatchSchema, input);
       if (messages.length > config.limits.maxBatch) {
         throw new ApiError(400, ErrorCode.BadRequest, `at most ${config.limits.maxBatch} messages per batch`);
       }
@@ -145,6 +176,8 @@ export function createOperations(ctx: Context): Record<string, Operation> {
         dropped: hub.dropped,
         uptimeSeconds: Math.round(process.uptime()),
         memory: { rss: process.memoryUsage.rss() },
+        store: { type: config.store.type, durability: ctx.store.durability },
+        receiptsWaiting: ctx.receipts.pending,
       };
     },
   };

@@ -18,8 +18,17 @@ export const PublishSchema = z
     to: z.unknown(),
     data: z.unknown().refine((v) => v !== undefined, 'data is required'),
     event: z.string().min(1).max(128).optional(),
+    /** A retried publish with the same key returns the first result instead of publishing again. */
+    idempotencyKey: z.string().min(1).max(200).optional(),
+    /** Wait up to this many ms for a connection of the target to acknowledge the message (delivery receipt). */
+    waitMs: z.number().int().min(0).max(120_000).optional(),
   })
   .strict();
+
+export const BatchSchema = z.object({ messages: z.array(z.unknown()).min(1) }).strict();
+
+/** The keys a target may have: a `to` with one of these but a bad value is a bad value, not an unknown shape. */
+export const TARGET_KEYS = ['user', 'users', 'channel', 'channels', 'all'];
 
 export const UserSchema = z.object({ user }).strict();
 export const ChannelSchema = z.object({ channel }).strict();

@@ -1,7 +1,10 @@
 import type { Logger } from 'pino';
 import type { TokenService } from '../auth/tokens.ts';
 import type { HeraldConfig } from '../config.ts';
+import type { Store } from '../store/store.ts';
 import type { Dispatcher } from './dispatcher.ts';
+import type { Idempotency } from './idempotency.ts';
+import type { Receipts } from './receipts.ts';
 import type { Hub } from './hub.ts';
 import type { Upstream } from './upstream.ts';
 
@@ -10,6 +13,9 @@ export interface Context {
   config: HeraldConfig;
   hub: Hub;
   dispatcher: Dispatcher;
+  store: Store;
+  receipts: Receipts;
+  idempotency: Idempotency;
   tokens: TokenService;
   upstream: Upstream;
   log: Logger;

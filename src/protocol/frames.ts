@@ -4,9 +4,16 @@ import { ErrorCode } from './codes.ts';
 
 export const PROTOCOL_VERSION = 1;
 
+/** A client's last seen position in a stream. */
+export interface SincePosition {
+  offset: number;
+  epoch: string;
+}
+
 export type ClientFrame =
-  | { type: 'auth'; token: string }
-  | { type: 'subscribe'; channel: string; id?: number }
+  | { type: 'auth'; token: string; positions?: Record<string, SincePosition> }
+  | { type: 'subscribe'; channel: string; id?: number; since?: SincePosition }
+  | { type: 'ack'; stream: string; offset: number; epoch?: string }
   | { type: 'unsubscribe'; channel: string; id?: number }
   | { type: 'send'; id: number; data: unknown; event?: string }
   | { type: 'ping' }
@@ -22,6 +29,12 @@ export type DecodeResult = { ok: true; frame: ClientFrame } | { ok: false; error
 
 function fail(code: ErrorCode, message: string, id?: number): DecodeResult {
   return { ok: false, error: id === undefined ? { code, message } : { code, message, id } };
+}
+
+function isPosition(v: unknown): v is SincePosition {
+  if (typeof v !== 'object' || v === null) return false;
+  const p = v as Record<string, unknown>;
+  return Number.isSafeInteger(p.offset) && (p.offset as number) >= 0 && typeof p.epoch === 'string' && p.epoch.length <= 64;
 }
 
 function optionalId(v: unknown): number | undefined | null {
@@ -48,14 +61,33 @@ export function decodeClientFrame(text: string): DecodeResult {
       return { ok: true, frame: { type: 'ping' } };
     case 'pong':
       return { ok: true, frame: { type: 'pong' } };
-    case 'auth':
+    case 'auth': {
       if (typeof f.token !== 'string' || f.token.length === 0) return fail(ErrorCode.BadRequest, 'auth needs a token string');
-      return { ok: true, frame: { type: 'auth', token: f.token } };
+      if (f.positions === undefined) return { ok: true, frame: { type: 'auth', token: f.token } };
+      const p = f.positions;
+      if (typeof p !== 'object' || p === null || Array.isArray(p) || !Object.values(p).every(isPosition) || Object.keys(p).length > 1024) {
+        return fail(ErrorCode.BadRequest, 'positions must map stream names to {"offset":n,"epoch":"..."}');
+      }
+      return { ok: true, frame: { type: 'auth', token: f.token, positions: p as Record<string, SincePosition> } };
+    }
     case 'subscribe':
     case 'unsubscribe': {
       if (typeof f.channel !== 'string') return fail(ErrorCode.BadRequest, `${f.type} needs a channel string`, id);
-      const frame = { type: f.type, channel: f.channel } as ClientFrame & { id?: number };
+      const frame = { type: f.type, channel: f.channel } as ClientFrame & { id?: number; since?: SincePosition };
       if (id !== undefined) frame.id = id;
+      if (f.type === 'subscribe' && f.since !== undefined) {
+        if (!isPosition(f.since)) return fail(ErrorCode.BadRequest, 'since must be {"offset":n,"epoch":"..."}', id);
+        frame.since = f.since;
+      }
+      return { ok: true, frame };
+    }
+    case 'ack': {
+      if (typeof f.stream !== 'string' || !Number.isSafeInteger(f.offset) || (f.offset as number) < 0) {
+        return fail(ErrorCode.BadRequest, 'ack needs a stream and a non-negative integer offset');
+      }
+      if (f.epoch !== undefined && typeof f.epoch !== 'string') return fail(ErrorCode.BadRequest, 'epoch must be a string');
+      const frame: ClientFrame = { type: 'ack', stream: f.stream, offset: f.offset as number };
+      if (typeof f.epoch === 'string') frame.epoch = f.epoch;
       return { ok: true, frame };
     }
     case 'send': {
@@ -87,8 +119,26 @@ export function encodeError(e: FrameError): string {
   return JSON.stringify({ type: 'error', ...e });
 }
 
-export function encodeAck(type: 'subscribed' | 'unsubscribed', channel: string, id?: number): string {
-  return JSON.stringify(id === undefined ? { type, channel } : { type, channel, id });
+/** Where a stream stands after (re)connecting: sent before the replayed messages. */
+export interface RecoveryInfo {
+  stream: string;
+  /** False when the client's position could not be continued without a gap. */
+  recovered: boolean;
+  epoch: string;
+  /** Highest offset in the stream now. */
+  top: number;
+  /** How many stored messages follow as replay. */
+  replay: number;
+}
+
+export function encodeAck(type: 'subscribed' | 'unsubscribed', channel: string, id?: number, recovery?: RecoveryInfo): string {
+  const base: Record<string, unknown> = { type, channel };
+  if (id !== undefined) base.id = id;
+  return JSON.stringify(recovery === undefined ? base : { ...base, ...recovery });
+}
+
+export function encodeRecovery(r: RecoveryInfo): string {
+  return JSON.stringify({ type: 'recovery', ...r });
 }
 
 export function encodeReply(id: number, dataJson: string): string {

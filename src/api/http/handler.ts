@@ -41,12 +41,18 @@ export function isLoopback(addr: string | undefined): boolean {
 export function createHttpHandler(deps: HttpDeps): (req: IncomingMessage, res: ServerResponse) => void {
   const { ctx, ops, apiKey, metrics } = deps;
 
-  const fail = (res: ServerResponse, err: unknown): void => {
+  const fail = (req: IncomingMessage, res: ServerResponse, err: unknown): void => {
     if (err instanceof ApiError) {
       countError(ctx, err.code);
       const headers: Record<string, string> = err.status === 401 ? { 'www-authenticate': 'Bearer' } : {};
       if (err.status === 413) headers.connection = 'close';
+      if (err.allow !== undefined) headers.allow = err.allow;
       sendJson(res, err.status, err.toJSON(), headers);
+      return;
+    }
+    // A client that hung up mid-request is not a server fault: keep it out of the internal-error count.
+    if (req.destroyed || res.destroyed) {
+      ctx.log.debug({ err: (err as Error).message }, 'client went away during a request');
       return;
     }
     ctx.log.error({ err }, 'http handler failed');
@@ -62,7 +68,9 @@ export function createHttpHandler(deps: HttpDeps): (req: IncomingMessage, res: S
     const m = matchRoute(req.method ?? 'GET', url.pathname);
     if (m.route === undefined) {
       req.resume();
-      if (m.allowed.length > 0) throw new ApiError(405, ErrorCode.MethodNotAllowed, `use ${m.allowed.join(' or ')} for ${url.pathname}`);
+      if (m.allowed.length > 0) {
+        throw new ApiError(405, ErrorCode.MethodNotAllowed, `use ${m.allowed.join(' or ')} for ${url.pathname}`, m.allowed.join(', '));
+      }
       throw new ApiError(404, ErrorCode.NotFound, `no API endpoint ${url.pathname}`);
     }
     let input: Record<string, unknown>;
@@ -103,7 +111,7 @@ export function createHttpHandler(deps: HttpDeps): (req: IncomingMessage, res: S
     if (p === '/api' || p.startsWith('/api/')) return api(req, res, url);
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       req.resume();
-      throw new ApiError(405, ErrorCode.MethodNotAllowed, `${req.method ?? ''} is not allowed on ${p}`);
+      throw new ApiError(405, ErrorCode.MethodNotAllowed, `${req.method ?? ''} is not allowed on ${p}`, 'GET, HEAD');
     }
     if (p === '/healthz') return sendJson(res, 200, { status: 'ok' });
     if (p === '/metrics') {
@@ -121,6 +129,6 @@ export function createHttpHandler(deps: HttpDeps): (req: IncomingMessage, res: S
   };
 
   return (req, res) => {
-    route(req, res).catch((err: unknown) => fail(res, err));
+    route(req, res).catch((err: unknown) => fail(req, res, err));
   };
 }

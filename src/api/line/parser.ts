@@ -19,7 +19,9 @@ export class LineSplitter {
       const nl = chunk.indexOf(0x0a, start);
       if (nl === -1) break;
       const piece = chunk.subarray(start, nl);
-      if (this.partialBytes + piece.length > this.maxLineBytes) return { lines, overflow: true };
+      const cr = piece.length > 0 ? piece[piece.length - 1] === 0x0d : this.endsWithCr();
+      // The limit is on content: a CRLF terminator does not count against it.
+      if (this.partialBytes + piece.length - (cr ? 1 : 0) > this.maxLineBytes) return { lines, overflow: true };
       const line = this.partial.length === 0 ? piece : Buffer.concat([...this.partial, piece]);
       this.partial = [];
       this.partialBytes = 0;
@@ -29,12 +31,19 @@ export class LineSplitter {
     }
     if (start < chunk.length) {
       const rest = chunk.subarray(start);
-      if (this.partialBytes + rest.length > this.maxLineBytes) return { lines, overflow: true };
+      // A trailing CR may be the first half of a CRLF whose LF comes in the next chunk: it is not content.
+      const cr = rest[rest.length - 1] === 0x0d ? 1 : 0;
+      if (this.partialBytes + rest.length - cr > this.maxLineBytes) return { lines, overflow: true };
       // Copy: the caller's chunk buffer may be reused by the socket.
       this.partial.push(Buffer.from(rest));
       this.partialBytes += rest.length;
     }
     return { lines, overflow: false };
+  }
+
+  private endsWithCr(): boolean {
+    const last = this.partial[this.partial.length - 1];
+    return last !== undefined && last.length > 0 && last[last.length - 1] === 0x0d;
   }
 }
 

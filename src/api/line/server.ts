@@ -35,7 +35,7 @@ export function createLineServer(ctx: Context, ops: Record<string, Operation>, a
       }
       if (cmd.op === 'auth') return cmd.key === undefined ? errLine(ErrorCode.BadRequest, 'auth needs a key') : okLine({ authenticated: true });
       if (!authed) return unauthorized();
-      const op = ops[cmd.op];
+      const op = Object.hasOwn(ops, cmd.op) ? ops[cmd.op] : undefined;
       if (op === undefined) {
         countError(ctx, ErrorCode.BadRequest);
         return errLine(ErrorCode.BadRequest, `unknown op ${JSON.stringify(cmd.op)}; see docs/api.md`);
@@ -58,7 +58,10 @@ export function createLineServer(ctx: Context, ops: Record<string, Operation>, a
       return errLine(ErrorCode.Unauthorized, 'send {"op":"auth","key":"<api key>"} first, or a key field on the command');
     };
 
+    let overflowed = false;
     socket.on('data', (chunk: Buffer) => {
+      // After an oversize line the rest of the stream cannot be framed again: drop it and close.
+      if (overflowed) return;
       const { lines, overflow } = splitter.push(chunk);
       for (const line of lines) {
         const reply = run(line);
@@ -68,10 +71,12 @@ export function createLineServer(ctx: Context, ops: Record<string, Operation>, a
         });
       }
       if (overflow) {
+        overflowed = true;
         countError(ctx, ErrorCode.FrameTooLarge);
-        socket.pause();
         chain = chain.then(() => {
           socket.end(errLine(ErrorCode.FrameTooLarge, `line exceeds ${ctx.config.limits.maxLineBytes} bytes; closing`));
+          // A peer still pushing its huge line never reads our FIN; do not keep its buffers around.
+          setTimeout(() => socket.destroy(), 1000).unref();
         });
       }
     });

@@ -3,25 +3,14 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { ClientIdentity } from '../../auth/tokens.ts';
 import { countError, type Context } from '../../core/context.ts';
-import { compileChannelPatterns, isValidChannel } from '../../core/names.ts';
-import { UpstreamError } from '../../core/upstream.ts';
+import { compileChannelPatterns } from '../../core/names.ts';
 import { CloseCode, ErrorCode } from '../../protocol/codes.ts';
-import {
-  decodeClientFrame,
-  encodeAck,
-  encodeError,
-  encodeReply,
-  encodeWelcome,
-  PING_FRAME,
-  PONG_FRAME,
-  type ClientFrame,
-  type FrameError,
-} from '../../protocol/frames.ts';
+import { decodeClientFrame, encodeError, encodeWelcome, PING_FRAME, type SincePosition } from '../../protocol/frames.ts';
 import { frameText } from '../../protocol/wsframe.ts';
 import { NativeConnection } from './connection.ts';
+import { handleFrame, resumeImplicitStreams, sendError } from './handlers.ts';
 
 const PING = frameText(PING_FRAME);
-const PONG = frameText(PONG_FRAME);
 /** Frames a client may send while its token is being checked; more is a protocol error. */
 const MAX_EARLY_FRAMES = 16;
 
@@ -83,7 +72,7 @@ export class NativeEndpoint {
     let early: RawData[] | undefined = [];
     let authStarted = false;
 
-    const authenticate = (t: string): void => {
+    const authenticate = (t: string, positions?: Record<string, SincePosition>): void => {
       authStarted = true;
       clearTimeout(authTimer);
       ctx.tokens.verify(t).then(
@@ -94,7 +83,7 @@ export class NativeEndpoint {
             ws.close(res.expired ? CloseCode.TokenExpired : CloseCode.InvalidToken, res.expired ? 'token expired' : 'invalid token');
             return;
           }
-          conn = this.accept(ws, socket, res.identity);
+          conn = this.accept(ws, socket, res.identity, positions);
           const queued = early ?? [];
           early = undefined;
           for (const raw of queued) this.onFrame(conn, raw);
@@ -123,7 +112,7 @@ export class NativeEndpoint {
       }
       // Without ?token= the first frame must be {"type":"auth","token":...}.
       const decoded = decodeClientFrame(raw.toString());
-      if (decoded.ok && decoded.frame.type === 'auth') authenticate(decoded.frame.token);
+      if (decoded.ok && decoded.frame.type === 'auth') authenticate(decoded.frame.token, decoded.frame.positions);
       else {
         ws.send(encodeError({ code: ErrorCode.NotAuthenticated, message: 'the first frame must be {"type":"auth","token":"..."}' }));
         countError(ctx, ErrorCode.NotAuthenticated);
@@ -137,7 +126,7 @@ export class NativeEndpoint {
     if (token !== null) authenticate(token);
   }
 
-  private accept(ws: WebSocket, socket: Duplex, id: ClientIdentity): NativeConnection {
+  private accept(ws: WebSocket, socket: Duplex, id: ClientIdentity, positions: Record<string, SincePosition> | undefined): NativeConnection {
     const { ctx } = this;
     const conn = new NativeConnection(
       ctx.nextSessionId(),
@@ -149,13 +138,16 @@ export class NativeEndpoint {
       ctx.config.limits.maxBufferedBytes,
     );
     this.conns.add(conn);
-    ctx.hub.add(conn);
     conn.sendText(encodeWelcome({ session: conn.id, user: conn.user, heartbeat: ctx.config.heartbeatMs }));
+    // Registered after recovery starts holding the user's stream, so inbox replay and live messages stay in order.
+    resumeImplicitStreams(ctx, conn, positions);
+    ctx.hub.add(conn);
     ctx.upstream.event('connect', { session: conn.id, user: conn.user, transport: conn.transport });
     return conn;
   }
 
   private onClose(conn: NativeConnection): void {
+    conn.markClosed();
     this.conns.delete(conn);
     this.ctx.hub.remove(conn);
     if (this.conns.size === 0) this.onEmpty?.();
@@ -164,65 +156,10 @@ export class NativeEndpoint {
 
   private onFrame(conn: NativeConnection, raw: RawData, isBinary = false): void {
     conn.lastSeen = Date.now();
-    if (isBinary) return this.error(conn, { code: ErrorCode.BadRequest, message: 'binary frames are not supported; send JSON text' });
+    if (isBinary) return sendError(this.ctx, conn, { code: ErrorCode.BadRequest, message: 'binary frames are not supported; send JSON text' });
     const decoded = decodeClientFrame(raw.toString());
-    if (!decoded.ok) return this.error(conn, decoded.error);
-    this.handle(conn, decoded.frame);
-  }
-
-  private handle(conn: NativeConnection, f: ClientFrame): void {
-    const { ctx } = this;
-    switch (f.type) {
-      case 'ping':
-        conn.sendFrame(PONG);
-        return;
-      case 'pong':
-        return;
-      case 'auth':
-        return this.error(conn, { code: ErrorCode.AlreadyAuthenticated, message: 'this connection is already authenticated' });
-      case 'subscribe': {
-        if (!isValidChannel(f.channel)) return this.error(conn, withId({ code: ErrorCode.InvalidChannel, message: 'invalid channel name' }, f.id));
-        if (!conn.canSubscribe(f.channel)) {
-          return this.error(conn, withId({ code: ErrorCode.Forbidden, message: `token does not allow channel ${f.channel}` }, f.id));
-        }
-        if (!ctx.hub.subscribe(conn, f.channel, ctx.config.limits.maxChannelsPerConnection)) {
-          return this.error(conn, withId({ code: ErrorCode.TooManyChannels, message: `at most ${ctx.config.limits.maxChannelsPerConnection} channels per connection` }, f.id));
-        }
-        conn.sendText(encodeAck('subscribed', f.channel, f.id));
-        return;
-      }
-      case 'unsubscribe':
-        ctx.hub.unsubscribe(conn, f.channel);
-        conn.sendText(encodeAck('unsubscribed', f.channel, f.id));
-        return;
-      case 'send':
-        return this.upstream(conn, f);
-    }
-  }
-
-  private upstream(conn: NativeConnection, f: Extract<ClientFrame, { type: 'send' }>): void {
-    const { ctx } = this;
-    if (conn.inflightSends >= ctx.config.limits.maxPendingSends) {
-      return this.error(conn, { code: ErrorCode.TooManyRequests, message: 'too many sends awaiting a reply', id: f.id });
-    }
-    conn.inflightSends++;
-    ctx.upstream.send({ session: conn.id, user: conn.user, transport: conn.transport }, f.data, f.event).then(
-      (reply) => {
-        conn.inflightSends--;
-        conn.sendText(encodeReply(f.id, reply));
-      },
-      (err: unknown) => {
-        conn.inflightSends--;
-        const e = err instanceof UpstreamError ? err : new UpstreamError(ErrorCode.Internal, 'upstream failed');
-        if (!(err instanceof UpstreamError)) ctx.log.error({ err }, 'upstream send failed');
-        this.error(conn, { code: e.code, message: e.message, id: f.id });
-      },
-    );
-  }
-
-  private error(conn: NativeConnection, e: FrameError): void {
-    countError(this.ctx, e.code);
-    conn.sendText(encodeError(e));
+    if (!decoded.ok) return sendError(this.ctx, conn, decoded.error);
+    handleFrame(this.ctx, conn, decoded.frame);
   }
 
   /** One timer for all connections: ping, close zombies, close expired tokens. */
@@ -235,8 +172,4 @@ export class NativeEndpoint {
       else c.sendFrame(PING);
     }
   }
-}
-
-function withId(e: FrameError, id: number | undefined): FrameError {
-  return id === undefined ? e : { ...e, id };
 }

@@ -1,0 +1,38 @@
+import type { Store } from '../store/store.ts';
+
+/**
+ * Idempotent publish: the first result for a key is kept for `windowMs` and returned to every retry. Retries that
+ * arrive while the first attempt is still running wait for it instead of publishing again.
+ * A crash in the few milliseconds between storing a message and recording its key can let one retry publish twice
+ * (docs/guarantees.md).
+ */
+export class Idempotency {
+  private readonly inflight = new Map<string, Promise<string>>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly windowMs: number,
+  ) {}
+
+  /** Runs `work` once per key; returns its serialized result and whether this call was a replay. */
+  async run(key: string, work: () => Promise<unknown>): Promise<{ result: string; replayed: boolean }> {
+    const running = this.inflight.get(key);
+    if (running !== undefined) return { result: await running, replayed: true };
+    const known = await this.store.recall(key);
+    if (known !== undefined) return { result: known, replayed: true };
+    // Checked again: another call may have started while recall() was pending.
+    const raced = this.inflight.get(key);
+    if (raced !== undefined) return { result: await raced, replayed: true };
+    const attempt = (async () => {
+      const result = JSON.stringify(await work());
+      await this.store.remember(key, result, this.windowMs);
+      return result;
+    })();
+    this.inflight.set(key, attempt);
+    try {
+      return { result: await attempt, replayed: false };
+    } finally {
+      this.inflight.delete(key);
+    }
+  }
+}

@@ -1,0 +1,49 @@
+import type { Position, Store, StoredMessage, StreamPosition } from '../store/store.ts';
+
+export interface RecoveryPlan {
+  /** False when the client's position cannot be continued without a gap (history trimmed, or a new epoch). */
+  recovered: boolean;
+  position: StreamPosition;
+  messages: StoredMessage[];
+}
+
+const PAGE = 1000;
+
+/**
+ * Works out what a (re)connecting client missed on one stream and reads it.
+ * - `since`: the client's own last position, if it has one.
+ * - `floor`: a server-side position to continue from when the client has none or is behind it (a user's
+ *   acknowledged inbox position); `replayAll` replays everything retained when neither applies (the inbox of a
+ *   brand-new device), otherwise the client just goes live.
+ */
+export async function planRecovery(
+  store: Store,
+  stream: string,
+  since: Position | undefined,
+  opts: { floor?: Position | undefined; replayAll: boolean },
+): Promise<RecoveryPlan> {
+  const position = await store.position(stream);
+  const usable = (p: Position | undefined) => (p !== undefined && p.epoch === position.epoch ? Math.min(p.offset, position.top) : undefined);
+  const own = usable(since);
+  const floor = usable(opts.floor);
+  let from: number;
+  let recovered: boolean;
+  if (own !== undefined || floor !== undefined) {
+    from = Math.max(own ?? 0, floor ?? 0);
+    recovered = from >= position.first - 1;
+  } else if (opts.replayAll) {
+    from = 0;
+    // A client that had a position in another epoch lost what that epoch held; a first-time client did not.
+    recovered = since === undefined && (position.first === 1 || position.top === 0);
+  } else {
+    return { recovered: since === undefined, position, messages: [] };
+  }
+  const messages: StoredMessage[] = [];
+  for (;;) {
+    const page = await store.read(stream, from, PAGE);
+    messages.push(...page);
+    if (page.length < PAGE) break;
+    from = page[page.length - 1]!.offset;
+  }
+  return { recovered, position, messages };
+}

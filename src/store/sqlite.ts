@@ -1,0 +1,241 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { AppendResult, Position, RetentionPolicy, Store, StoredMessage, StreamPosition } from './store.ts';
+
+export interface SqliteOptions {
+  file: string;
+  /** `normal`: WAL + synchronous=NORMAL, survives kill -9. `full`: fsync per commit, survives power loss. */
+  fsync: 'normal' | 'full';
+  retentionFor: (stream: string) => RetentionPolicy;
+  /** How often space held by trimmed entries is reclaimed; reads apply retention by themselves. */
+  trimIntervalMs?: number;
+  /** The longest age any policy keeps: idle streams' entries past it are swept now and then. */
+  maxRetentionMs: number;
+}
+
+interface Pending {
+  stream: string;
+  seq: number;
+  data: string;
+  event: string | null;
+  time: number;
+  resolve: (r: AppendResult) => void;
+  reject: (e: Error) => void;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS streams (stream TEXT PRIMARY KEY, top INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS messages (
+  stream TEXT NOT NULL, seq INTEGER NOT NULL, data TEXT NOT NULL, event TEXT, time INTEGER NOT NULL,
+  PRIMARY KEY (stream, seq)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS acks (user TEXT PRIMARY KEY, seq INTEGER NOT NULL, epoch TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS idempotency (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires INTEGER NOT NULL) WITHOUT ROWID;
+`;
+
+/**
+ * The embedded default store: SQLite in WAL mode. Offsets are assigned in memory at call time (so they follow call
+ * order), and every append of one event-loop turn is committed in one transaction before any of them resolves:
+ * one commit per turn instead of one per message keeps the store off the publish path's critical cost.
+ * The epoch is per database: it changes only if the database file is lost.
+ */
+export class SqliteStore implements Store {
+  readonly durability: 'process-crash' | 'power-loss';
+  private readonly db: Database.Database;
+  private readonly epoch: string;
+  private readonly tops = new Map<string, number>();
+  private queue: Pending[] = [];
+  private acks = new Map<string, Position>();
+  private remembers: [string, string, number][] = [];
+  private waitingAcks: (() => void)[] = [];
+  private scheduled = false;
+  private closed = false;
+  private readonly trimTimer: NodeJS.Timeout;
+  private readonly dirty = new Set<string>();
+  private trimPasses = 0;
+  private readonly q;
+
+  constructor(private readonly opts: SqliteOptions) {
+    mkdirSync(dirname(opts.file), { recursive: true });
+    this.db = new Database(opts.file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma(`synchronous = ${opts.fsync === 'full' ? 'FULL' : 'NORMAL'}`);
+    this.db.exec(SCHEMA);
+    this.durability = opts.fsync === 'full' ? 'power-loss' : 'process-crash';
+    const db = this.db;
+    this.q = {
+      getMeta: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
+      setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)'),
+      top: db.prepare<[string], { top: number }>('SELECT top FROM streams WHERE stream = ?'),
+      setTop: db.prepare('INSERT INTO streams (stream, top) VALUES (?, ?) ON CONFLICT (stream) DO UPDATE SET top = excluded.top'),
+      insert: db.prepare('INSERT INTO messages (stream, seq, data, event, time) VALUES (?, ?, ?, ?, ?)'),
+      read: db.prepare<[string, number, number, number, number], { seq: number; data: string; event: string | null; time: number }>(
+        'SELECT seq, data, event, time FROM messages WHERE stream = ? AND seq > ? AND seq > ? AND time >= ? ORDER BY seq LIMIT ?',
+      ),
+      first: db.prepare<[string, number, number], { first: number | null }>(
+        'SELECT MIN(seq) AS first FROM messages WHERE stream = ? AND seq > ? AND time >= ?',
+      ),
+      getAck: db.prepare<[string], { seq: number; epoch: string }>('SELECT seq, epoch FROM acks WHERE user = ?'),
+      setAck: db.prepare(
+        'INSERT INTO acks (user, seq, epoch) VALUES (?, ?, ?) ON CONFLICT (user) DO UPDATE SET seq = excluded.seq, epoch = excluded.epoch WHERE excluded.epoch <> acks.epoch OR excluded.seq > acks.seq',
+      ),
+      recall: db.prepare<[string, number], { value: string }>('SELECT value FROM idempotency WHERE key = ? AND expires > ?'),
+      remember: db.prepare('INSERT INTO idempotency (key, value, expires) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires = excluded.expires'),
+      trimCount: db.prepare('DELETE FROM messages WHERE stream = ? AND seq <= ?'),
+      trimAge: db.prepare('DELETE FROM messages WHERE stream = ? AND time < ?'),
+      sweepIdem: db.prepare('DELETE FROM idempotency WHERE expires <= ?'),
+      sweepOld: db.prepare('DELETE FROM messages WHERE time < ?'),
+    };
+    let epoch = this.q.getMeta.get('epoch')?.value;
+    if (epoch === undefined) {
+      epoch = randomBytes(6).toString('hex');
+      this.q.setMeta.run('epoch', epoch);
+    }
+    this.epoch = epoch;
+    this.trimTimer = setInterval(() => this.trim(), opts.trimIntervalMs ?? 5000);
+    this.trimTimer.unref();
+  }
+
+  append(stream: string, data: string, event?: string): Promise<AppendResult> {
+    if (this.closed) return Promise.reject(new Error('store is closed'));
+    const seq = this.topOf(stream) + 1;
+    this.tops.set(stream, seq);
+    return new Promise((resolve, reject) => {
+      this.queue.push({ stream, seq, data, event: event ?? null, time: Date.now(), resolve, reject });
+      this.schedule();
+    });
+  }
+
+  read(stream: string, after: number, limit: number): Promise<StoredMessage[]> {
+    const { minSeq, minTime } = this.window(stream);
+    const rows = this.q.read.all(stream, after, minSeq, minTime, limit);
+    return Promise.resolve(rows.map((r) => (r.event === null ? { offset: r.seq, data: r.data, time: r.time } : { offset: r.seq, data: r.data, event: r.event, time: r.time })));
+  }
+
+  position(stream: string): Promise<StreamPosition> {
+    const top = this.topOf(stream);
+    const { minSeq, minTime } = this.window(stream);
+    const first = this.q.first.get(stream, minSeq, minTime)?.first ?? null;
+    // Entries still in the commit queue are retained too (they are newer than anything committed).
+    const pendingFirst = first ?? this.queue.find((p) => p.stream === stream)?.seq ?? top + 1;
+    return Promise.resolve({ top, first: pendingFirst, epoch: this.epoch });
+  }
+
+  getAck(user: string): Promise<Position | undefined> {
+    const pending = this.acks.get(user);
+    if (pending !== undefined) return Promise.resolve(pending);
+    const row = this.q.getAck.get(user);
+    return Promise.resolve(row === undefined ? undefined : { offset: row.seq, epoch: row.epoch });
+  }
+
+  setAck(user: string, pos: Position): Promise<void> {
+    const cur = this.acks.get(user);
+    if (cur === undefined || cur.epoch !== pos.epoch || pos.offset > cur.offset) this.acks.set(user, pos);
+    return this.afterCommit();
+  }
+
+  recall(key: string): Promise<string | undefined> {
+    const pending = this.remembers.find((r) => r[0] === key);
+    if (pending !== undefined) return Promise.resolve(pending[1]);
+    return Promise.resolve(this.q.recall.get(key, Date.now())?.value);
+  }
+
+  remember(key: string, value: string, ttlMs: number): Promise<void> {
+    this.remembers.push([key, value, Date.now() + ttlMs]);
+    return this.afterCommit();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.commit();
+    this.closed = true;
+    clearInterval(this.trimTimer);
+    this.db.close();
+  }
+
+  private topOf(stream: string): number {
+    let top = this.tops.get(stream);
+    if (top === undefined) {
+      top = this.q.top.get(stream)?.top ?? 0;
+      this.tops.set(stream, top);
+    }
+    return top;
+  }
+
+  /** Retention as a read filter, so expired entries are never served even before the trimmer runs. */
+  private window(stream: string): { minSeq: number; minTime: number } {
+    const p = this.opts.retentionFor(stream);
+    return { minSeq: this.topOf(stream) - p.maxCount, minTime: Date.now() - p.maxAgeMs };
+  }
+
+  private afterCommit(): Promise<void> {
+    return new Promise((resolve) => {
+      this.waitingAcks.push(resolve);
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => this.commit());
+  }
+
+  private commit(): void {
+    this.scheduled = false;
+    const batch = this.queue;
+    const acks = this.acks;
+    const remembers = this.remembers;
+    const waiting = this.waitingAcks;
+    if (batch.length === 0 && acks.size === 0 && remembers.length === 0 && waiting.length === 0) return;
+    this.queue = [];
+    this.acks = new Map();
+    this.remembers = [];
+    this.waitingAcks = [];
+    const q = this.q;
+    try {
+      this.db.transaction(() => {
+        const tops = new Map<string, number>();
+        for (const p of batch) {
+          q.insert.run(p.stream, p.seq, p.data, p.event, p.time);
+          tops.set(p.stream, p.seq);
+        }
+        for (const [stream, top] of tops) {
+          q.setTop.run(stream, top);
+          this.dirty.add(stream);
+        }
+        for (const [user, pos] of acks) q.setAck.run(user, pos.offset, pos.epoch);
+        for (const [key, value, expires] of remembers) q.remember.run(key, value, expires);
+      })();
+    } catch (err) {
+      // Offsets handed out for this batch were never stored: forget cached tops so numbering restarts from what
+      // the database holds, and fail the callers so nothing is reported as stored that is not.
+      this.tops.clear();
+      for (const p of batch) p.reject(err as Error);
+      for (const w of waiting) w();
+      return;
+    }
+    for (const p of batch) p.resolve({ offset: p.seq, epoch: this.epoch });
+    for (const w of waiting) w();
+  }
+
+  /** Reclaims space: count and age limits for streams written since the last pass, expired idempotency keys. */
+  private trim(): void {
+    if (this.closed) return;
+    const now = Date.now();
+    const streams = [...this.dirty];
+    this.dirty.clear();
+    this.db.transaction(() => {
+      for (const s of streams) {
+        const p = this.opts.retentionFor(s);
+        this.q.trimCount.run(s, this.topOf(s) - p.maxCount);
+        this.q.trimAge.run(s, now - p.maxAgeMs);
+      }
+      this.q.sweepIdem.run(now);
+      // Streams nobody writes to any more are not in `dirty`; an occasional full pass (a table scan) frees them.
+      if (++this.trimPasses % 120 === 0) this.q.sweepOld.run(now - this.opts.maxRetentionMs);
+    })();
+  }
+}

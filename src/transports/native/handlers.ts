@@ -1,0 +1,151 @@
+import { countError, type Context } from '../../core/context.ts';
+import { BROADCAST_STREAM, channelStream, isValidChannel, userStream } from '../../core/names.ts';
+import { planRecovery } from '../../core/recovery.ts';
+import { UpstreamError } from '../../core/upstream.ts';
+import { ErrorCode } from '../../protocol/codes.ts';
+import {
+  encodeAck,
+  encodeError,
+  encodeRecovery,
+  encodeReply,
+  PONG_FRAME,
+  type ClientFrame,
+  type FrameError,
+  type SincePosition,
+} from '../../protocol/frames.ts';
+import { frameText } from '../../protocol/wsframe.ts';
+import type { NativeConnection } from './connection.ts';
+
+const PONG = frameText(PONG_FRAME);
+
+/** Handles one decoded frame from an authenticated native client. */
+export function handleFrame(ctx: Context, conn: NativeConnection, f: ClientFrame): void {
+  switch (f.type) {
+    case 'ping':
+      conn.sendFrame(PONG);
+      return;
+    case 'pong':
+      return;
+    case 'auth':
+      return sendError(ctx, conn, { code: ErrorCode.AlreadyAuthenticated, message: 'this connection is already authenticated' });
+    case 'subscribe':
+      return subscribe(ctx, conn, f);
+    case 'unsubscribe':
+      ctx.hub.unsubscribe(conn, f.channel);
+      conn.sendText(encodeAck('unsubscribed', f.channel, f.id));
+      return;
+    case 'ack':
+      return ack(ctx, conn, f);
+    case 'send':
+      return upstream(ctx, conn, f);
+  }
+}
+
+export function sendError(ctx: Context, conn: NativeConnection, e: FrameError): void {
+  countError(ctx, e.code);
+  conn.sendText(encodeError(e));
+}
+
+function withId(e: FrameError, id: number | undefined): FrameError {
+  return id === undefined ? e : { ...e, id };
+}
+
+function subscribe(ctx: Context, conn: NativeConnection, f: Extract<ClientFrame, { type: 'subscribe' }>): void {
+  const limit = ctx.config.limits.maxChannelsPerConnection;
+  if (!isValidChannel(f.channel)) return sendError(ctx, conn, withId({ code: ErrorCode.InvalidChannel, message: 'invalid channel name' }, f.id));
+  if (!conn.canSubscribe(f.channel)) {
+    return sendError(ctx, conn, withId({ code: ErrorCode.Forbidden, message: `token does not allow channel ${f.channel}` }, f.id));
+  }
+  if (conn.channels.has(f.channel)) {
+    conn.sendText(encodeAck('subscribed', f.channel, f.id));
+    return;
+  }
+  const stream = channelStream(f.channel);
+  // Join first and hold live messages, then read history: nothing published in between can fall through.
+  conn.beginRecovery(stream);
+  if (!ctx.hub.subscribe(conn, f.channel, limit)) {
+    conn.endRecovery(stream, '', 0, []);
+    return sendError(ctx, conn, withId({ code: ErrorCode.TooManyChannels, message: `at most ${limit} channels per connection` }, f.id));
+  }
+  planRecovery(ctx.store, stream, f.since, { replayAll: false }).then(
+    (plan) => {
+      const from = f.since !== undefined && f.since.epoch === plan.position.epoch ? f.since.offset : plan.position.top;
+      conn.sendText(
+        encodeAck('subscribed', f.channel, f.id, {
+          stream,
+          recovered: plan.recovered,
+          epoch: plan.position.epoch,
+          top: plan.position.top,
+          replay: plan.messages.length,
+        }),
+      );
+      conn.endRecovery(stream, plan.position.epoch, from, plan.messages);
+    },
+    (err: unknown) => recoveryFailed(ctx, conn, stream, err),
+  );
+}
+
+/**
+ * After the welcome: the user's own stream (the inbox) continues from the later of the client's position and the
+ * acknowledged one, or from the start of retained history for a device that has neither; `broadcast` continues
+ * from the client's position if it sent one.
+ */
+export function resumeImplicitStreams(ctx: Context, conn: NativeConnection, positions: Record<string, SincePosition> | undefined): void {
+  const inbox = userStream(conn.user);
+  const streams: [string, boolean][] = [[inbox, true]];
+  if (positions?.[BROADCAST_STREAM] !== undefined) streams.push([BROADCAST_STREAM, false]);
+  for (const [stream] of streams) conn.beginRecovery(stream);
+  for (const [stream, isInbox] of streams) {
+    const since = positions?.[stream];
+    const floor = isInbox ? ctx.store.getAck(conn.user) : Promise.resolve(undefined);
+    floor
+      .then((ackPos) => planRecovery(ctx.store, stream, since, { floor: ackPos, replayAll: isInbox }).then((plan) => ({ plan, ackPos })))
+      .then(
+        ({ plan, ackPos }) => {
+          const epoch = plan.position.epoch;
+          const known = [since, ackPos].filter((p) => p !== undefined && p.epoch === epoch).map((p) => p!.offset);
+          const from = known.length > 0 ? Math.max(...known) : isInbox ? 0 : plan.position.top;
+          conn.sendText(encodeRecovery({ stream, recovered: plan.recovered, epoch, top: plan.position.top, replay: plan.messages.length }));
+          conn.endRecovery(stream, epoch, from, plan.messages);
+        },
+        (err: unknown) => recoveryFailed(ctx, conn, stream, err),
+      );
+  }
+}
+
+function recoveryFailed(ctx: Context, conn: NativeConnection, stream: string, err: unknown): void {
+  ctx.log.error({ err, stream }, 'reading history failed');
+  // Live delivery goes on; the client is told its position could not be continued.
+  conn.sendText(encodeRecovery({ stream, recovered: false, epoch: '', top: 0, replay: 0 }));
+  conn.endRecovery(stream, '', Number.MAX_SAFE_INTEGER, []);
+}
+
+function ack(ctx: Context, conn: NativeConnection, f: Extract<ClientFrame, { type: 'ack' }>): void {
+  const own = userStream(conn.user);
+  const receives =
+    f.stream === own || f.stream === BROADCAST_STREAM || (f.stream.startsWith('channel:') && conn.channels.has(f.stream.slice(8)));
+  if (!receives) return sendError(ctx, conn, { code: ErrorCode.Forbidden, message: `this connection does not receive ${f.stream}` });
+  if (f.stream === own && f.epoch !== undefined) {
+    ctx.store.setAck(conn.user, { offset: f.offset, epoch: f.epoch }).catch((err: unknown) => ctx.log.error({ err }, 'storing ack failed'));
+  }
+  ctx.receipts.ack(f.stream, f.offset);
+}
+
+function upstream(ctx: Context, conn: NativeConnection, f: Extract<ClientFrame, { type: 'send' }>): void {
+  if (conn.inflightSends >= ctx.config.limits.maxPendingSends) {
+    return sendError(ctx, conn, { code: ErrorCode.TooManyRequests, message: 'too many sends awaiting a reply', id: f.id });
+  }
+  conn.inflightSends++;
+  ctx.upstream.send({ session: conn.id, user: conn.user, transport: conn.transport }, f.data, f.event).then(
+    (reply) => {
+      conn.inflightSends--;
+      conn.sendText(encodeReply(f.id, reply));
+    },
+    (err: unknown) => {
+      conn.inflightSends--;
+      if (!(err instanceof UpstreamError)) ctx.log.error({ err }, 'upstream send failed');
+      const e = err instanceof UpstreamError ? err : new UpstreamError(ErrorCode.Internal, 'upstream failed');
+      sendError(ctx, conn, { code: e.code, message: e.message, id: f.id });
+    },
+  );
+}

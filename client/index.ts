@@ -2,8 +2,10 @@
 // reconnects, resubscription, heartbeats and request/reply correlation. It must bundle for the browser, so it
 // imports nothing from Node and has no dependencies; the only shared code is the protocol's code tables.
 import { CloseCode, ErrorCode, isReconnectCode } from '../src/protocol/codes.ts';
+import { Positions, type PositionStorage, type StreamPosition } from './positions.ts';
 
 export { CloseCode, ErrorCode, isReconnectCode };
+export type { PositionStorage, StreamPosition };
 
 export type State = 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'closed';
 
@@ -43,11 +45,6 @@ export class HeraldError extends Error {
   }
 }
 
-export interface StreamPosition {
-  offset: number;
-  epoch: string;
-}
-
 export interface HeraldMessage extends StreamPosition {
   /** `user:<id>`, `channel:<name>` or `broadcast`. */
   stream: string;
@@ -74,6 +71,11 @@ export interface HeraldEvents {
   disconnected: { code: number; reason: string; willReconnect: boolean };
   subscribed: { channel: string };
   unsubscribed: { channel: string };
+  /**
+   * Where a stream stands after (re)connecting or subscribing. `recovered: false` means messages were missed for
+   * good (history trimmed, or the server lost it): reload the state this stream feeds.
+   */
+  recovery: { stream: string; channel?: string; recovered: boolean };
 }
 export type HeraldEvent = keyof HeraldEvents;
 export type Listener<K extends HeraldEvent> = (payload: HeraldEvents[K]) => void;
@@ -109,6 +111,13 @@ export interface HeraldOptions {
   sendTimeoutMs?: number;
   /** How long a connect attempt may take to reach the welcome. Default 20 s. */
   connectTimeoutMs?: number;
+  /**
+   * Where stream positions survive a page reload; defaults to `localStorage` when there is one. `null` keeps
+   * positions in memory only (resume then works across reconnects, not reloads).
+   */
+  storage?: PositionStorage | null;
+  /** Acknowledgements are batched: at most one per stream per interval. Default 100 ms. */
+  ackIntervalMs?: number;
 }
 
 /** Added to two heartbeat intervals before a silent connection is declared dead (docs/protocol.md section 5). */
@@ -156,7 +165,9 @@ export class Herald {
   private readonly subWaiters = new Map<string, Deferred<void>[]>();
   private readonly pending = new Map<number, Pending>();
   private readonly connectWaiters: Deferred<ConnectedInfo>[] = [];
-  private readonly streams = new Map<string, StreamPosition>();
+  private readonly pos: Positions;
+  private readonly ackIntervalMs: number;
+  private ackTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly listeners: { [K in HeraldEvent]?: Set<Listener<K>> } = {};
 
   constructor(opts: HeraldOptions) {
@@ -167,6 +178,8 @@ export class Herald {
     this.maxBackoffMs = Math.max(opts.maxBackoffMs ?? 30_000, this.minBackoffMs);
     this.sendTimeoutMs = opts.sendTimeoutMs ?? 10_000;
     this.connectTimeoutMs = opts.connectTimeoutMs ?? 20_000;
+    this.ackIntervalMs = opts.ackIntervalMs ?? 100;
+    this.pos = new Positions(opts.storage === undefined ? defaultStorage() : (opts.storage ?? undefined), `herald:positions:${opts.url}`);
   }
 
   get state(): State {
@@ -185,9 +198,7 @@ export class Herald {
 
   /** Last offset and epoch seen per stream, for resuming after a reconnect. */
   positions(): Record<string, StreamPosition> {
-    const out: Record<string, StreamPosition> = {};
-    for (const [stream, pos] of this.streams) out[stream] = { ...pos };
-    return out;
+    return this.pos.all();
   }
 
   on<K extends HeraldEvent>(event: K, fn: Listener<K>): () => void {
@@ -320,7 +331,9 @@ export class Herald {
     let sock: WebSocketLike;
     try {
       if (this.WS === undefined) throw new Error('no WebSocket implementation: pass options.WebSocket');
-      sock = new this.WS(`${this.url}${this.url.includes('?') ? '&' : '?'}token=${encodeURIComponent(token)}`);
+      // The token goes in the first frame, not the URL: URLs end up in proxy logs, and the frame also carries
+      // the positions the server resumes from.
+      sock = new this.WS(this.url);
     } catch (err) {
       // Retrying cannot fix a malformed URL or a missing WebSocket, so this is final.
       const e = new HeraldError(ClientErrorCode.ConnectFailed, `cannot open WebSocket: ${errorText(err)}`);
@@ -329,7 +342,9 @@ export class Herald {
       return;
     }
     this.ws = sock;
-    sock.onopen = noop;
+    sock.onopen = () => {
+      if (this.ws === sock) this.write({ type: 'auth', token, positions: this.pos.forAuth() });
+    };
     // A close event always follows an error event and carries the useful code; an error listener must still
     // exist, or the `ws` package would throw the error.
     sock.onerror = noop;
@@ -368,6 +383,7 @@ export class Herald {
   private onSocketClose(code: number, reason: string, already?: WebSocketLike): void {
     if (!already) this.detach();
     this.clearConnectionTimers();
+    this.stopAcks();
     this.info = undefined;
     this.active.clear();
     this.subscribing.clear();
@@ -409,6 +425,7 @@ export class Herald {
   private finish(err: HeraldError): void {
     this.attemptId++;
     this.clearConnectionTimers();
+    this.stopAcks();
     clearTimeout(this.reconnectTimer);
     this.reconnectTimer = undefined;
     this.info = undefined;
@@ -461,7 +478,8 @@ export class Herald {
     const id = this.nextId++;
     this.subscribing.set(channel, id);
     this.pending.set(id, { kind: 'subscribe', channel });
-    this.write({ type: 'subscribe', channel, id });
+    const since = this.pos.get(`channel:${channel}`);
+    this.write(since === undefined ? { type: 'subscribe', channel, id } : { type: 'subscribe', channel, id, since });
   }
 
   private onFrame(text: string): void {
@@ -483,8 +501,13 @@ export class Herald {
         return this.onMessage(f);
       case 'subscribed':
       case 'unsubscribed':
-        if (typeof f.channel === 'string') this.onAck(f.type, f.channel, numberOrUndefined(f.id));
+        if (typeof f.channel !== 'string') return;
+        // A subscribed frame answering our own subscribe says where the channel stands; rebase before the replay.
+        if (f.type === 'subscribed') this.onRecovery(f);
+        this.onAck(f.type, f.channel, numberOrUndefined(f.id));
         return;
+      case 'recovery':
+        return this.onRecovery(f);
       case 'reply':
         return this.onReply(numberOrUndefined(f.id), f.data);
       case 'error':
@@ -503,6 +526,7 @@ export class Herald {
     this.connectTimer = undefined;
     this.info = info;
     this.attempt = 0;
+    this.pos.resetAcks();
     this.watchLiveness(2 * heartbeat + LIVENESS_MARGIN_MS);
     this.setState('connected');
     for (const channel of this.wanted) this.sendSubscribe(channel);
@@ -513,14 +537,43 @@ export class Herald {
   private onMessage(f: Frame): void {
     const { stream, offset, epoch } = f;
     if (typeof stream !== 'string' || typeof offset !== 'number' || typeof epoch !== 'string') return;
-    const last = this.streams.get(stream);
     // Same epoch and not newer: a duplicate (e.g. replayed on resume). A new epoch restarts offsets.
-    if (last && last.epoch === epoch && offset <= last.offset) return;
-    this.streams.set(stream, { offset, epoch });
+    if (!this.pos.accept(stream, offset, epoch)) return;
+    this.scheduleAcks();
     const msg: HeraldMessage = { stream, offset, epoch, data: f.data };
     if (stream.startsWith('channel:')) msg.channel = stream.slice('channel:'.length);
     if (typeof f.event === 'string') msg.event = f.event;
     this.emit('message', msg);
+  }
+
+  private onRecovery(f: Frame): void {
+    const { stream, epoch, top, replay, recovered } = f;
+    if (typeof stream !== 'string' || typeof epoch !== 'string' || typeof top !== 'number' || typeof replay !== 'number') return;
+    this.pos.rebase(stream, epoch, top, replay);
+    const info: HeraldEvents['recovery'] = { stream, recovered: recovered === true };
+    if (stream.startsWith('channel:')) info.channel = stream.slice('channel:'.length);
+    this.emit('recovery', info);
+  }
+
+  /** Acks are batched per interval: the inbox position and delivery receipts need them, not one per message. */
+  private scheduleAcks(): void {
+    if (this.ackTimer !== undefined) return;
+    this.ackTimer = setTimeout(() => {
+      this.ackTimer = undefined;
+      this.flushAcks();
+    }, this.ackIntervalMs);
+  }
+
+  private flushAcks(): void {
+    if (this._state !== 'connected') return;
+    for (const a of this.pos.takeAcks()) this.write({ type: 'ack', stream: a.stream, offset: a.offset, epoch: a.epoch });
+    this.pos.save();
+  }
+
+  private stopAcks(): void {
+    clearTimeout(this.ackTimer);
+    this.ackTimer = undefined;
+    this.pos.save();
   }
 
   private onAck(type: 'subscribed' | 'unsubscribed', channel: string, id: number | undefined): void {
@@ -609,6 +662,15 @@ export class Herald {
         });
       }
     }
+  }
+}
+
+function defaultStorage(): PositionStorage | undefined {
+  try {
+    return (globalThis as { localStorage?: PositionStorage }).localStorage;
+  } catch {
+    // Accessing localStorage throws in some sandboxed frames.
+    return undefined;
   }
 }
 

@@ -16,6 +16,7 @@ import {
 } from '../../client/index.ts';
 import { signWebhook } from '../../src/core/upstream.ts';
 import { API_KEY, startHerald, type TestHerald } from '../helpers/herald.ts';
+import { nextEvent } from '../helpers/sdk.ts';
 
 // Everything a test opens is registered here and closed after it, pass or fail.
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -35,21 +36,7 @@ function client(opts: Partial<HeraldOptions> & Pick<HeraldOptions, 'url' | 'toke
   return c;
 }
 
-/** Resolves with the next event matching `pred`; register it before the action that causes the event. */
-function next<K extends HeraldEvent>(c: Herald, event: K, pred: (p: HeraldEvents[K]) => boolean = () => true, timeoutMs = 5000): Promise<HeraldEvents[K]> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      off();
-      reject(new Error(`timed out waiting for ${event}`));
-    }, timeoutMs);
-    const off = c.on(event, (p) => {
-      if (!pred(p)) return;
-      clearTimeout(timer);
-      off();
-      resolve(p);
-    });
-  });
-}
+const next = nextEvent;
 
 const reachState = (c: Herald, state: State) => (c.state === state ? Promise.resolve() : next(c, 'state', (s) => s.state === state).then(() => undefined));
 
@@ -330,7 +317,9 @@ test('answers pings, drops duplicate offsets, times out sends, and replaces a co
   try {
     void c.connect();
     const s1 = sockets[0]!;
-    assert.equal(s1.url, 'ws://herald.test/ws?v=1&token=tok%20en');
+    assert.equal(s1.url, 'ws://herald.test/ws?v=1', 'the token is not put in the URL');
+    s1.onopen?.({});
+    assert.deepEqual(s1.sent[0], { type: 'auth', token: 'tok en', positions: {} });
     s1.receive({ type: 'welcome', version: 1, session: 's1', user: 'u', heartbeat: 1000 });
     assert.equal(c.state, 'connected');
 
@@ -355,6 +344,8 @@ test('answers pings, drops duplicate offsets, times out sends, and replaces a co
 
     mock.timers.tick(10);
     assert.equal(sockets.length, 2);
+    sockets[1]!.onopen?.({});
+    assert.deepEqual(sockets[1]!.sent[0], { type: 'auth', token: 'tok en', positions: { 'user:u': { offset: 1, epoch: 'b' } } }, 'resumes from its positions');
     sockets[1]!.receive({ type: 'welcome', version: 1, session: 's2', user: 'u', heartbeat: 1000 });
     assert.equal(c.state, 'connected');
     assert.equal(c.welcome?.session, 's2');

@@ -1,0 +1,194 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, it } from 'node:test';
+import type { Herald } from '../../client/index.ts';
+import { startHerald, type TestHerald } from '../helpers/herald.ts';
+import { collect, memoryStorage, nextEvent, sdkClient } from '../helpers/sdk.ts';
+import { settle, TestClient } from '../helpers/ws-client.ts';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const fn of cleanups.splice(0).reverse()) await fn();
+});
+
+async function server(overrides: Parameters<typeof startHerald>[0] = {}): Promise<TestHerald> {
+  const h = await startHerald(overrides);
+  cleanups.push(() => h.close());
+  return h;
+}
+
+function sdk(h: TestHerald, user: string, extra: Partial<Parameters<typeof sdkClient>[0]> = {}, channels: string[] = ['*']): Herald {
+  const c = sdkClient({ url: h.wsUrl, token: () => h.token(user, channels), ...extra });
+  cleanups.push(() => c.close());
+  return c;
+}
+
+async function publish(h: TestHerald, body: unknown): Promise<any> {
+  const r = await h.api('POST', '/api/publish', body);
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  return r.body;
+}
+
+/** Waits until the client has acknowledged up to the newest message: a receipt publish is the event to wait on. */
+async function acked(h: TestHerald, user: string): Promise<void> {
+  const r = await publish(h, { to: { user }, data: 'sync', waitMs: 5000 });
+  assert.equal(r.status, 'delivered');
+}
+
+describe('offline inbox', () => {
+  it('keeps messages for an offline user and delivers them, in order, on connect', async () => {
+    const h = await server();
+    for (let i = 1; i <= 5; i++) await publish(h, { to: { user: 'u1' }, data: i });
+    assert.equal((await h.api('GET', '/api/users/u1')).body.pending, 5);
+    const c = sdk(h, 'u1');
+    const got = collect(c);
+    const recovery = nextEvent(c, 'recovery', (r) => r.stream === 'user:u1');
+    await c.connect();
+    assert.equal((await recovery).recovered, true);
+    await acked(h, 'u1');
+    assert.deepEqual(got.map((m) => m.data), [1, 2, 3, 4, 5, 'sync']);
+    assert.equal((await h.api('GET', '/api/users/u1')).body.pending, 0, 'acknowledged messages are no longer pending');
+  });
+
+  it('gives a brand-new device what no device acknowledged, and not what was', async () => {
+    const h = await server();
+    const first = sdk(h, 'u2');
+    await first.connect();
+    await publish(h, { to: { user: 'u2' }, data: 'seen' });
+    await acked(h, 'u2');
+    first.close();
+    await publish(h, { to: { user: 'u2' }, data: 'while away' });
+    const second = sdk(h, 'u2');
+    const got = collect(second);
+    await second.connect();
+    await acked(h, 'u2');
+    assert.deepEqual(got.map((m) => m.data), ['while away', 'sync']);
+  });
+
+  it('survives a server restart on the same data directory (SQLite)', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'herald-durable-'));
+    const h1 = await startHerald({ dataDir });
+    const r = await publish(h1, { to: { user: 'u3' }, data: { n: 1 } });
+    await h1.close();
+    const h2 = await server({ dataDir });
+    const c = TestClient.welcome(h2.wsUrl, await h2.token('u3'));
+    const client = await c;
+    const m = await client.next((f) => f.type === 'message');
+    assert.deepEqual(m.data, { n: 1 });
+    assert.equal(m.epoch, r.streams[0].epoch, 'same epoch: the history is the same');
+    const next = await publish(h2, { to: { user: 'u3' }, data: 2 });
+    assert.equal(next.streams[0].offset, 2, 'offsets continue after the restart');
+    client.close();
+  });
+});
+
+describe('resume', () => {
+  it('replays a channel from the position given in subscribe, then continues live without gap or duplicate', async () => {
+    const h = await server();
+    for (let i = 1; i <= 5; i++) await publish(h, { to: { channel: 'feed' }, data: i });
+    const epoch = (await publish(h, { to: { channel: 'other' }, data: 0 })).streams[0].epoch;
+    const c = await TestClient.welcome(h.wsUrl, await h.token('r1', ['*']));
+    c.send({ type: 'subscribe', channel: 'feed', id: 1, since: { offset: 2, epoch } });
+    const ack = await c.next((f) => f.id === 1);
+    assert.equal(ack.recovered, true);
+    assert.equal(ack.replay, 3);
+    assert.equal(ack.top, 5);
+    await publish(h, { to: { channel: 'feed' }, data: 6 });
+    await settle(c);
+    const offsets = c.messages().filter((m) => m.stream === 'channel:feed').map((m) => m.offset);
+    assert.deepEqual(offsets, [3, 4, 5, 6]);
+    c.close();
+  });
+
+  it('says recovered: false when history no longer reaches back, or the epoch changed', async () => {
+    const h = await server({ history: { rules: [{ pattern: 'short', maxCount: 2 }] } });
+    for (let i = 1; i <= 5; i++) await publish(h, { to: { channel: 'short' }, data: i });
+    const epoch = (await publish(h, { to: { channel: 'x' }, data: 0 })).streams[0].epoch;
+    const c = await TestClient.welcome(h.wsUrl, await h.token('r2', ['*']));
+    c.send({ type: 'subscribe', channel: 'short', id: 1, since: { offset: 1, epoch } });
+    const ack = await c.next((f) => f.id === 1);
+    assert.equal(ack.recovered, false, 'offsets 2 and 3 were trimmed');
+    c.send({ type: 'subscribe', channel: 'x', id: 2, since: { offset: 0, epoch: 'not-this-one' } });
+    assert.equal((await c.next((f) => f.id === 2)).recovered, false);
+    await settle(c);
+    assert.deepEqual(c.messages().filter((m) => m.stream === 'channel:short').map((m) => m.offset), [4, 5], 'what is retained still comes');
+    c.close();
+  });
+
+  it('the SDK resumes a channel across a reconnect, and a page reload resumes through storage', async () => {
+    const h = await server();
+    const storage = memoryStorage();
+    const a = sdk(h, 'r3', { storage });
+    const got = collect(a);
+    await a.connect();
+    await a.subscribe('live');
+    await publish(h, { to: { channel: 'live' }, data: 1 });
+    await nextEvent(a, 'message', (m) => m.data === 1);
+    a.close();
+    await publish(h, { to: { channel: 'live' }, data: 2 });
+    await publish(h, { to: { channel: 'live' }, data: 3 });
+    // A new client with the same storage is the same page after a reload.
+    const b = sdk(h, 'r3', { storage });
+    const gotB = collect(b);
+    await b.connect();
+    const rec = nextEvent(b, 'recovery', (r) => r.channel === 'live');
+    await b.subscribe('live');
+    assert.equal((await rec).recovered, true);
+    await publish(h, { to: { channel: 'live' }, data: 4 });
+    await nextEvent(b, 'message', (m) => m.data === 4);
+    assert.deepEqual(got.map((m) => m.data), [1]);
+    assert.deepEqual(gotB.map((m) => m.data), [2, 3, 4]);
+  });
+});
+
+describe('idempotent publish', () => {
+  it('returns the first result to a retry and publishes once, also for concurrent retries', async () => {
+    const h = await server();
+    const c = await TestClient.welcome(h.wsUrl, await h.token('i1'));
+    const body = { to: { user: 'i1' }, data: 'once', idempotencyKey: 'order-42' };
+    const [a, b] = await Promise.all([publish(h, body), publish(h, body)]);
+    const again = await publish(h, body);
+    assert.deepEqual(a.streams, again.streams);
+    assert.deepEqual(a.streams, b.streams);
+    assert.equal([a, b].filter((r) => r.duplicate === true).length, 1);
+    assert.equal(again.duplicate, true);
+    await settle(c);
+    assert.equal(c.messages().length, 1);
+    const batch = await h.api('POST', '/api/publish/batch', { messages: [body, { ...body, idempotencyKey: 'order-43' }] });
+    assert.equal(batch.body.results[0].duplicate, true);
+    assert.equal(batch.body.results[1].duplicate, undefined);
+    assert.equal(batch.body.results[1].streams[0].offset, 2);
+    c.close();
+  });
+});
+
+describe('delivery receipts', () => {
+  it('answers delivered once a connection acknowledged, stored when nobody did in time', async () => {
+    const h = await server();
+    const c = sdk(h, 'd1');
+    await c.connect();
+    const ok = await publish(h, { to: { user: 'd1' }, data: 1, waitMs: 5000 });
+    assert.equal(ok.status, 'delivered');
+    assert.equal(ok.streams[0].status, 'delivered');
+    const offline = await publish(h, { to: { user: 'nobody' }, data: 1, waitMs: 100 });
+    assert.equal(offline.status, 'stored');
+    const noWait = await publish(h, { to: { user: 'd1' }, data: 2 });
+    assert.equal(noWait.status, 'stored');
+    // A raw client that never acknowledges: delivered to the socket, but no receipt.
+    const raw = await TestClient.welcome(h.wsUrl, await h.token('d2'));
+    const silent = await publish(h, { to: { user: 'd2' }, data: 1, waitMs: 100 });
+    assert.equal(silent.delivered, 1);
+    assert.equal(silent.status, 'stored');
+    raw.close();
+  });
+
+  it('refuses acks for streams the connection does not receive', async () => {
+    const h = await server();
+    const c = await TestClient.welcome(h.wsUrl, await h.token('d3'));
+    c.send({ type: 'ack', stream: 'user:someone-else', offset: 1, epoch: 'x' });
+    assert.equal((await c.next((f) => f.type === 'error')).code, 'forbidden');
+    c.close();
+  });
+});

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import type { Context } from '../core/context.ts';
-import type { PublishResult, PublishTarget } from '../core/dispatcher.ts';
+import type { PublishResult, PublishTarget, StreamResult } from '../core/dispatcher.ts';
 import { CloseCode, ErrorCode } from '../protocol/codes.ts';
 import { ApiError, fromZod } from './errors.ts';
 import { userStream } from '../core/names.ts';
@@ -42,9 +42,14 @@ export function createOperations(ctx: Context): Record<string, Operation> {
       throw new ApiError(400, ErrorCode.UnknownTarget, `to must be one of {"user":id}, {"users":[ids]}, {"channel":name}, {"channels":[names]}, {"all":true}${detail}`);
     }
     const req = { to: to.data as PublishTarget, data: JSON.stringify(msg.data) };
-    const publish = () => withReceipt(dispatcher.publish(msg.event === undefined ? req : { ...req, event: msg.event }), msg.waitMs);
-    if (msg.idempotencyKey === undefined) return publish();
-    const { result, replayed } = await ctx.idempotency.run(msg.idempotencyKey, publish);
+    const full = msg.event === undefined ? req : { ...req, event: msg.event };
+    if (msg.idempotencyKey === undefined) return withReceipt(dispatcher.publish(full), msg.waitMs);
+    // If Herald dies between storing and answering, a retry finds this provisional record: same offsets, and
+    // `delivered: 0` because the retry itself delivered nothing.
+    const provisional = (streams: StreamResult[]) => JSON.stringify({ delivered: 0, streams, status: 'stored' });
+    const { result, replayed } = await ctx.idempotency.run(msg.idempotencyKey, (record) =>
+      withReceipt(dispatcher.publish(full, { ...record, value: provisional }), msg.waitMs),
+    );
     const first = JSON.parse(result) as Record<string, unknown>;
     return replayed ? { ...first, duplicate: true } : first;
   };

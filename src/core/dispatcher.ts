@@ -63,26 +63,28 @@ export class Dispatcher {
     private readonly broker: Broker,
   ) {}
 
-  async publish(req: PublishRequest): Promise<PublishResult> {
+  /**
+   * Stores the message in every target stream (atomically, with the idempotency record when given), then
+   * delivers locally and forwards to other nodes. Nothing is delivered that is not stored.
+   */
+  async publish(req: PublishRequest, record?: { key: string; ttlMs: number; value: (streams: StreamResult[]) => string }): Promise<PublishResult> {
     const targets = expandTarget(req.to);
-    const results = await Promise.all(targets.map((t) => this.publishOne(t, req.data, req.event)));
+    const items = targets.map((t) => (req.event === undefined ? { stream: streamOf(t), data: req.data } : { stream: streamOf(t), data: req.data, event: req.event }));
+    const withStreams = (results: { offset: number; epoch: string }[]) => results.map((r, i) => ({ stream: items[i]!.stream, ...r }));
+    const stored = await this.store.appendAll(
+      items,
+      record === undefined ? undefined : { key: record.key, ttlMs: record.ttlMs, value: (results) => record.value(withStreams(results)) },
+    );
+    const streams = withStreams(stored);
     let delivered = 0;
-    const streams: StreamResult[] = [];
-    for (const r of results) {
-      delivered += r.delivered;
-      streams.push(r.stream);
+    for (let i = 0; i < targets.length; i++) {
+      const { stream, offset, epoch } = streams[i]!;
+      const env: Envelope = req.event === undefined ? { stream, offset, epoch, data: req.data } : { stream, offset, epoch, data: req.data, event: req.event };
+      delivered += this.hub.deliver(targets[i]!, env);
+      await this.broker.publish(targets[i]!, env);
     }
     this.published++;
     return { delivered, streams };
-  }
-
-  private async publishOne(target: Target, data: string, event: string | undefined): Promise<{ delivered: number; stream: StreamResult }> {
-    const stream = streamOf(target);
-    const { offset, epoch } = await this.store.append(stream, data, event);
-    const env: Envelope = event === undefined ? { stream, offset, epoch, data } : { stream, offset, epoch, data, event };
-    const delivered = this.hub.deliver(target, env);
-    await this.broker.publish(target, env);
-    return { delivered, stream: { stream, offset, epoch } };
   }
 
   /** Entry point for envelopes that another node published. */

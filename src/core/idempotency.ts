@@ -3,8 +3,8 @@ import type { Store } from '../store/store.ts';
 /**
  * Idempotent publish: the first result for a key is kept for `windowMs` and returned to every retry. Retries that
  * arrive while the first attempt is still running wait for it instead of publishing again.
- * A crash in the few milliseconds between storing a message and recording its key can let one retry publish twice
- * (docs/guarantees.md).
+ * The key is first stored in the same transaction as the messages (`work` passes `record` to the dispatcher), so a
+ * crash right after storing cannot make a retry publish twice; the full result replaces it once known.
  */
 export class Idempotency {
   private readonly inflight = new Map<string, Promise<string>>();
@@ -15,7 +15,7 @@ export class Idempotency {
   ) {}
 
   /** Runs `work` once per key; returns its serialized result and whether this call was a replay. */
-  async run(key: string, work: () => Promise<unknown>): Promise<{ result: string; replayed: boolean }> {
+  async run(key: string, work: (record: { key: string; ttlMs: number }) => Promise<unknown>): Promise<{ result: string; replayed: boolean }> {
     const running = this.inflight.get(key);
     if (running !== undefined) return { result: await running, replayed: true };
     const known = await this.store.recall(key);
@@ -24,7 +24,7 @@ export class Idempotency {
     const raced = this.inflight.get(key);
     if (raced !== undefined) return { result: await raced, replayed: true };
     const attempt = (async () => {
-      const result = JSON.stringify(await work());
+      const result = JSON.stringify(await work({ key, ttlMs: this.windowMs }));
       await this.store.remember(key, result, this.windowMs);
       return result;
     })();

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { AppendResult, Position, RetentionPolicy, Store, StoredMessage, StreamPosition } from './store.ts';
+import type { AppendItem, AppendRecord, AppendResult, Position, RetentionPolicy, Store, StoredMessage, StreamPosition } from './store.ts';
 
 interface StreamLog {
   top: number;
@@ -19,6 +19,16 @@ export class MemoryStore implements Store {
   constructor(private readonly retentionFor: (stream: string) => RetentionPolicy) {}
 
   append(stream: string, data: string, event?: string): Promise<AppendResult> {
+    return Promise.resolve(this.appendOne(stream, data, event));
+  }
+
+  appendAll(items: readonly AppendItem[], record?: AppendRecord): Promise<AppendResult[]> {
+    const results = items.map((i) => this.appendOne(i.stream, i.data, i.event));
+    if (record !== undefined) void this.remember(record.key, record.value(results), record.ttlMs);
+    return Promise.resolve(results);
+  }
+
+  private appendOne(stream: string, data: string, event?: string): AppendResult {
     let log = this.streams.get(stream);
     if (log === undefined) {
       log = { top: 0, entries: [], head: 0 };
@@ -28,7 +38,7 @@ export class MemoryStore implements Store {
     const entry: StoredMessage = event === undefined ? { offset: ++log.top, data, time } : { offset: ++log.top, data, event, time };
     log.entries.push(entry);
     this.trim(log, this.retentionFor(stream), time);
-    return Promise.resolve({ offset: entry.offset, epoch: this.epoch });
+    return { offset: entry.offset, epoch: this.epoch };
   }
 
   read(stream: string, after: number, limit: number): Promise<StoredMessage[]> {

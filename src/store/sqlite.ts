@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import type { AppendResult, Position, RetentionPolicy, Store, StoredMessage, StreamPosition } from './store.ts';
+import type { AppendItem, AppendRecord, AppendResult, Position, RetentionPolicy, Store, StoredMessage, StreamPosition } from './store.ts';
 
 export interface SqliteOptions {
   file: string;
@@ -100,6 +100,21 @@ export class SqliteStore implements Store {
 
   append(stream: string, data: string, event?: string): Promise<AppendResult> {
     if (this.closed) return Promise.reject(new Error('store is closed'));
+    return this.enqueue(stream, data, event);
+  }
+
+  appendAll(items: readonly AppendItem[], record?: AppendRecord): Promise<AppendResult[]> {
+    if (this.closed) return Promise.reject(new Error('store is closed'));
+    // Everything queued in this synchronous call lands in the same transaction, record included.
+    const pending = items.map((i) => this.enqueue(i.stream, i.data, i.event));
+    if (record !== undefined) {
+      const results = this.queue.slice(this.queue.length - items.length).map((p) => ({ offset: p.seq, epoch: this.epoch }));
+      this.remembers.push([record.key, record.value(results), Date.now() + record.ttlMs]);
+    }
+    return Promise.all(pending);
+  }
+
+  private enqueue(stream: string, data: string, event: string | undefined): Promise<AppendResult> {
     const seq = this.topOf(stream) + 1;
     this.tops.set(stream, seq);
     return new Promise((resolve, reject) => {

@@ -14,6 +14,7 @@
  *   still reaches back to where it left off.
  * - `setAck` only moves a user's position forward (a stale ack never moves it back).
  * - `remember`/`recall`: a remembered key is recalled until its TTL passes.
+ * - `appendAll` is atomic: its entries and its record are all stored, or none is.
  * Nothing here assumes SQL: a Redis implementation keeps the same contract with Streams and keys.
  */
 export interface StoredMessage {
@@ -43,10 +44,29 @@ export interface Position {
   epoch: string;
 }
 
+export interface AppendItem {
+  stream: string;
+  data: string;
+  event?: string;
+}
+
+/** An idempotency record written atomically with the appends it describes (see `appendAll`). */
+export interface AppendRecord {
+  key: string;
+  ttlMs: number;
+  /** The value to remember, computed from the offsets the appends received. */
+  value: (results: AppendResult[]) => string;
+}
+
 export interface Store {
   /** `memory`: lost on exit. `process-crash`: survives kill -9. `power-loss`: survives an OS crash too. */
   readonly durability: 'memory' | 'process-crash' | 'power-loss';
   append(stream: string, data: string, event?: string): Promise<AppendResult>;
+  /**
+   * Appends several entries (to one or more streams) and, when `record` is given, remembers it, all or nothing:
+   * a crash cannot leave the messages stored without their idempotency record. Results are in item order.
+   */
+  appendAll(items: readonly AppendItem[], record?: AppendRecord): Promise<AppendResult[]>;
   read(stream: string, after: number, limit: number): Promise<StoredMessage[]>;
   position(stream: string): Promise<StreamPosition>;
   /** A user's acknowledged position in their personal stream, if any. */

@@ -98,6 +98,22 @@ export function storeContract(name: string, factory: StoreFactory): void {
       await s.close();
     });
 
+    it('appendAll stores entries of several streams with their record, results in item order', async () => {
+      const s = await factory.create(keepAll);
+      await s.append('m1', 'x');
+      const res = await s.appendAll(
+        [
+          { stream: 'm1', data: '"a"' },
+          { stream: 'm2', data: '"b"', event: 'e' },
+        ],
+        { key: 'rec', ttlMs: 60_000, value: (r) => JSON.stringify(r.map((x) => x.offset)) },
+      );
+      assert.deepEqual(res.map((r) => r.offset), [2, 1]);
+      assert.equal(await s.recall('rec'), '[2,1]');
+      assert.equal((await s.read('m2', 0, 10))[0]!.event, 'e');
+      await s.close();
+    });
+
     if (factory.reopen) {
       const reopen = factory.reopen;
       it('keeps streams, offsets, epoch, acks and idempotency records across a reopen', async () => {

@@ -549,7 +549,7 @@ export class Herald {
   private onRecovery(f: Frame): void {
     const { stream, epoch, top, replay, recovered } = f;
     if (typeof stream !== 'string' || typeof epoch !== 'string' || typeof top !== 'number' || typeof replay !== 'number') return;
-    this.pos.rebase(stream, epoch, top, replay);
+    this.pos.rebase(stream, epoch, top, replay, recovered === true);
     const info: HeraldEvents['recovery'] = { stream, recovered: recovered === true };
     if (stream.startsWith('channel:')) info.channel = stream.slice('channel:'.length);
     this.emit('recovery', info);

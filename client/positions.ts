@@ -53,9 +53,11 @@ export class Positions {
    * position (none, or another epoch, or behind the retained history) starts just before the replay, so the
    * replayed messages are accepted and anything older is not expected any more.
    */
-  rebase(stream: string, epoch: string, top: number, replay: number): void {
+  rebase(stream: string, epoch: string, top: number, replay: number, recovered: boolean): void {
     const start = Math.max(0, top - replay);
     const last = this.seen.get(stream);
+    // A position the server continued from (same epoch, recovered) is exact; moving it could skip a message.
+    if (last !== undefined && last.epoch === epoch && recovered) return;
     if (last === undefined || last.epoch !== epoch || last.offset < start) {
       this.seen.set(stream, { offset: start, epoch });
       this.acked.set(stream, start);

@@ -45,7 +45,13 @@ export class SqliteStore implements Store {
   readonly durability: 'process-crash' | 'power-loss';
   private readonly db: Database.Database;
   private readonly epoch: string;
+  /** Highest offset handed out per stream, committed or not: the next append continues from here. */
   private readonly tops = new Map<string, number>();
+  /**
+   * Highest committed offset per stream, for `position()`: a reader told "top is N" must be able to read N, or a
+   * message assigned but not yet committed would be skipped by a resume computed from that answer.
+   */
+  private readonly committed = new Map<string, number>();
   private queue: Pending[] = [];
   private acks = new Map<string, Position>();
   private remembers: [string, string, number][] = [];
@@ -130,12 +136,10 @@ export class SqliteStore implements Store {
   }
 
   position(stream: string): Promise<StreamPosition> {
-    const top = this.topOf(stream);
+    const top = this.committedTopOf(stream);
     const { minSeq, minTime } = this.window(stream);
-    const first = this.q.first.get(stream, minSeq, minTime)?.first ?? null;
-    // Entries still in the commit queue are retained too (they are newer than anything committed).
-    const pendingFirst = first ?? this.queue.find((p) => p.stream === stream)?.seq ?? top + 1;
-    return Promise.resolve({ top, first: pendingFirst, epoch: this.epoch });
+    const first = this.q.first.get(stream, minSeq, minTime)?.first ?? top + 1;
+    return Promise.resolve({ top, first: Math.min(first, top + 1), epoch: this.epoch });
   }
 
   getAck(user: string): Promise<Position | undefined> {
@@ -175,6 +179,15 @@ export class SqliteStore implements Store {
     if (top === undefined) {
       top = this.q.top.get(stream)?.top ?? 0;
       this.tops.set(stream, top);
+    }
+    return top;
+  }
+
+  private committedTopOf(stream: string): number {
+    let top = this.committed.get(stream);
+    if (top === undefined) {
+      top = this.q.top.get(stream)?.top ?? 0;
+      this.committed.set(stream, top);
     }
     return top;
   }
@@ -228,11 +241,15 @@ export class SqliteStore implements Store {
       // Offsets handed out for this batch were never stored: forget cached tops so numbering restarts from what
       // the database holds, and fail the callers so nothing is reported as stored that is not.
       this.tops.clear();
+      this.committed.clear();
       for (const p of batch) p.reject(err as Error);
       for (const w of waiting) w();
       return;
     }
-    for (const p of batch) p.resolve({ offset: p.seq, epoch: this.epoch });
+    for (const p of batch) {
+      if (p.seq > (this.committed.get(p.stream) ?? 0)) this.committed.set(p.stream, p.seq);
+      p.resolve({ offset: p.seq, epoch: this.epoch });
+    }
     for (const w of waiting) w();
   }
 

@@ -101,7 +101,8 @@ test('receives a message published to its user and remembers the stream position
   assert.equal(msg.event, 'note');
   assert.equal(msg.channel, undefined);
   assert.deepEqual(msg.data, { n: 1 });
-  assert.deepEqual(c.positions(), { 'user:u1': { offset: 1, epoch: msg.epoch } });
+  // broadcast has had no message yet: its position is the baseline the server reported on connect.
+  assert.deepEqual(c.positions(), { 'user:u1': { offset: 1, epoch: msg.epoch }, broadcast: { offset: 0, epoch: msg.epoch } });
 });
 
 test('subscribe resolves for an allowed channel, rejects with forbidden otherwise, and unsubscribe stops delivery', async () => {

@@ -88,12 +88,15 @@ function subscribe(ctx: Context, conn: NativeConnection, f: Extract<ClientFrame,
 /**
  * After the welcome: the user's own stream (the inbox) continues from the later of the client's position and the
  * acknowledged one, or from the start of retained history for a device that has neither; `broadcast` continues
- * from the client's position if it sent one.
+ * from the client's position, or starts live. Both get a `recovery` frame, so even a first-time client learns
+ * where each stream stands and can resume from there next time.
  */
 export function resumeImplicitStreams(ctx: Context, conn: NativeConnection, positions: Record<string, SincePosition> | undefined): void {
   const inbox = userStream(conn.user);
-  const streams: [string, boolean][] = [[inbox, true]];
-  if (positions?.[BROADCAST_STREAM] !== undefined) streams.push([BROADCAST_STREAM, false]);
+  const streams: [string, boolean][] = [
+    [inbox, true],
+    [BROADCAST_STREAM, false],
+  ];
   for (const [stream] of streams) conn.beginRecovery(stream);
   for (const [stream, isInbox] of streams) {
     const since = positions?.[stream];

@@ -23,6 +23,8 @@ import {
  */
 export type Operation = (input: Record<string, unknown>) => Promise<unknown> | unknown;
 
+const noop = (): void => {};
+
 function parse<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
   const r = schema.safeParse(input);
   if (!r.success) throw fromZod(r.error);
@@ -32,7 +34,20 @@ function parse<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
 export function createOperations(ctx: Context): Record<string, Operation> {
   const { hub, dispatcher, config } = ctx;
 
-  const publishOne = async (input: unknown): Promise<unknown> => {
+  /**
+   * `started` is called once the message's offsets are assigned (or it failed or was a duplicate): a batch starts
+   * the next message only then, so offsets follow the array, while the commits of a whole batch still share one
+   * store transaction instead of waiting for each other.
+   */
+  const publishOne = async (input: unknown, started: () => void = noop): Promise<unknown> => {
+    try {
+      return await publishChecked(input, started);
+    } finally {
+      started();
+    }
+  };
+
+  const publishChecked = async (input: unknown, started: () => void): Promise<unknown> => {
     const msg = parse(PublishSchema, input);
     const to = TargetSchema.safeParse(msg.to);
     if (!to.success) {
@@ -43,13 +58,16 @@ export function createOperations(ctx: Context): Record<string, Operation> {
     }
     const req = { to: to.data as PublishTarget, data: JSON.stringify(msg.data) };
     const full = msg.event === undefined ? req : { ...req, event: msg.event };
-    if (msg.idempotencyKey === undefined) return withReceipt(dispatcher.publish(full), msg.waitMs);
+    const publish = (record?: Parameters<typeof dispatcher.publish>[1]) => {
+      const p = dispatcher.publish(full, record);
+      started();
+      return withReceipt(p, msg.waitMs);
+    };
+    if (msg.idempotencyKey === undefined) return publish();
     // If Herald dies between storing and answering, a retry finds this provisional record: same offsets, and
     // `delivered: 0` because the retry itself delivered nothing.
     const provisional = (streams: StreamResult[]) => JSON.stringify({ delivered: 0, streams, status: 'stored' });
-    const { result, replayed } = await ctx.idempotency.run(msg.idempotencyKey, (record) =>
-      withReceipt(dispatcher.publish(full, { ...record, value: provisional }), msg.waitMs),
-    );
+    const { result, replayed } = await ctx.idempotency.run(msg.idempotencyKey, (record) => publish({ ...record, value: provisional }));
     const first = JSON.parse(result) as Record<string, unknown>;
     return replayed ? { ...first, duplicate: true } : first;
   };
@@ -95,16 +113,19 @@ export function createOperations(ctx: Context): Record<string, Operation> {
         throw new ApiError(400, ErrorCode.BadRequest, `at most ${config.limits.maxBatch} messages per batch`);
       }
       // Each message succeeds or fails on its own; order of publication follows the array.
-      const results: unknown[] = [];
+      const pending: Promise<unknown>[] = [];
       for (const m of messages) {
-        try {
-          results.push(await publishOne(m));
-        } catch (err) {
-          if (!(err instanceof ApiError)) throw err;
-          results.push(err.toJSON());
-        }
+        let started!: () => void;
+        const offsetsAssigned = new Promise<void>((resolve) => (started = resolve));
+        pending.push(
+          publishOne(m, started).catch((err: unknown) => {
+            if (!(err instanceof ApiError)) throw err;
+            return err.toJSON();
+          }),
+        );
+        await offsetsAssigned;
       }
-      return { results };
+      return { results: await Promise.all(pending) };
     },
 
     user: (input) => describe(parse(UserSchema, input).user),

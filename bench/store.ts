@@ -1,0 +1,108 @@
+// Publish throughput by store: the same publishes through Herald's publish path (validation, store, hub, frames)
+// with the memory store, SQLite (fsync normal) and SQLite (fsync full), with and without the HTTP batch API.
+// Run: npm run bench -- store   (or: node --import tsx bench/store.ts [--quick])
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import WebSocket from 'ws';
+import { createOperations } from '../src/api/operations.ts';
+import type { ConfigInput } from '../src/config.ts';
+import { createHerald } from '../src/server.ts';
+import { writeReport } from './report.ts';
+
+const quick = process.argv.includes('--quick');
+const MESSAGES = quick ? 5_000 : 50_000;
+const USERS = 100;
+const CONCURRENCY = 256;
+const BATCH = 500;
+
+interface Row {
+  store: string;
+  path: string;
+  messages: number;
+  seconds: number;
+  perSecond: number;
+  delivered: number;
+}
+
+async function run(store: ConfigInput['store'], label: string): Promise<Row[]> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'herald-bench-'));
+  const server = createHerald({
+    env: {},
+    cwd: dataDir,
+    logger: pino({ level: 'silent' }),
+    overrides: { host: '127.0.0.1', port: 0, dataDir, store, apiKey: 'bench-api-key-0123456789', tokenSecret: 'bench-token-secret-0123456789abcdef012345', line: { enabled: false } },
+  });
+  await server.listen();
+  // Connected users, so the measured path includes framing and socket writes, not only the store.
+  const sockets: WebSocket[] = [];
+  let received = 0;
+  for (let i = 0; i < USERS; i++) {
+    const token = await server.context.tokens.sign(`u${i}`, { ttlSeconds: 3600 });
+    const ws = new WebSocket(`${server.url.replace('http', 'ws')}/ws?token=${token}`);
+    await new Promise<void>((resolve) => ws.once('message', () => resolve()));
+    ws.on('message', () => received++);
+    sockets.push(ws);
+  }
+  const ops = createOperations(server.context);
+  const rows: Row[] = [];
+
+  // 1. The operation itself, CONCURRENCY publishes in flight (what the line port and the APIs call).
+  let next = 0;
+  const t0 = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < MESSAGES) {
+        const i = next++;
+        await ops.publish!({ to: { user: `u${i % USERS}` }, data: { i, text: 'a typical small message' } });
+      }
+    }),
+  );
+  const s1 = Number(process.hrtime.bigint() - t0) / 1e9;
+  rows.push({ store: label, path: 'publish operation', messages: MESSAGES, seconds: s1, perSecond: MESSAGES / s1, delivered: server.context.hub.deliveries });
+
+  // 2. HTTP batch publish, one request at a time.
+  const before = server.context.hub.deliveries;
+  const t1 = process.hrtime.bigint();
+  for (let b = 0; b < MESSAGES; b += BATCH) {
+    const messages = Array.from({ length: BATCH }, (_, k) => ({ to: { user: `u${(b + k) % USERS}` }, data: { i: b + k, text: 'a typical small message' } }));
+    const res = await fetch(`${server.url}/api/publish/batch`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer bench-api-key-0123456789', 'content-type': 'application/json' },
+      body: JSON.stringify({ messages }),
+    });
+    if (res.status !== 200) throw new Error(`batch failed: ${res.status} ${await res.text()}`);
+    await res.arrayBuffer();
+  }
+  const s2 = Number(process.hrtime.bigint() - t1) / 1e9;
+  rows.push({ store: label, path: `HTTP batch (${BATCH}/request)`, messages: MESSAGES, seconds: s2, perSecond: MESSAGES / s2, delivered: server.context.hub.deliveries - before });
+
+  for (const ws of sockets) ws.close();
+  await server.close();
+  rmSync(dataDir, { recursive: true, force: true });
+  void received;
+  return rows;
+}
+
+export async function storeBench(): Promise<Row[]> {
+  const rows: Row[] = [];
+  rows.push(...(await run({ type: 'memory' }, 'memory')));
+  rows.push(...(await run({ type: 'sqlite', fsync: 'normal' }, 'sqlite, fsync normal')));
+  rows.push(...(await run({ type: 'sqlite', fsync: 'full' }, 'sqlite, fsync full')));
+  return rows;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const rows = await storeBench();
+  const mem = new Map(rows.filter((r) => r.store === 'memory').map((r) => [r.path, r.perSecond]));
+  const table = rows.map((r) => ({
+    store: r.store,
+    path: r.path,
+    messages: r.messages,
+    'msgs/s': Math.round(r.perSecond),
+    'vs memory': `${(r.perSecond / (mem.get(r.path) ?? r.perSecond)).toFixed(2)}x`,
+  }));
+  console.table(table);
+  writeReport('store', { quick, users: USERS, concurrency: CONCURRENCY, rows }, table);
+}

@@ -85,11 +85,20 @@ async function run(store: ConfigInput['store'], label: string): Promise<Row[]> {
   return rows;
 }
 
+const VARIANTS: [ConfigInput['store'], string][] = [
+  [{ type: 'memory' }, 'memory'],
+  [{ type: 'sqlite', fsync: 'normal' }, 'sqlite, fsync normal'],
+  [{ type: 'sqlite', fsync: 'full' }, 'sqlite, fsync full'],
+];
+
+/** `--only <substring>` runs the matching variants only (for profiling one of them). */
 export async function storeBench(): Promise<Row[]> {
+  const only = process.argv[process.argv.indexOf('--only') + 1];
   const rows: Row[] = [];
-  rows.push(...(await run({ type: 'memory' }, 'memory')));
-  rows.push(...(await run({ type: 'sqlite', fsync: 'normal' }, 'sqlite, fsync normal')));
-  rows.push(...(await run({ type: 'sqlite', fsync: 'full' }, 'sqlite, fsync full')));
+  for (const [store, label] of VARIANTS) {
+    if (process.argv.includes('--only') && only !== undefined && !label.includes(only)) continue;
+    rows.push(...(await run(store, label)));
+  }
   return rows;
 }
 

@@ -6,6 +6,10 @@ import type { Delivery } from './delivery.ts';
  */
 export interface Connection {
   readonly id: string;
+  /**
+   * The user id; '' for an anonymous connection (a compat Socket.IO socket that has not logged in), which is in
+   * the hub's connection set (broadcasts reach it) but belongs to no user.
+   */
   readonly user: string;
   /** Transport name for stats: `native`, `socketio`, ... */
   readonly transport: string;

@@ -20,7 +20,8 @@ export class Hub {
 
   add(conn: Connection): void {
     this.all.add(conn);
-    addTo(this.byUser, conn.user, conn);
+    // An anonymous connection (user '') receives broadcasts only: it belongs to no user.
+    if (conn.user !== '') addTo(this.byUser, conn.user, conn);
   }
 
   remove(conn: Connection): void {

@@ -1,0 +1,131 @@
+import { Server as SocketIoServer, type Socket } from 'socket.io';
+import { countError, type Context } from '../../core/context.ts';
+import { resolveLogin } from '../../compat/login.ts';
+import type { OriginPolicy } from '../../compat/origins.ts';
+import { boundAddress, closeServer, createWebServer, listenOn, type CompatListener, type TlsFiles } from '../../compat/servers.ts';
+import { SocketIoConnection, type Backlog } from './connection.ts';
+import { OnlineCount } from './online-count.ts';
+
+/**
+ * Port 2120: web-msg-sender's Socket.IO server, on the `socket.io` package (v4) with Engine.IO v3 accepted, so
+ * socket.io-client 1.x/2.x (what the seed pages load) and 3.x/4.x both connect, over polling and WebSocket.
+ *
+ * Events: client `login` (uid, or a signed token, or `{token}`); server `new_msg` (one string per message) and
+ * `update_online_count` (the original HTML string, on login and each interval when a count changed). A refused
+ * login gets `login_error` `{code, message}` (and the ack, when the client passed one); the socket stays connected.
+ */
+export function createSocketIoPort(ctx: Context, origins: OriginPolicy, tls: TlsFiles | undefined): CompatListener & { anonymous(): number } {
+  const cfg = ctx.config.compat;
+  const maxBuffered = ctx.config.limits.maxBufferedBytes;
+  let anonymous = 0;
+  const online = new OnlineCount(ctx.hub, () => anonymous);
+
+  const http = createWebServer(tls, cfg.handshakeTimeoutMs, (_req, res) => {
+    // Socket.IO answers its own path; everything else on this port is unknown.
+    res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
+    res.end('Not Found\n');
+  });
+  http.on('error', (err) => ctx.log.error({ err }, 'compat socket.io port error'));
+
+  const io = new SocketIoServer(http, {
+    path: cfg.socketio.path,
+    allowEIO3: true,
+    serveClient: false,
+    perMessageDeflate: false,
+    maxHttpBufferSize: cfg.maxClientMessageBytes,
+    connectTimeout: cfg.handshakeTimeoutMs,
+    // A refused origin gets no Access-Control-Allow-Origin header (the cors module omits it) ...
+    cors: { origin: (origin, cb) => cb(null, origin !== undefined && origins.allows(origin)), credentials: true },
+    // ... and is refused outright (403), which also covers the WebSocket upgrade that CORS does not protect.
+    allowRequest: (req, cb) => {
+      if (origins.admits(req.headers.origin)) return cb(null, true);
+      ctx.log.info({ origin: req.headers.origin }, 'compat socket.io: origin not allowed');
+      cb('origin not allowed', false);
+    },
+  });
+  io.engine.on('connection_error', (err: { code: number; message: string }) => {
+    ctx.log.debug({ code: err.code, err: err.message }, 'compat socket.io connection error');
+  });
+
+  io.on('connection', (socket: Socket) => {
+    const backlog: Backlog = { bytes: 0 };
+    socket.conn.on('drain', () => {
+      backlog.bytes = 0;
+    });
+    // Sockets that have not logged in receive broadcasts, as in the original (not when tokens are required).
+    let anon: SocketIoConnection | undefined;
+    if (!cfg.requireToken) {
+      anon = new SocketIoConnection(ctx.nextSessionId(), '', socket, backlog, maxBuffered);
+      ctx.hub.add(anon);
+      anonymous++;
+    }
+    let conn: SocketIoConnection | undefined;
+    let loggingIn = false;
+    const dropAnon = (): void => {
+      if (anon === undefined) return;
+      ctx.hub.remove(anon);
+      anonymous--;
+      anon = undefined;
+    };
+
+    socket.on('login', (...args: unknown[]) => {
+      ctx.stats.framesIn++;
+      const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as (reply: unknown) => void) : undefined;
+      // As in the original, a second login on the same socket is ignored.
+      if (conn !== undefined || loggingIn) return;
+      loggingIn = true;
+      resolveLogin(ctx.tokens, args[0], cfg.requireToken)
+        .then((res) => {
+          loggingIn = false;
+          if (!socket.connected) return;
+          if (!res.ok) {
+            countError(ctx, res.code);
+            ctx.log.info({ code: res.code, sid: socket.id }, `compat socket.io login refused: ${res.message}`);
+            const error = { code: res.code, message: res.message };
+            socket.emit('login_error', error);
+            ack?.({ ok: false, error });
+            return;
+          }
+          const id = anon?.id ?? ctx.nextSessionId();
+          dropAnon();
+          conn = new SocketIoConnection(id, res.user, socket, backlog, maxBuffered);
+          ctx.hub.add(conn);
+          socket.emit('update_online_count', online.text());
+          ack?.({ ok: true, uid: res.user });
+          ctx.upstream.event('connect', { session: conn.id, user: conn.user, transport: conn.transport });
+        })
+        .catch((err: unknown) => {
+          loggingIn = false;
+          ctx.log.error({ err }, 'compat socket.io login failed');
+        });
+    });
+
+    socket.on('disconnect', () => {
+      dropAnon();
+      if (conn === undefined) return;
+      ctx.hub.remove(conn);
+      ctx.upstream.event('disconnect', { session: conn.id, user: conn.user, transport: conn.transport });
+    });
+    socket.on('error', (err: Error) => ctx.log.debug({ err: err.message }, 'compat socket.io socket error'));
+  });
+
+  const timer = setInterval(() => {
+    const text = online.changed();
+    if (text !== undefined) io.emit('update_online_count', text);
+  }, cfg.onlineCountIntervalMs);
+  timer.unref();
+
+  return {
+    anonymous: () => anonymous,
+    listen: () => listenOn(http, cfg.socketio.port, cfg.socketio.host),
+    address: () => boundAddress(http, cfg.socketio.host, cfg.socketio.port),
+    async close() {
+      clearInterval(timer);
+      const closed = closeServer(http);
+      // Closes every Engine.IO connection (clients see a transport close and reconnect elsewhere) and the server.
+      await io.close();
+      http.closeAllConnections();
+      await closed;
+    },
+  };
+}

@@ -1,0 +1,509 @@
+// wsload: a small epoll load client for Herald's benchmark (bench/run.ts compiles it with `gcc -O2`).
+//
+//   wsload ws   HOST PORT PATHFILE N [CONCURRENCY]   WebSocket clients (RFC 6455)
+//   wsload eio4 HOST PORT PATHFILE N [CONCURRENCY]   Socket.IO v4 clients (Engine.IO v4 over websocket)
+//   wsload http HOST PORT CONNS COUNT USERS KEY TIMEOUT_MS
+//                                                   closed-loop keep-alive POST /api/publish, one user each
+//
+// ws/eio4: PATHFILE holds one request path per line (cycled when shorter than N), e.g. /ws?token=<jwt>.
+// Connections are spread over source addresses 127.0.0.2-127.0.0.9 (IP_BIND_ADDRESS_NO_PORT). Every text
+// frame whose payload holds `"t":<CLOCK_MONOTONIC µs>` counts as one delivery; its publish->receipt latency
+// goes into a 10 µs histogram. Commands on stdin, one per line, each answered by one JSON line on stdout:
+//   report | reset | expect <deliveries> <timeout ms> | quit
+// Traffic goes only to the given host, which the orchestrator sets to 127.0.0.1.
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef IP_BIND_ADDRESS_NO_PORT
+#define IP_BIND_ADDRESS_NO_PORT 24
+#endif
+
+#define HBUCKET_US 10
+#define HBUCKETS 2000000 /* 20 s */
+
+static uint64_t now_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000ull + ts.tv_nsec / 1000;
+}
+
+static uint64_t *hist;
+static uint64_t hcount, delivered, frames, reads_n, first_rx, last_rx, lat_max, closed_n, pings;
+
+static void reset_stats(void) {
+  memset(hist, 0, sizeof(uint64_t) * HBUCKETS);
+  hcount = delivered = frames = reads_n = first_rx = last_rx = lat_max = pings = 0;
+}
+
+static void record(uint64_t lat) {
+  uint64_t b = lat / HBUCKET_US;
+  if (b >= HBUCKETS) b = HBUCKETS - 1;
+  hist[b]++;
+  hcount++;
+  if (lat > lat_max) lat_max = lat;
+}
+
+static double pct(double p) {
+  if (hcount == 0) return 0;
+  uint64_t want = (uint64_t)(p * (double)hcount);
+  if (want >= hcount) want = hcount - 1;
+  uint64_t acc = 0;
+  for (uint64_t i = 0; i < HBUCKETS; i++) {
+    acc += hist[i];
+    if (acc > want) return (double)(i * HBUCKET_US + HBUCKET_US / 2) / 1000.0;
+  }
+  return (double)lat_max / 1000.0;
+}
+
+enum { ST_CONNECTING, ST_HS, ST_OPEN, ST_DEAD };
+
+typedef struct {
+  int fd;
+  int st;
+  int idx;
+  unsigned char *buf; /* leftover bytes of a partial frame / response */
+  size_t len, cap;
+  /* http mode */
+  uint64_t sent_at;
+  int inflight;
+} conn_t;
+
+static int mode_eio, ep;
+static conn_t *conns;
+static int nconn, connected_n, failed_n, in_progress;
+static char **paths;
+static int npaths;
+static const char *host;
+static int port;
+static struct sockaddr_in dst;
+
+static void set_nonblock(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
+
+static int open_conn(int i) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  int one = 1;
+  setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  struct sockaddr_in src = {0};
+  src.sin_family = AF_INET;
+  src.sin_addr.s_addr = htonl((127u << 24) | (uint32_t)(2 + i % 8));
+  if (bind(fd, (struct sockaddr *)&src, sizeof src) < 0) { close(fd); return -1; }
+  set_nonblock(fd);
+  int r = connect(fd, (struct sockaddr *)&dst, sizeof dst);
+  if (r < 0 && errno != EINPROGRESS) { close(fd); return -1; }
+  return fd;
+}
+
+static void buf_append(conn_t *c, const unsigned char *p, size_t n) {
+  if (c->len + n > c->cap) {
+    size_t nc = c->cap ? c->cap : 4096;
+    while (nc < c->len + n) nc *= 2;
+    c->buf = realloc(c->buf, nc);
+    c->cap = nc;
+  }
+  memcpy(c->buf + c->len, p, n);
+  c->len += n;
+}
+
+static void write_all(int fd, const void *p, size_t n) {
+  const char *s = p;
+  int spins = 0;
+  while (n > 0) {
+    ssize_t w = write(fd, s, n);
+    if (w > 0) { s += w; n -= (size_t)w; continue; }
+    if (w < 0 && (errno == EAGAIN || errno == EINTR) && spins++ < 100000) continue;
+    return;
+  }
+}
+
+/* Client frames must be masked; a zero mask key leaves the payload as is. */
+static void send_text(int fd, const char *s) {
+  unsigned char f[140];
+  size_t n = strlen(s);
+  if (n > 125) return;
+  f[0] = 0x81;
+  f[1] = 0x80 | (unsigned char)n;
+  memset(f + 2, 0, 4);
+  memcpy(f + 6, s, n);
+  write_all(fd, f, 6 + n);
+}
+
+static void send_ctrl(int fd, int op, const unsigned char *p, size_t n) {
+  unsigned char f[140];
+  if (n > 125) n = 125;
+  f[0] = 0x80 | op;
+  f[1] = 0x80 | (unsigned char)n;
+  memset(f + 2, 0, 4);
+  memcpy(f + 6, p, n);
+  write_all(fd, f, 6 + n);
+}
+
+static void kill_conn(conn_t *c) {
+  if (c->st == ST_DEAD) return;
+  if (c->st == ST_OPEN) closed_n++;
+  if (c->st != ST_OPEN) { failed_n++; in_progress--; }
+  epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+  close(c->fd);
+  c->st = ST_DEAD;
+  free(c->buf);
+  c->buf = NULL;
+  c->len = c->cap = 0;
+}
+
+static void on_payload(conn_t *c, const unsigned char *p, size_t n, uint64_t now) {
+  frames++;
+  if (mode_eio) {
+    if (n == 1 && p[0] == '2') { send_text(c->fd, "3"); pings++; return; }
+    if (n >= 1 && p[0] == '0') { send_text(c->fd, "40"); return; }
+  } else if (n < 40 && memmem(p, n, "\"type\":\"ping\"", 13)) {
+    send_text(c->fd, "{\"type\":\"pong\"}");
+    pings++;
+    return;
+  }
+  const unsigned char *q = memmem(p, n, "\"t\":", 4);
+  if (!q) return;
+  q += 4;
+  uint64_t t = 0;
+  while (q < p + n && *q >= '0' && *q <= '9') t = t * 10 + (uint64_t)(*q++ - '0');
+  delivered++;
+  if (first_rx == 0) first_rx = now;
+  last_rx = now;
+  record(now > t ? now - t : 0);
+}
+
+/* Parses complete frames from p[0..n); returns the number of bytes consumed. */
+static size_t parse_frames(conn_t *c, const unsigned char *p, size_t n, uint64_t now) {
+  size_t off = 0;
+  while (n - off >= 2) {
+    const unsigned char *f = p + off;
+    int op = f[0] & 0x0f;
+    uint64_t len = f[1] & 0x7f;
+    size_t h = 2;
+    if (len == 126) { if (n - off < 4) break; len = ((uint64_t)f[2] << 8) | f[3]; h = 4; }
+    else if (len == 127) {
+      if (n - off < 10) break;
+      len = 0;
+      for (int k = 0; k < 8; k++) len = (len << 8) | f[2 + k];
+      h = 10;
+    }
+    if (f[1] & 0x80) h += 4; /* servers do not mask, but tolerate it */
+    if (n - off < h + len) break;
+    const unsigned char *pl = f + h;
+    if (op == 0x1 || op == 0x2 || op == 0x0) on_payload(c, pl, (size_t)len, now);
+    else if (op == 0x9) send_ctrl(c->fd, 0xA, pl, (size_t)len);
+    else if (op == 0x8) { off = n; kill_conn(c); return off; }
+    off += h + (size_t)len;
+  }
+  return off;
+}
+
+static void send_handshake(conn_t *c) {
+  char req[8192];
+  const char *path = paths[c->idx % npaths];
+  int n = snprintf(req, sizeof req,
+                   "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+                   path, host, port);
+  write_all(c->fd, req, (size_t)n);
+  c->st = ST_HS;
+}
+
+static unsigned char rbuf[1 << 18];
+
+static void on_readable(conn_t *c, uint64_t now) {
+  for (;;) {
+    ssize_t r = read(c->fd, rbuf, sizeof rbuf);
+    if (r == 0) { kill_conn(c); return; }
+    if (r < 0) { if (errno != EAGAIN && errno != EINTR) kill_conn(c); return; }
+    reads_n++;
+    const unsigned char *p = rbuf;
+    size_t n = (size_t)r;
+    if (c->len > 0 || c->st == ST_HS) {
+      buf_append(c, rbuf, n);
+      p = c->buf;
+      n = c->len;
+    }
+    size_t off = 0;
+    if (c->st == ST_HS) {
+      unsigned char *e = memmem(p, n, "\r\n\r\n", 4);
+      if (!e) continue;
+      if (n < 12 || memcmp(p + 9, "101", 3) != 0) { kill_conn(c); return; }
+      off = (size_t)(e - p) + 4;
+      c->st = ST_OPEN;
+      connected_n++;
+      in_progress--;
+    }
+    off += parse_frames(c, p + off, n - off, now);
+    if (c->st == ST_DEAD) return;
+    if (p == c->buf) {
+      memmove(c->buf, c->buf + off, n - off);
+      c->len = n - off;
+      if (c->len == 0 && c->cap > 65536) { free(c->buf); c->buf = NULL; c->cap = 0; }
+    } else if (off < n) {
+      buf_append(c, p + off, n - off);
+    }
+    if ((size_t)r < sizeof rbuf) return;
+  }
+}
+
+static void emit_report(const char *ev) {
+  printf("{\"event\":\"%s\",\"delivered\":%llu,\"frames\":%llu,\"reads\":%llu,\"first_rx_us\":%llu,\"last_rx_us\":%llu,"
+         "\"p50_ms\":%.3f,\"p90_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,\"open\":%d,\"closed\":%llu,\"failed\":%d,\"pings\":%llu}\n",
+         ev, (unsigned long long)delivered, (unsigned long long)frames, (unsigned long long)reads_n,
+         (unsigned long long)first_rx, (unsigned long long)last_rx, pct(0.50), pct(0.90), pct(0.99),
+         (double)lat_max / 1000.0, connected_n - (int)closed_n, (unsigned long long)closed_n, failed_n,
+         (unsigned long long)pings);
+  fflush(stdout);
+}
+
+static char cmdbuf[4096];
+static size_t cmdlen;
+static uint64_t expect_n, expect_deadline;
+
+/* Returns 1 to quit. */
+static int on_command(char *line) {
+  if (strncmp(line, "quit", 4) == 0) return 1;
+  if (strncmp(line, "reset", 5) == 0) { reset_stats(); printf("{\"event\":\"reset\"}\n"); fflush(stdout); }
+  else if (strncmp(line, "report", 6) == 0) emit_report("report");
+  else if (strncmp(line, "expect", 6) == 0) {
+    unsigned long long k = 0, ms = 0;
+    sscanf(line + 6, "%llu %llu", &k, &ms);
+    expect_n = k;
+    expect_deadline = now_us() + ms * 1000ull;
+  }
+  return 0;
+}
+
+static int on_stdin(void) {
+  ssize_t r = read(0, cmdbuf + cmdlen, sizeof cmdbuf - 1 - cmdlen);
+  if (r <= 0) return 1;
+  cmdlen += (size_t)r;
+  char *nl;
+  while ((nl = memchr(cmdbuf, '\n', cmdlen))) {
+    *nl = 0;
+    if (on_command(cmdbuf)) return 1;
+    size_t used = (size_t)(nl - cmdbuf) + 1;
+    memmove(cmdbuf, cmdbuf + used, cmdlen - used);
+    cmdlen -= used;
+  }
+  return 0;
+}
+
+static void raise_nofile(void) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0) { rl.rlim_cur = rl.rlim_max; setrlimit(RLIMIT_NOFILE, &rl); }
+}
+
+static int run_ws(int argc, char **argv) {
+  if (argc < 6) return 2;
+  host = argv[2];
+  port = atoi(argv[3]);
+  nconn = atoi(argv[5]);
+  int conc = argc > 6 ? atoi(argv[6]) : 256;
+  FILE *pf = fopen(argv[4], "r");
+  if (!pf) { perror("pathfile"); return 2; }
+  size_t pcap = 1024;
+  paths = malloc(pcap * sizeof *paths);
+  char *line = NULL;
+  size_t lcap = 0;
+  ssize_t ll;
+  while ((ll = getline(&line, &lcap, pf)) > 0) {
+    while (ll > 0 && (line[ll - 1] == '\n' || line[ll - 1] == '\r')) line[--ll] = 0;
+    if (ll == 0) continue;
+    if ((size_t)npaths == pcap) { pcap *= 2; paths = realloc(paths, pcap * sizeof *paths); }
+    paths[npaths++] = strdup(line);
+  }
+  fclose(pf);
+  if (npaths == 0) { fprintf(stderr, "no paths\n"); return 2; }
+  conns = calloc((size_t)nconn, sizeof *conns);
+  ep = epoll_create1(0);
+  struct epoll_event ev = {.events = EPOLLIN, .data.u64 = UINT64_MAX};
+  epoll_ctl(ep, EPOLL_CTL_ADD, 0, &ev);
+  uint64_t t0 = now_us();
+  int next = 0, announced = 0;
+  struct epoll_event evs[1024];
+  for (;;) {
+    while (next < nconn && in_progress < conc) {
+      conn_t *c = &conns[next];
+      c->idx = next++;
+      c->fd = open_conn(c->idx);
+      if (c->fd < 0) { c->st = ST_DEAD; failed_n++; continue; }
+      c->st = ST_CONNECTING;
+      in_progress++;
+      struct epoll_event e = {.events = EPOLLIN | EPOLLOUT, .data.u64 = (uint64_t)c->idx};
+      epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &e);
+    }
+    if (!announced && next >= nconn && in_progress == 0) {
+      announced = 1;
+      printf("{\"event\":\"connected\",\"ok\":%d,\"failed\":%d,\"ms\":%.1f}\n", connected_n, failed_n, (double)(now_us() - t0) / 1000.0);
+      fflush(stdout);
+    }
+    int timeout = expect_n ? 5 : (announced ? 200 : 50);
+    int k = epoll_wait(ep, evs, 1024, timeout);
+    uint64_t now = now_us();
+    for (int i = 0; i < k; i++) {
+      if (evs[i].data.u64 == UINT64_MAX) { if (on_stdin()) return 0; continue; }
+      conn_t *c = &conns[evs[i].data.u64];
+      if (c->st == ST_DEAD) continue;
+      if (evs[i].events & (EPOLLERR)) { kill_conn(c); continue; }
+      if (c->st == ST_CONNECTING && (evs[i].events & (EPOLLOUT | EPOLLHUP))) {
+        int err = 0;
+        socklen_t el = sizeof err;
+        getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el);
+        if (err) { kill_conn(c); continue; }
+        struct epoll_event e = {.events = EPOLLIN, .data.u64 = (uint64_t)c->idx};
+        epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &e);
+        send_handshake(c);
+      }
+      if (evs[i].events & (EPOLLIN | EPOLLHUP)) on_readable(c, now);
+    }
+    if (expect_n && (delivered >= expect_n || now_us() >= expect_deadline)) {
+      expect_n = 0;
+      emit_report(delivered >= expect_n ? "expect" : "expect");
+    }
+  }
+}
+
+/* ---- closed-loop HTTP publisher ---- */
+static const char *api_key;
+static int users;
+static uint64_t h_sent, h_done, h_bad, h_target;
+static unsigned int rng = 12345;
+
+static void http_send(conn_t *c) {
+  char body[256], req[1024];
+  rng = rng * 1103515245u + 12345u;
+  int u = (int)((rng >> 8) % (unsigned)users);
+  uint64_t t = now_us();
+  int bl = snprintf(body, sizeof body, "{\"to\":{\"user\":\"u%d\"},\"data\":{\"t\":%llu,\"text\":\"a typical small message\"}}", u,
+                    (unsigned long long)t);
+  int n = snprintf(req, sizeof req,
+                   "POST /api/publish HTTP/1.1\r\nHost: %s:%d\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\n"
+                   "Content-Length: %d\r\n\r\n%s",
+                   host, port, api_key, bl, body);
+  c->sent_at = t;
+  c->inflight = 1;
+  h_sent++;
+  write_all(c->fd, req, (size_t)n);
+}
+
+/* Returns bytes of one complete response at p, or 0 if incomplete. */
+static size_t http_complete(const unsigned char *p, size_t n, int *status) {
+  unsigned char *e = memmem(p, n, "\r\n\r\n", 4);
+  if (!e) return 0;
+  size_t hl = (size_t)(e - p) + 4;
+  *status = n > 12 ? atoi((const char *)p + 9) : 0;
+  const unsigned char *cl = NULL;
+  for (const unsigned char *q = p; q + 15 < e; q++) {
+    if ((*q == 'c' || *q == 'C') && strncasecmp((const char *)q, "content-length:", 15) == 0) { cl = q + 15; break; }
+  }
+  if (cl) {
+    size_t len = (size_t)strtoul((const char *)cl, NULL, 10);
+    return n >= hl + len ? hl + len : 0;
+  }
+  unsigned char *z = memmem(e, n - (size_t)(e - p), "\r\n0\r\n\r\n", 7);
+  if (z) return (size_t)(z - p) + 7;
+  return hl; /* no body */
+}
+
+static int run_http(int argc, char **argv) {
+  if (argc < 9) return 2;
+  host = argv[2];
+  port = atoi(argv[3]);
+  nconn = atoi(argv[4]);
+  h_target = strtoull(argv[5], NULL, 10);
+  users = atoi(argv[6]);
+  api_key = argv[7];
+  uint64_t timeout_ms = strtoull(argv[8], NULL, 10);
+  conns = calloc((size_t)nconn, sizeof *conns);
+  ep = epoll_create1(0);
+  for (int i = 0; i < nconn; i++) {
+    conn_t *c = &conns[i];
+    c->idx = i;
+    c->fd = open_conn(i);
+    if (c->fd < 0) { fprintf(stderr, "connect failed\n"); return 1; }
+    struct pollfd pfd = {.fd = c->fd, .events = POLLOUT};
+    int err = 0;
+    socklen_t el = sizeof err;
+    if (poll(&pfd, 1, 5000) != 1 || getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0 || err) {
+      fprintf(stderr, "connect failed\n");
+      return 1;
+    }
+  }
+  for (int i = 0; i < nconn; i++) {
+    /* wait for the connect, then switch back to non-blocking */
+    struct epoll_event e = {.events = EPOLLIN, .data.u64 = (uint64_t)i};
+    epoll_ctl(ep, EPOLL_CTL_ADD, conns[i].fd, &e);
+    conns[i].st = ST_OPEN;
+  }
+  usleep(20000);
+  uint64_t t0 = now_us(), deadline = t0 + timeout_ms * 1000ull;
+  for (int i = 0; i < nconn && h_sent < h_target; i++) http_send(&conns[i]);
+  struct epoll_event evs[256];
+  while (h_done < h_target && now_us() < deadline) {
+    int k = epoll_wait(ep, evs, 256, 100);
+    for (int i = 0; i < k; i++) {
+      conn_t *c = &conns[evs[i].data.u64];
+      if (c->st == ST_DEAD) continue;
+      ssize_t r = read(c->fd, rbuf, sizeof rbuf);
+      if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) { kill_conn(c); continue; }
+      if (r < 0) continue;
+      buf_append(c, rbuf, (size_t)r);
+      int status = 0;
+      size_t used;
+      while (c->len > 0 && (used = http_complete(c->buf, c->len, &status)) > 0) {
+        uint64_t now = now_us();
+        memmove(c->buf, c->buf + used, c->len - used);
+        c->len -= used;
+        h_done++;
+        if (status < 200 || status > 299) h_bad++;
+        record(now - c->sent_at);
+        c->inflight = 0;
+        if (h_sent < h_target) http_send(c);
+      }
+    }
+    int alive = 0;
+    for (int i = 0; i < nconn; i++) alive += conns[i].st != ST_DEAD;
+    if (!alive) break;
+  }
+  double secs = (double)(now_us() - t0) / 1e6;
+  printf("{\"event\":\"http\",\"requests\":%llu,\"bad\":%llu,\"seconds\":%.4f,\"rps\":%.1f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f}\n",
+         (unsigned long long)h_done, (unsigned long long)h_bad, secs, (double)h_done / secs, pct(0.5), pct(0.99), (double)lat_max / 1000.0);
+  fflush(stdout);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    fprintf(stderr, "usage: wsload ws|eio4 HOST PORT PATHFILE N [CONC] | wsload http HOST PORT CONNS COUNT USERS KEY TIMEOUT_MS\n");
+    return 2;
+  }
+  raise_nofile();
+  hist = calloc(HBUCKETS, sizeof(uint64_t));
+  memset(&dst, 0, sizeof dst);
+  dst.sin_family = AF_INET;
+  if (argc > 3) {
+    dst.sin_port = htons((uint16_t)atoi(argv[3]));
+    inet_pton(AF_INET, argv[2], &dst.sin_addr);
+    if ((ntohl(dst.sin_addr.s_addr) >> 24) != 127) { fprintf(stderr, "wsload only talks to 127.0.0.0/8\n"); return 2; }
+  }
+  if (strcmp(argv[1], "ws") == 0) return run_ws(argc, argv);
+  if (strcmp(argv[1], "eio4") == 0) { mode_eio = 1; return run_ws(argc, argv); }
+  if (strcmp(argv[1], "http") == 0) return run_http(argc, argv);
+  return 2;
+}

@@ -68,8 +68,12 @@ export class Upstream {
     }
   }
 
+  /** In-process observers of connection lifecycle events (the dev demo's presence); called whether or not a webhook is set. */
+  readonly lifecycle = new Set<(kind: 'connect' | 'disconnect', conn: ConnectionInfo) => void>();
+
   /** Fire-and-forget lifecycle event; failures are logged, never surfaced to clients. */
   event(kind: 'connect' | 'disconnect', conn: ConnectionInfo, extra: Record<string, unknown> = {}): void {
+    for (const fn of this.lifecycle) fn(kind, conn);
     if (this.opts.url === undefined || !this.opts.events.includes(kind)) return;
     const body = JSON.stringify({ type: kind, ...conn, ...extra, time: Date.now() });
     this.post(body)

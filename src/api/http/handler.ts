@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, join, normalize, sep } from 'node:path';
 import type { Registry } from 'prom-client';
 import type { ApiKeyCheck } from '../../auth/api-key.ts';
+import type { Demo } from '../../demo/index.ts';
 import { countError, type Context } from '../../core/context.ts';
 import { isValidUser } from '../../core/names.ts';
 import { PUBLIC_DIR, SDK_FILE } from '../../paths.ts';
@@ -26,6 +27,8 @@ export interface HttpDeps {
   ops: Record<string, Operation>;
   apiKey: ApiKeyCheck;
   metrics: Registry;
+  /** The dev demo's backend (`/demo/*`), when enabled. */
+  demo?: Demo;
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -109,6 +112,7 @@ export function createHttpHandler(deps: HttpDeps): (req: IncomingMessage, res: S
     const url = new URL(req.url ?? '/', 'http://herald');
     const p = url.pathname;
     if (p === '/api' || p.startsWith('/api/')) return api(req, res, url);
+    if (deps.demo !== undefined && p.startsWith('/demo/')) return deps.demo.handle(req, res, url);
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       req.resume();
       throw new ApiError(405, ErrorCode.MethodNotAllowed, `${req.method ?? ''} is not allowed on ${p}`, 'GET, HEAD');
@@ -122,7 +126,7 @@ export function createHttpHandler(deps: HttpDeps): (req: IncomingMessage, res: S
     }
     if (p === '/dev/token') return devToken(req, res, url);
     if (p === '/sdk/herald.js') return file(res, SDK_FILE, 'no-cache');
-    const rel = normalize(p === '/' ? '/index.html' : p);
+    const rel = normalize(p === '/' ? '/index.html' : p === '/admin' || p === '/admin/' ? '/admin.html' : p);
     const full = join(PUBLIC_DIR, rel);
     if (!full.startsWith(PUBLIC_DIR + sep)) throw new ApiError(404, ErrorCode.NotFound, 'not found');
     return file(res, full, 'no-cache');

@@ -1,4 +1,4 @@
-// The demo page: plain browser JavaScript over the SDK the server builds, no build step. Everything received
+// The playground page (/playground.html): plain browser JavaScript over the SDK the server builds, no build step. Everything received
 // is rendered with textContent, never as HTML: pushed data is untrusted.
 import { Herald } from '/sdk/herald.js';
 

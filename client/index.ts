@@ -97,8 +97,11 @@ export interface WebSocketLike {
 export type WebSocketConstructor = new (url: string) => WebSocketLike;
 
 export interface HeraldOptions {
-  /** The `/ws` URL, e.g. `wss://push.example.com/ws`. */
-  url: string;
+  /**
+   * The `/ws` URL, e.g. `wss://push.example.com/ws`; or a function called before every connect attempt, to spread
+   * reconnects over several nodes without a load balancer (`(attempt) => nodes[attempt % nodes.length]`).
+   */
+  url: string | ((attempt: number) => string);
   /** A token, or a function called before every connect so an expired token can be replaced. */
   token: string | (() => Promise<string> | string);
   /** WebSocket implementation; defaults to `globalThis.WebSocket` (in Node 20 pass the `ws` package's). */
@@ -135,7 +138,8 @@ type Pending =
 type Frame = Record<string, unknown>;
 
 export class Herald {
-  private readonly url: string;
+  private readonly url: string | ((attempt: number) => string);
+  private dials = 0;
   private readonly token: HeraldOptions['token'];
   private readonly WS: WebSocketConstructor | undefined;
   private readonly minBackoffMs: number;
@@ -179,7 +183,8 @@ export class Herald {
     this.sendTimeoutMs = opts.sendTimeoutMs ?? 10_000;
     this.connectTimeoutMs = opts.connectTimeoutMs ?? 20_000;
     this.ackIntervalMs = opts.ackIntervalMs ?? 100;
-    this.pos = new Positions(opts.storage === undefined ? defaultStorage() : (opts.storage ?? undefined), `herald:positions:${opts.url}`);
+    const key = typeof opts.url === 'string' ? opts.url : 'default';
+    this.pos = new Positions(opts.storage === undefined ? defaultStorage() : (opts.storage ?? undefined), `herald:positions:${key}`);
   }
 
   get state(): State {
@@ -333,7 +338,7 @@ export class Herald {
       if (this.WS === undefined) throw new Error('no WebSocket implementation: pass options.WebSocket');
       // The token goes in the first frame, not the URL: URLs end up in proxy logs, and the frame also carries
       // the positions the server resumes from.
-      sock = new this.WS(this.url);
+      sock = new this.WS(typeof this.url === 'function' ? this.url(this.dials++) : this.url);
     } catch (err) {
       // Retrying cannot fix a malformed URL or a missing WebSocket, so this is final.
       const e = new HeraldError(ClientErrorCode.ConnectFailed, `cannot open WebSocket: ${errorText(err)}`);

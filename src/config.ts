@@ -59,7 +59,18 @@ export const ConfigSchema = z
     /** `workerman` turns on the Workerman / web-msg-sender listeners on the seeds' ports (docs/migrating-from-workerman.md). */
     profile: z.enum(['workerman']).optional(),
     compat: CompatConfigSchema.prefault({}),
-    /** Where history, inbox positions and idempotency records live. */
+    /** Scale-out: with a URL, history, presence and fan-out between nodes go through this Redis (docs/scaling.md). */
+    redis: z
+      .object({
+        url: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
+        /** Key and channel prefix, so several installations can share one Redis. */
+        prefix: z.string().min(1).max(64).default('herald:'),
+        /** Presence heartbeat; a node silent for 3 intervals stops counting. */
+        presenceHeartbeatMs: z.number().int().min(100).max(60_000).default(2000),
+      })
+      .strict()
+      .prefault({}),
+    /** Where history, inbox positions and idempotency records live (with `redis.url`: Redis, whatever this says). */
     store: z
       .object({
         type: z.enum(['sqlite', 'memory']).default('sqlite'),
@@ -88,6 +99,8 @@ export const ConfigSchema = z
       .strict()
       .prefault({}),
     idempotency: z.object({ windowMs: z.number().int().min(1000).default(24 * 3600_000) }).strict().prefault({}),
+    /** The live-list demo at `/` (src/demo/): its own SQLite file `<dataDir>/demo.db`. Unset: on exactly when `dev` is. */
+    demo: z.object({ enabled: z.boolean().optional() }).strict().prefault({}),
   })
   .strict();
 
@@ -110,6 +123,8 @@ const ENV: Record<string, { path: string[]; type: 'string' | 'number' | 'boolean
   HERALD_DEV: { path: ['dev'], type: 'boolean' },
   HERALD_PROFILE: { path: ['profile'], type: 'string' },
   HERALD_STORE: { path: ['store', 'type'], type: 'string' },
+  HERALD_REDIS_URL: { path: ['redis', 'url'], type: 'string' },
+  HERALD_REDIS_PREFIX: { path: ['redis', 'prefix'], type: 'string' },
   HERALD_STORE_FSYNC: { path: ['store', 'fsync'], type: 'string' },
   HERALD_LINE_PORT: { path: ['line', 'port'], type: 'number' },
   HERALD_LINE_HOST: { path: ['line', 'host'], type: 'string' },
@@ -127,6 +142,7 @@ export const FLAGS: Record<string, { path: string[]; type: 'string' | 'number' |
   'line-host': { path: ['line', 'host'], type: 'string' },
   dev: { path: ['dev'], type: 'boolean' },
   profile: { path: ['profile'], type: 'string' },
+  'redis-url': { path: ['redis', 'url'], type: 'string' },
   'webhook-url': { path: ['webhook', 'url'], type: 'string' },
 };
 

@@ -1,13 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { join, resolve } from 'node:path';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { ApiKeyCheck } from './auth/api-key.ts';
+import { createBackends } from './backends.ts';
 import { ensureSecrets, type Secrets } from './auth/secrets.ts';
 import { TokenService } from './auth/tokens.ts';
-import type { Broker } from './broker/broker.ts';
-import { MemoryBroker } from './broker/memory.ts';
 import { loadConfig, type ConfigSources, type HeraldConfig } from './config.ts';
 import type { Context } from './core/context.ts';
 import { Dispatcher } from './core/dispatcher.ts';
@@ -19,12 +17,9 @@ import { createHttpHandler } from './api/http/handler.ts';
 import { createLineServer } from './api/line/server.ts';
 import { createOperations } from './api/operations.ts';
 import { createCompat, type CompatListeners } from './compat/index.ts';
+import { createDemo, demoEnabled } from './demo/index.ts';
 import { createMetrics } from './observability/metrics.ts';
 import { CloseCode } from './protocol/codes.ts';
-import { MemoryStore } from './store/memory.ts';
-import { retentionResolver } from './store/retention.ts';
-import { SqliteStore } from './store/sqlite.ts';
-import type { Store } from './store/store.ts';
 import { NativeEndpoint } from './transports/native/endpoint.ts';
 
 export interface HeraldServer {
@@ -58,8 +53,8 @@ export function createHerald(opts: CreateOptions = {}): HeraldServer {
   let seq = 0;
 
   const hub = new Hub();
-  const store = createStore(config);
-  const broker: Broker = new MemoryBroker();
+  const backends = createBackends(config, hub, log, nodeId);
+  const { store, broker, presence } = backends;
   const dispatcher = new Dispatcher(hub, store, broker);
   const upstream = new Upstream(
     { url: config.webhook.url, secret: config.webhook.secret ?? secrets.apiKey, timeoutMs: config.webhook.timeoutMs, events: config.webhook.events },
@@ -70,6 +65,8 @@ export function createHerald(opts: CreateOptions = {}): HeraldServer {
     hub,
     dispatcher,
     store,
+    broker,
+    presence,
     receipts: new Receipts(),
     idempotency: new Idempotency(store, config.idempotency.windowMs),
     tokens: new TokenService(secrets.tokenSecret),
@@ -82,7 +79,8 @@ export function createHerald(opts: CreateOptions = {}): HeraldServer {
   const ops = createOperations(ctx);
   const metrics = createMetrics(ctx);
   const native = new NativeEndpoint(ctx);
-  const http = createHttpServer(createHttpHandler({ ctx, ops, apiKey, metrics }));
+  const demo = demoEnabled(ctx) ? createDemo(ctx, ops) : undefined;
+  const http = createHttpServer(createHttpHandler({ ctx, ops, apiKey, metrics, ...(demo ? { demo } : {}) }));
   http.on('upgrade', (req, socket, head) => {
     const url = new URL(req.url ?? '/', 'http://herald');
     if (url.pathname === '/ws') return native.handleUpgrade(req, socket, head, url);
@@ -114,6 +112,7 @@ export function createHerald(opts: CreateOptions = {}): HeraldServer {
       return line ? ((line.address() as AddressInfo | null)?.port ?? config.line.port) : undefined;
     },
     async listen() {
+      await backends.ready();
       await broker.start((target, env) => dispatcher.deliverRemote(target, env));
       await listenOn(http, config.port, config.host);
       if (line) await listenOn(line, config.line.port, config.line.host);
@@ -129,8 +128,8 @@ export function createHerald(opts: CreateOptions = {}): HeraldServer {
         const left = await native.drained(config.shutdownTimeoutMs);
         if (left > 0) log.warn({ connections: left }, 'shutdown timeout: dropping connections that did not close');
         http.closeAllConnections();
-        await broker.close();
-        await store.close();
+        demo?.close();
+        await backends.close();
       })();
       return closing;
     },
@@ -146,18 +145,5 @@ function listenOn(s: Server | import('node:net').Server, port: number, host: str
       s.off('error', onError);
       resolve();
     });
-  });
-}
-
-/** The configured Store: SQLite in the data directory by default (nothing to install), or memory. */
-function createStore(config: HeraldConfig): Store {
-  const retentionFor = retentionResolver(config.history);
-  if (config.store.type === 'memory') return new MemoryStore(retentionFor);
-  const h = config.history;
-  return new SqliteStore({
-    file: config.store.file ?? join(resolve(config.dataDir), 'herald.db'),
-    fsync: config.store.fsync,
-    retentionFor,
-    maxRetentionMs: Math.max(h.userMaxAgeMs, h.channelMaxAgeMs, ...h.rules.map((r) => r.maxAgeMs ?? 0)),
   });
 }

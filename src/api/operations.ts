@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import type { Context } from '../core/context.ts';
-import type { PublishResult, PublishTarget, StreamResult } from '../core/dispatcher.ts';
+import type { PublishResult, PublishTarget } from '../core/dispatcher.ts';
 import { CloseCode, ErrorCode } from '../protocol/codes.ts';
 import { ApiError, fromZod } from './errors.ts';
 import { userStream } from '../core/names.ts';
@@ -42,6 +42,11 @@ export function createOperations(ctx: Context): Record<string, Operation> {
   const publishOne = async (input: unknown, started: () => void = noop): Promise<unknown> => {
     try {
       return await publishChecked(input, started);
+    } catch (err) {
+      if (err instanceof ApiError) throw err;
+      // The store refused (Redis away, disk full): nothing was stored, so a retry is safe and is the fix.
+      ctx.log.error({ err }, 'publish could not be stored');
+      throw new ApiError(503, ErrorCode.Unavailable, 'the message could not be stored; retry (with the same idempotencyKey)');
     } finally {
       started();
     }
@@ -64,10 +69,8 @@ export function createOperations(ctx: Context): Record<string, Operation> {
       return withReceipt(p, msg.waitMs);
     };
     if (msg.idempotencyKey === undefined) return publish();
-    // If Herald dies between storing and answering, a retry finds this provisional record: same offsets, and
-    // `delivered: 0` because the retry itself delivered nothing.
-    const provisional = (streams: StreamResult[]) => JSON.stringify({ delivered: 0, streams, status: 'stored' });
-    const { result, replayed } = await ctx.idempotency.run(msg.idempotencyKey, (record) => publish({ ...record, value: provisional }));
+    // The store keeps a provisional record with the messages; a retry after a crash finds it (store.ts).
+    const { result, replayed } = await ctx.idempotency.run(msg.idempotencyKey, (record) => publish(record));
     const first = JSON.parse(result) as Record<string, unknown>;
     return replayed ? { ...first, duplicate: true } : first;
   };
@@ -85,14 +88,16 @@ export function createOperations(ctx: Context): Record<string, Operation> {
     return { ...r, streams, status: acked.every(Boolean) ? 'delivered' : 'stored' };
   };
 
+  /** Counts are cluster-wide (Presence); `sessions` lists the connections on the node that answers. */
   const describe = async (user: string) => {
-    const conns = [...hub.connectionsOf(user)];
+    const local = [...hub.connectionsOf(user)];
+    const connections = await ctx.presence.userConnections(user);
     return {
       user,
-      online: conns.length > 0,
-      connections: conns.length,
+      online: connections > 0,
+      connections,
       pending: await pendingFor(user),
-      sessions: conns.map((c) => ({ session: c.id, transport: c.transport, channels: [...c.channels] })),
+      sessions: local.map((c) => ({ session: c.id, transport: c.transport, channels: [...c.channels] })),
     };
   };
 
@@ -130,31 +135,14 @@ export function createOperations(ctx: Context): Record<string, Operation> {
 
     user: (input) => describe(parse(UserSchema, input).user),
 
-    users: (input) => {
-      const { limit } = parse(ListSchema, input);
-      const users: { user: string; connections: number }[] = [];
-      for (const u of hub.users()) {
-        if (users.length >= limit) break;
-        users.push({ user: u, connections: hub.connectionsOf(u).size });
-      }
-      return { count: hub.userCount, users };
-    },
+    users: (input) => ctx.presence.users(parse(ListSchema, input).limit),
 
-    channel: (input) => {
+    channel: async (input) => {
       const { channel } = parse(ChannelSchema, input);
-      const members = hub.membersOf(channel);
-      return { channel, connections: members.size, users: [...new Set([...members].map((c) => c.user))] };
+      return { channel, ...(await ctx.presence.channel(channel)) };
     },
 
-    channels: (input) => {
-      const { limit } = parse(ListSchema, input);
-      const channels: { channel: string; connections: number; users: number }[] = [];
-      for (const [channel, members] of hub.channels()) {
-        if (channels.length >= limit) break;
-        channels.push({ channel, connections: members.size, users: new Set([...members].map((c) => c.user)).size });
-      }
-      return { count: hub.channelCount, channels };
-    },
+    channels: (input) => ctx.presence.channels(parse(ListSchema, input).limit),
 
     subscribe: (input) => {
       const { user, channel } = parse(UserChannelSchema, input);
@@ -188,7 +176,8 @@ export function createOperations(ctx: Context): Record<string, Operation> {
       return { user, disconnected: conns.length };
     },
 
-    stats: (input) => {
+    /** This node's counters; `cluster` sums every live node (equal to the node's own figures without Redis). */
+    stats: async (input) => {
       parse(EmptySchema, input);
       const byTransport: Record<string, number> = {};
       for (const c of hub.connections()) byTransport[c.transport] = (byTransport[c.transport] ?? 0) + 1;
@@ -202,8 +191,11 @@ export function createOperations(ctx: Context): Record<string, Operation> {
         dropped: hub.dropped,
         uptimeSeconds: Math.round(process.uptime()),
         memory: { rss: process.memoryUsage.rss() },
-        store: { type: config.store.type, durability: ctx.store.durability },
+        store: { type: config.redis.url === undefined ? config.store.type : 'redis', durability: ctx.store.durability },
+        cluster: await ctx.presence.totals(),
         receiptsWaiting: ctx.receipts.pending,
+        /** Error responses and error frames since start, by code. */
+        errors: Object.fromEntries(ctx.stats.errors),
       };
     },
   };

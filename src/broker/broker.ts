@@ -12,5 +12,12 @@ import type { Target } from '../core/hub.ts';
 export interface Broker {
   start(onRemote: (target: Target, env: Envelope) => void): Promise<void>;
   publish(target: Target, env: Envelope): Promise<void>;
+  /**
+   * Some local connection needs this stream: receive it from other nodes. Resolves once that is in effect, so a
+   * resume that reads history afterwards cannot miss a message published elsewhere in between.
+   */
+  watch(stream: string): Promise<void>;
+  /** No local connection needs the stream any more. */
+  unwatch(stream: string): void;
   close(): Promise<void>;
 }

@@ -10,6 +10,12 @@ export class MemoryBroker implements Broker {
     return Promise.resolve();
   }
 
+  watch(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  unwatch(): void {}
+
   close(): Promise<void> {
     return Promise.resolve();
   }

@@ -47,8 +47,10 @@ export async function handlePush(deps: PushDeps, params: Params, authorization: 
   }
   // A uid nobody can log in with is never online; there is no stream to keep the message in either.
   if (!isValidUser(to)) return { status: 200, body: 'offline', why: 'to is not a valid uid' };
-  const online = ctx.hub.connectionsOf(to).size > 0;
-  await ctx.dispatcher.publish({ to: { user: to }, data, event: 'new_msg' });
+  // Presence is cluster-wide with Redis: a uid connected to another node is online too.
+  const publishing = ctx.dispatcher.publish({ to: { user: to }, data, event: 'new_msg' });
+  const online = (await ctx.presence.userConnections(to)) > 0;
+  await publishing;
   return { status: 200, body: online ? 'ok' : 'offline' };
 }
 

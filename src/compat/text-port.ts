@@ -74,8 +74,10 @@ export function createTextPort(ctx: Context, secret: ApiKeyCheck | undefined, tl
       return `${p.reply}\n`;
     }
     // The original answers from its uid map at the time of the push; the message is stored either way (inbox).
-    const online = p.user === undefined || ctx.hub.connectionsOf(p.user).size > 0;
-    await ctx.dispatcher.publish({ to: p.to, data: p.data });
+    // Started first so pipelined lines publish in line order; presence is cluster-wide with Redis.
+    const publishing = ctx.dispatcher.publish({ to: p.to, data: p.data });
+    const online = p.user === undefined || (await ctx.presence.userConnections(p.user)) > 0;
+    await publishing;
     return online ? 'ok\n' : 'fail\n';
   };
 

@@ -1,6 +1,8 @@
 import type { Logger } from 'pino';
 import type { TokenService } from '../auth/tokens.ts';
 import type { HeraldConfig } from '../config.ts';
+import type { Broker } from '../broker/broker.ts';
+import type { Presence } from '../presence/presence.ts';
 import type { Store } from '../store/store.ts';
 import type { Dispatcher } from './dispatcher.ts';
 import type { Idempotency } from './idempotency.ts';
@@ -14,6 +16,8 @@ export interface Context {
   hub: Hub;
   dispatcher: Dispatcher;
   store: Store;
+  broker: Broker;
+  presence: Presence;
   receipts: Receipts;
   idempotency: Idempotency;
   tokens: TokenService;

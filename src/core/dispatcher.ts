@@ -1,5 +1,5 @@
 import type { Broker } from '../broker/broker.ts';
-import type { Store } from '../store/store.ts';
+import type { AppendRecord, Store } from '../store/store.ts';
 import type { Envelope } from './delivery.ts';
 import type { Hub, Target } from './hub.ts';
 import { BROADCAST_STREAM, channelStream, userStream } from './names.ts';
@@ -67,14 +67,11 @@ export class Dispatcher {
    * Stores the message in every target stream (atomically, with the idempotency record when given), then
    * delivers locally and forwards to other nodes. Nothing is delivered that is not stored.
    */
-  async publish(req: PublishRequest, record?: { key: string; ttlMs: number; value: (streams: StreamResult[]) => string }): Promise<PublishResult> {
+  async publish(req: PublishRequest, record?: AppendRecord): Promise<PublishResult> {
     const targets = expandTarget(req.to);
     const items = targets.map((t) => (req.event === undefined ? { stream: streamOf(t), data: req.data } : { stream: streamOf(t), data: req.data, event: req.event }));
     const withStreams = (results: { offset: number; epoch: string }[]) => results.map((r, i) => ({ stream: items[i]!.stream, ...r }));
-    const stored = await this.store.appendAll(
-      items,
-      record === undefined ? undefined : { key: record.key, ttlMs: record.ttlMs, value: (results) => record.value(withStreams(results)) },
-    );
+    const stored = await this.store.appendAll(items, record);
     const streams = withStreams(stored);
     let delivered = 0;
     for (let i = 0; i < targets.length; i++) {

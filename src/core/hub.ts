@@ -1,5 +1,19 @@
 import type { Connection } from './connection.ts';
 import { Delivery, type Envelope } from './delivery.ts';
+import { channelStream, userStream } from './names.ts';
+
+/**
+ * Told about every membership change, synchronously: cluster presence keeps its counts with it, and the broker
+ * subscribes to a stream while some local connection needs it (`interest`).
+ */
+export interface HubObserver {
+  connected(conn: Connection): void;
+  disconnected(conn: Connection, channels: readonly string[]): void;
+  subscribed(conn: Connection, channel: string): void;
+  unsubscribed(conn: Connection, channel: string): void;
+  /** A user or channel got its first local connection (`true`) or lost its last one (`false`). */
+  interest(stream: string, on: boolean): void;
+}
 
 export type Target =
   | { kind: 'user'; user: string }
@@ -17,18 +31,30 @@ export class Hub {
   /** Monotonic counters read by /metrics; plain numbers so the hot path does no metric-library work. */
   deliveries = 0;
   dropped = 0;
+  private readonly observers: HubObserver[] = [];
+
+  observe(o: HubObserver): void {
+    this.observers.push(o);
+  }
 
   add(conn: Connection): void {
     this.all.add(conn);
     // An anonymous connection (user '') receives broadcasts only: it belongs to no user.
-    if (conn.user !== '') addTo(this.byUser, conn.user, conn);
+    if (conn.user !== '' && addTo(this.byUser, conn.user, conn)) this.interest(userStream(conn.user), true);
+    for (const o of this.observers) o.connected(conn);
   }
 
   remove(conn: Connection): void {
     if (!this.all.delete(conn)) return;
-    removeFrom(this.byUser, conn.user, conn);
-    for (const ch of conn.channels) removeFrom(this.byChannel, ch, conn);
+    if (conn.user !== '' && removeFrom(this.byUser, conn.user, conn)) this.interest(userStream(conn.user), false);
+    const channels = [...conn.channels];
+    for (const ch of channels) if (removeFrom(this.byChannel, ch, conn)) this.interest(channelStream(ch), false);
     conn.channels.clear();
+    for (const o of this.observers) o.disconnected(conn, channels);
+  }
+
+  private interest(stream: string, on: boolean): void {
+    for (const o of this.observers) o.interest(stream, on);
   }
 
   /** Returns false when the connection already has `limit` channels. */
@@ -36,13 +62,15 @@ export class Hub {
     if (conn.channels.has(channel)) return true;
     if (conn.channels.size >= limit) return false;
     conn.channels.add(channel);
-    addTo(this.byChannel, channel, conn);
+    if (addTo(this.byChannel, channel, conn)) this.interest(channelStream(channel), true);
+    for (const o of this.observers) o.subscribed(conn, channel);
     return true;
   }
 
   unsubscribe(conn: Connection, channel: string): boolean {
     if (!conn.channels.delete(channel)) return false;
-    removeFrom(this.byChannel, channel, conn);
+    if (removeFrom(this.byChannel, channel, conn)) this.interest(channelStream(channel), false);
+    for (const o of this.observers) o.unsubscribed(conn, channel);
     return true;
   }
 
@@ -104,15 +132,23 @@ export class Hub {
 
 const EMPTY: ReadonlySet<Connection> = new Set();
 
-function addTo(map: Map<string, Set<Connection>>, key: string, conn: Connection): void {
+/** Returns true when the key is new (its first connection). */
+function addTo(map: Map<string, Set<Connection>>, key: string, conn: Connection): boolean {
   const set = map.get(key);
-  if (set === undefined) map.set(key, new Set([conn]));
-  else set.add(conn);
+  if (set === undefined) {
+    map.set(key, new Set([conn]));
+    return true;
+  }
+  set.add(conn);
+  return false;
 }
 
-function removeFrom(map: Map<string, Set<Connection>>, key: string, conn: Connection): void {
+/** Returns true when the key lost its last connection (and was deleted). */
+function removeFrom(map: Map<string, Set<Connection>>, key: string, conn: Connection): boolean {
   const set = map.get(key);
-  if (set === undefined) return;
+  if (set === undefined) return false;
   set.delete(conn);
-  if (set.size === 0) map.delete(key);
+  if (set.size > 0) return false;
+  map.delete(key);
+  return true;
 }

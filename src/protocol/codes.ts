@@ -17,6 +17,8 @@ export const CloseCode = {
   AuthTimeout: 4004,
   /** Unexpected server-side failure. */
   InternalError: 4005,
+  /** The node lost its link to the other nodes for a moment: reconnect and resume to fill any gap. */
+  Resync: 4006,
   /** Token signature, issuer or claims are invalid. Do not retry with this token. */
   InvalidToken: 4500,
   /** Token expired (at connect or while connected). Fetch a fresh token before reconnecting. */

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { AppendItem, AppendRecord, AppendResult, Position, RetentionPolicy, Store, StoredMessage, StreamPosition } from './store.ts';
+import { provisionalResult, type AppendItem, type AppendRecord, type AppendResult, type Position, type RetentionPolicy, type Store, type StoredMessage, type StreamPosition } from './store.ts';
 
 interface StreamLog {
   top: number;
@@ -24,7 +24,7 @@ export class MemoryStore implements Store {
 
   appendAll(items: readonly AppendItem[], record?: AppendRecord): Promise<AppendResult[]> {
     const results = items.map((i) => this.appendOne(i.stream, i.data, i.event));
-    if (record !== undefined) void this.remember(record.key, record.value(results), record.ttlMs);
+    if (record !== undefined) void this.remember(record.key, provisionalResult(items, results), record.ttlMs);
     return Promise.resolve(results);
   }
 

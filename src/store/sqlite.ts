@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import type { AppendItem, AppendRecord, AppendResult, Position, RetentionPolicy, Store, StoredMessage, StreamPosition } from './store.ts';
+import { provisionalResult, type AppendItem, type AppendRecord, type AppendResult, type Position, type RetentionPolicy, type Store, type StoredMessage, type StreamPosition } from './store.ts';
 
 export interface SqliteOptions {
   file: string;
@@ -115,7 +115,7 @@ export class SqliteStore implements Store {
     const pending = items.map((i) => this.enqueue(i.stream, i.data, i.event));
     if (record !== undefined) {
       const results = this.queue.slice(this.queue.length - items.length).map((p) => ({ offset: p.seq, epoch: this.epoch }));
-      this.remembers.push([record.key, record.value(results), Date.now() + record.ttlMs]);
+      this.remembers.push([record.key, provisionalResult(items, results), Date.now() + record.ttlMs]);
     }
     return Promise.all(pending);
   }

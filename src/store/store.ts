@@ -50,12 +50,22 @@ export interface AppendItem {
   event?: string;
 }
 
-/** An idempotency record written atomically with the appends it describes (see `appendAll`). */
+/**
+ * An idempotency record written atomically with the appends it describes (see `appendAll`). The store remembers
+ * `provisionalResult(items, results)` under `key`; the caller may later replace it with a fuller result.
+ */
 export interface AppendRecord {
   key: string;
   ttlMs: number;
-  /** The value to remember, computed from the offsets the appends received. */
-  value: (results: AppendResult[]) => string;
+}
+
+/**
+ * What a retry finds when Herald died between storing a publish and recording its full result: the same offsets,
+ * and `delivered: 0` because the retry itself delivered nothing. One format for every store (the Redis store
+ * builds the same JSON inside its script).
+ */
+export function provisionalResult(items: readonly AppendItem[], results: readonly AppendResult[]): string {
+  return JSON.stringify({ delivered: 0, streams: results.map((r, i) => ({ stream: items[i]!.stream, offset: r.offset, epoch: r.epoch })), status: 'stored' });
 }
 
 export interface Store {

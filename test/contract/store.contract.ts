@@ -106,10 +106,11 @@ export function storeContract(name: string, factory: StoreFactory): void {
           { stream: 'm1', data: '"a"' },
           { stream: 'm2', data: '"b"', event: 'e' },
         ],
-        { key: 'rec', ttlMs: 60_000, value: (r) => JSON.stringify(r.map((x) => x.offset)) },
+        { key: 'rec', ttlMs: 60_000 },
       );
       assert.deepEqual(res.map((r) => r.offset), [2, 1]);
-      assert.equal(await s.recall('rec'), '[2,1]');
+      const rec = JSON.parse((await s.recall('rec'))!);
+      assert.deepEqual(rec, { delivered: 0, status: 'stored', streams: [{ stream: 'm1', offset: 2, epoch: res[0]!.epoch }, { stream: 'm2', offset: 1, epoch: res[1]!.epoch }] });
       assert.equal((await s.read('m2', 0, 10))[0]!.event, 'e');
       await s.close();
     });

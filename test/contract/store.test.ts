@@ -1,8 +1,13 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
+import { after } from 'node:test';
+import { Redis } from 'ioredis';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryStore } from '../../src/store/memory.ts';
+import { RedisStore } from '../../src/store/redis.ts';
 import { SqliteStore } from '../../src/store/sqlite.ts';
+import { REDIS_URL } from '../helpers/redis.ts';
 import type { RetentionPolicy } from '../../src/store/store.ts';
 import { storeContract } from './store.contract.ts';
 
@@ -22,4 +27,27 @@ storeContract('sqlite', {
     await store.close();
     return sqlite(files.get(store)!, retention);
   },
+});
+
+// Real Redis (`.ci/run` starts one on 127.0.0.1:6379); each store gets its own key prefix.
+const redisConns: Redis[] = [];
+const prefixes = new WeakMap<object, string>();
+const redisStore = (prefix: string, retention: (s: string) => RetentionPolicy) => {
+  const conn = new Redis(REDIS_URL, { lazyConnect: false, maxRetriesPerRequest: 2 });
+  redisConns.push(conn);
+  const s = new RedisStore(conn, { prefix, retentionFor: retention });
+  prefixes.set(s, prefix);
+  return s;
+};
+storeContract('redis', {
+  create: (retention) => Promise.resolve(redisStore(`herald-test:${randomBytes(6).toString('hex')}:`, retention)),
+  reopen: (store, retention) => Promise.resolve(redisStore(prefixes.get(store)!, retention)),
+});
+after(async () => {
+  const conn = redisConns[0];
+  if (conn !== undefined) {
+    const keys = await conn.keys('herald-test:*');
+    if (keys.length > 0) await conn.del(...keys);
+  }
+  await Promise.all(redisConns.map((c) => c.quit()));
 });

@@ -2,7 +2,7 @@ import { countError, type Context } from '../../core/context.ts';
 import { BROADCAST_STREAM, channelStream, isValidChannel, userStream } from '../../core/names.ts';
 import { planRecovery } from '../../core/recovery.ts';
 import { UpstreamError } from '../../core/upstream.ts';
-import { ErrorCode } from '../../protocol/codes.ts';
+import { CloseCode, ErrorCode } from '../../protocol/codes.ts';
 import {
   encodeAck,
   encodeError,
@@ -67,7 +67,10 @@ function subscribe(ctx: Context, conn: NativeConnection, f: Extract<ClientFrame,
     conn.endRecovery(stream, '', 0, []);
     return sendError(ctx, conn, withId({ code: ErrorCode.TooManyChannels, message: `at most ${limit} channels per connection` }, f.id));
   }
-  planRecovery(ctx.store, stream, f.since, { replayAll: false }).then(
+  ctx.broker
+    .watch(stream)
+    .then(() => planRecovery(ctx.store, stream, f.since, { replayAll: false }))
+    .then(
     (plan) => {
       const from = f.since !== undefined && f.since.epoch === plan.position.epoch ? f.since.offset : plan.position.top;
       conn.sendText(
@@ -101,8 +104,9 @@ export function resumeImplicitStreams(ctx: Context, conn: NativeConnection, posi
   for (const [stream, isInbox] of streams) {
     const since = positions?.[stream];
     const floor = isInbox ? ctx.store.getAck(conn.user) : Promise.resolve(undefined);
-    floor
-      .then((ackPos) => planRecovery(ctx.store, stream, since, { floor: ackPos, replayAll: isInbox }).then((plan) => ({ plan, ackPos })))
+    // Other nodes' messages must be arriving before history is read (Broker.watch).
+    Promise.all([floor, ctx.broker.watch(stream)])
+      .then(([ackPos]) => planRecovery(ctx.store, stream, since, { floor: ackPos, replayAll: isInbox }).then((plan) => ({ plan, ackPos })))
       .then(
         ({ plan, ackPos }) => {
           const epoch = plan.position.epoch;
@@ -117,10 +121,10 @@ export function resumeImplicitStreams(ctx: Context, conn: NativeConnection, posi
 }
 
 function recoveryFailed(ctx: Context, conn: NativeConnection, stream: string, err: unknown): void {
-  ctx.log.error({ err, stream }, 'reading history failed');
-  // Live delivery goes on; the client is told its position could not be continued.
-  conn.sendText(encodeRecovery({ stream, recovered: false, epoch: '', top: 0, replay: 0 }));
-  conn.endRecovery(stream, '', Number.MAX_SAFE_INTEGER, []);
+  ctx.log.warn({ err: (err as Error).message, stream }, 'reading history failed: asking the client to reconnect and resume');
+  // The history is not lost, only unreachable for now (store down): a reconnect with backoff resumes it later,
+  // where answering `recovered: false` would make the application reload for nothing.
+  conn.close(CloseCode.Resync, 'history unavailable, resume later');
 }
 
 function ack(ctx: Context, conn: NativeConnection, f: Extract<ClientFrame, { type: 'ack' }>): void {

@@ -1,0 +1,105 @@
+import { join, resolve } from 'node:path';
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Broker } from './broker/broker.ts';
+import { MemoryBroker } from './broker/memory.ts';
+import { RedisBroker } from './broker/redis.ts';
+import type { HeraldConfig } from './config.ts';
+import type { Hub } from './core/hub.ts';
+import { MemoryPresence } from './presence/memory.ts';
+import type { Presence } from './presence/presence.ts';
+import { RedisPresence } from './presence/redis.ts';
+import { CloseCode } from './protocol/codes.ts';
+import { MemoryStore } from './store/memory.ts';
+import { RedisStore } from './store/redis.ts';
+import { retentionResolver } from './store/retention.ts';
+import { SqliteStore } from './store/sqlite.ts';
+import type { Store } from './store/store.ts';
+
+export interface Backends {
+  store: Store;
+  broker: Broker;
+  presence: Presence;
+  /** Resolves when the backends are reachable (Redis connected). */
+  ready(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Chooses Store, Broker and Presence from the configuration: embedded (SQLite or memory store, in-process broker
+ * and presence) by default; all three on Redis when `redis.url` is set, so any node can serve any client.
+ */
+export function createBackends(config: HeraldConfig, hub: Hub, log: Logger, nodeId: string): Backends {
+  const retentionFor = retentionResolver(config.history);
+  const url = config.redis.url;
+  if (url === undefined) {
+    const store = config.store.type === 'memory' ? new MemoryStore(retentionFor) : sqliteStore(config, retentionFor);
+    return {
+      store,
+      broker: new MemoryBroker(),
+      presence: new MemoryPresence(hub),
+      ready: () => Promise.resolve(),
+      close: () => store.close(),
+    };
+  }
+  // While Redis is away, publishes fail at once (503: the caller retries, with its idempotency key) instead of
+  // queueing; the subscriber queues its (re)subscriptions until Redis is back.
+  const options = { connectTimeout: 5000, lazyConnect: true };
+  const main = new Redis(url, { ...options, enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+  const sub = new Redis(url, { ...options, maxRetriesPerRequest: null });
+  const prefix = config.redis.prefix;
+  for (const [name, conn] of [
+    ['main', main],
+    ['subscriber', sub],
+  ] as const) {
+    conn.on('error', (err: Error) => log.warn({ err: err.message, connection: name }, 'redis connection error'));
+  }
+  const broker = new RedisBroker(main, sub, prefix, nodeId, log);
+  const presence = new RedisPresence(main, hub, { prefix, nodeId, heartbeatMs: config.redis.presenceHeartbeatMs });
+  hub.observe({
+    connected: () => {},
+    disconnected: () => {},
+    subscribed: () => {},
+    unsubscribed: () => {},
+    interest: (stream, on) => (on ? void broker.watch(stream).catch(() => {}) : broker.unwatch(stream)),
+  });
+  // Messages published elsewhere while our subscriber was away never reach us: once both connections are back,
+  // have local clients reconnect and resume from their positions, which fills the gap from the store.
+  let outage = false;
+  for (const conn of [main, sub]) {
+    conn.on('close', () => {
+      if (conn.status !== 'end') outage = true;
+    });
+    conn.on('ready', () => {
+      if (!outage || main.status !== 'ready' || sub.status !== 'ready') return;
+      outage = false;
+      log.info('redis reconnected: asking local clients to resume');
+      for (const c of hub.connections()) c.close(CloseCode.Resync, 'resync after broker reconnect');
+      void presence.beat().catch(() => {});
+    });
+  }
+  return {
+    store: new RedisStore(main, { prefix, retentionFor }),
+    broker,
+    presence,
+    async ready() {
+      await Promise.all([main.connect(), sub.connect()]);
+      await presence.beat();
+    },
+    async close() {
+      await presence.close();
+      await broker.close();
+      await Promise.all([main.quit().catch(() => {}), sub.quit().catch(() => {})]);
+    },
+  };
+}
+
+function sqliteStore(config: HeraldConfig, retentionFor: ReturnType<typeof retentionResolver>): SqliteStore {
+  const h = config.history;
+  return new SqliteStore({
+    file: config.store.file ?? join(resolve(config.dataDir), 'herald.db'),
+    fsync: config.store.fsync,
+    retentionFor,
+    maxRetentionMs: Math.max(h.userMaxAgeMs, h.channelMaxAgeMs, ...h.rules.map((r) => r.maxAgeMs ?? 0)),
+  });
+}

@@ -1,0 +1,170 @@
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { AppendItem, AppendRecord, AppendResult, Position, RetentionPolicy, Store, StoredMessage, StreamPosition } from './store.ts';
+
+// Each stream is a Redis Stream whose entry IDs are `<offset>-0`, so a resume is one XRANGE from the client's
+// offset; the counter `top:<stream>` and the XADD run in one script, so offsets are atomic across nodes. The epoch
+// is one key: if Redis loses its data, the key is gone, a new epoch starts, and clients are told `recovered: false`.
+
+const ENSURE_EPOCH = `
+local e = redis.call('GET', KEYS[1])
+if not e then redis.call('SET', KEYS[1], ARGV[1]); e = ARGV[1] end
+return e`;
+
+// KEYS[1] = epoch key. ARGV: prefix, fresh epoch, now, n, then per item stream, data, event ('' = none), maxCount;
+// then optionally record key and ttl. Returns {epoch, offset1, offset2, ...}.
+const APPEND = `
+local p = ARGV[1]
+local epoch = redis.call('GET', KEYS[1])
+if not epoch then redis.call('SET', KEYS[1], ARGV[2]); epoch = ARGV[2] end
+local now = ARGV[3]
+local n = tonumber(ARGV[4])
+local out = {epoch}
+local streams = {}
+for i = 0, n - 1 do
+  local stream = ARGV[5 + i * 4]
+  local off = redis.call('INCR', p .. 'top:' .. stream)
+  local args = {p .. 'h:' .. stream, 'MAXLEN', '~', ARGV[8 + i * 4], off .. '-0', 'd', ARGV[6 + i * 4], 't', now}
+  if ARGV[7 + i * 4] ~= '' then table.insert(args, 'e'); table.insert(args, ARGV[7 + i * 4]) end
+  redis.call('XADD', unpack(args))
+  out[#out + 1] = off
+  streams[#streams + 1] = {stream = stream, offset = off, epoch = epoch}
+end
+local rk = ARGV[5 + n * 4]
+if rk then
+  local ttl = tonumber(ARGV[6 + n * 4])
+  redis.call('SET', p .. 'idem:' .. rk, (tonumber(now) + ttl) .. '|' .. cjson.encode({delivered = 0, streams = streams, status = 'stored'}), 'PX', ttl)
+end
+return out`;
+
+// KEYS: epoch, top, stream. ARGV: fresh epoch, minTime. Drops entries older than minTime (age retention), then
+// returns {epoch, top, first retained offset or top + 1}.
+const POSITION = `
+local epoch = redis.call('GET', KEYS[1])
+if not epoch then redis.call('SET', KEYS[1], ARGV[1]); epoch = ARGV[1] end
+local top = tonumber(redis.call('GET', KEYS[2]) or '0')
+local minTime = tonumber(ARGV[2])
+while true do
+  local head = redis.call('XRANGE', KEYS[3], '-', '+', 'COUNT', 1)
+  if #head == 0 then return {epoch, top, top + 1} end
+  local id = head[1][1]
+  local fields = head[1][2]
+  local t = 0
+  for i = 1, #fields, 2 do if fields[i] == 't' then t = tonumber(fields[i + 1]) end end
+  if t >= minTime then return {epoch, top, tonumber(string.match(id, '^(%d+)'))} end
+  redis.call('XDEL', KEYS[3], id)
+end`;
+
+// KEYS: acks hash. ARGV: user, offset, epoch. Moves forward only (or to a new epoch).
+const SET_ACK = `
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if cur then
+  local off, ep = string.match(cur, '^(%d+) (.*)$')
+  if ep == ARGV[3] and tonumber(off) >= tonumber(ARGV[2]) then return 0 end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ' ' .. ARGV[3])
+return 1`;
+
+type Commands = {
+  heraldEnsureEpoch(key: string, fresh: string): Promise<string>;
+  heraldAppend(key: string, ...args: (string | number)[]): Promise<(string | number)[]>;
+  heraldPosition(epochKey: string, topKey: string, streamKey: string, fresh: string, minTime: number): Promise<[string, number, number]>;
+  heraldSetAck(key: string, user: string, offset: number, epoch: string): Promise<number>;
+};
+
+export interface RedisStoreOptions {
+  /** Key prefix, so several Herald installations (or tests) can share one Redis. */
+  prefix: string;
+  retentionFor: (stream: string) => RetentionPolicy;
+}
+
+/** History, inbox positions and idempotency records in Redis: what lets any node resume any client. */
+export class RedisStore implements Store {
+  /** Redis persistence is Redis's configuration (AOF/RDB); Herald's part is one atomic script per publish. */
+  readonly durability = 'process-crash' as const;
+  private readonly r: Redis & Commands;
+  private readonly fresh = randomBytes(6).toString('hex');
+
+  constructor(
+    redis: Redis,
+    private readonly opts: RedisStoreOptions,
+  ) {
+    redis.defineCommand('heraldEnsureEpoch', { numberOfKeys: 1, lua: ENSURE_EPOCH });
+    redis.defineCommand('heraldAppend', { numberOfKeys: 1, lua: APPEND });
+    redis.defineCommand('heraldPosition', { numberOfKeys: 3, lua: POSITION });
+    redis.defineCommand('heraldSetAck', { numberOfKeys: 1, lua: SET_ACK });
+    this.r = redis as Redis & Commands;
+  }
+
+  private key(kind: string, name = ''): string {
+    return `${this.opts.prefix}${kind}${name}`;
+  }
+
+  async append(stream: string, data: string, event?: string): Promise<AppendResult> {
+    const [r] = await this.appendAll([event === undefined ? { stream, data } : { stream, data, event }]);
+    return r!;
+  }
+
+  async appendAll(items: readonly AppendItem[], record?: AppendRecord): Promise<AppendResult[]> {
+    const args: (string | number)[] = [this.opts.prefix, this.fresh, Date.now(), items.length];
+    for (const i of items) args.push(i.stream, i.data, i.event ?? '', this.opts.retentionFor(i.stream).maxCount);
+    if (record !== undefined) args.push(record.key, record.ttlMs);
+    const out = await this.r.heraldAppend(this.key('epoch'), ...args);
+    const epoch = String(out[0]);
+    return out.slice(1).map((o) => ({ offset: Number(o), epoch }));
+  }
+
+  async read(stream: string, after: number, limit: number): Promise<StoredMessage[]> {
+    const p = this.opts.retentionFor(stream);
+    const top = Number((await this.r.get(this.key('top:', stream))) ?? 0);
+    const minTime = Date.now() - p.maxAgeMs;
+    const from = Math.max(after, top - p.maxCount);
+    const rows = await this.r.xrange(this.key('h:', stream), `${from + 1}-0`, '+', 'COUNT', limit);
+    const out: StoredMessage[] = [];
+    for (const [id, fields] of rows) {
+      const f: Record<string, string> = {};
+      for (let i = 0; i < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
+      const time = Number(f.t);
+      if (time < minTime) continue;
+      const m: StoredMessage = { offset: Number(id.split('-')[0]), data: f.d ?? 'null', time };
+      if (f.e !== undefined) m.event = f.e;
+      out.push(m);
+    }
+    return out;
+  }
+
+  async position(stream: string): Promise<StreamPosition> {
+    const p = this.opts.retentionFor(stream);
+    const [epoch, top, first] = await this.r.heraldPosition(this.key('epoch'), this.key('top:', stream), this.key('h:', stream), this.fresh, Date.now() - p.maxAgeMs);
+    return { epoch: String(epoch), top: Number(top), first: Math.max(Number(first), Number(top) - p.maxCount + 1) };
+  }
+
+  async getAck(user: string): Promise<Position | undefined> {
+    const v = await this.r.hget(this.key('acks'), user);
+    if (v === null) return undefined;
+    const sp = v.indexOf(' ');
+    return { offset: Number(v.slice(0, sp)), epoch: v.slice(sp + 1) };
+  }
+
+  async setAck(user: string, pos: Position): Promise<void> {
+    await this.r.heraldSetAck(this.key('acks'), user, pos.offset, pos.epoch);
+  }
+
+  // Values carry their own expiry (`<ms>|<value>`), checked against Herald's clock like the other stores; Redis's
+  // PX only reclaims the space.
+  async recall(key: string): Promise<string | undefined> {
+    const v = await this.r.get(this.key('idem:', key));
+    if (v === null) return undefined;
+    const bar = v.indexOf('|');
+    return Number(v.slice(0, bar)) > Date.now() ? v.slice(bar + 1) : undefined;
+  }
+
+  async remember(key: string, value: string, ttlMs: number): Promise<void> {
+    await this.r.set(this.key('idem:', key), `${Date.now() + ttlMs}|${value}`, 'PX', ttlMs);
+  }
+
+  /** The connection belongs to the composition root, which closes it. */
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}

@@ -1,28 +1,38 @@
+import cluster from 'node:cluster';
 import { parseArgs } from 'node:util';
+import { pino } from 'pino';
 import { ensureSecrets, secretsPath } from './auth/secrets.ts';
 import { parseDuration, TokenService } from './auth/tokens.ts';
 import { ConfigError, FLAGS, loadConfig } from './config.ts';
 import { isValidUser } from './core/names.ts';
 import { VERSION } from './paths.ts';
 import { createHerald } from './server.ts';
+import { runPrimary } from './workers.ts';
 
 const USAGE = `herald ${VERSION}: real-time push server
 
 Usage:
-  herald start [--config FILE] [--port N] [--host H] [--data-dir DIR] [--line-port N] [--line-host H]
-               [--log-level LEVEL] [--webhook-url URL] [--profile workerman] [--dev]
+  herald start [--config FILE] [--port N] [--host H] [--data-dir DIR] [--line-port N] [--line-host H] [--workers N]
+               [--log-level LEVEL] [--webhook-url URL] [--redis-url URL] [--profile workerman] [--dev]
   herald token <user> [--channels a,b] [--ttl 1h] [--config FILE] [--data-dir DIR]
   herald help
 
 Configuration: defaults < herald.json (or --config FILE) < HERALD_* environment < flags. See README.md.`;
 
 async function start(argv: string[]): Promise<void> {
-  const options: Record<string, { type: 'string' | 'boolean' }> = { config: { type: 'string' } };
+  const options: Record<string, { type: 'string' | 'boolean' }> = { config: { type: 'string' }, workers: { type: 'string' } };
   for (const [name, spec] of Object.entries(FLAGS)) options[name] = { type: spec.type === 'boolean' ? 'boolean' : 'string' };
   const { values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false });
-  const { config: configFile, ...flags } = values as Record<string, string | boolean | undefined>;
+  const { config: configFile, workers: workersFlag, ...flags } = values as Record<string, string | boolean | undefined>;
   const defined = Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined)) as Record<string, string | boolean>;
-  const server = createHerald(configFile === undefined ? { flags: defined } : { flags: defined, configFile: String(configFile) });
+  const sources = configFile === undefined ? { flags: defined } : { flags: defined, configFile: String(configFile) };
+  const workers = workersFlag === undefined ? 1 : Number(workersFlag);
+  if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new ConfigError(`--workers: expected a whole number from 1 to 64, got ${String(workersFlag)}`);
+  if (workers > 1 && cluster.isPrimary) {
+    const config = loadConfig(sources);
+    return runPrimary(workers, config, pino({ level: config.logLevel, base: { service: 'herald', role: 'primary' } }));
+  }
+  const server = createHerald(sources);
   const { log, config, secrets } = server;
   await server.listen();
   if (secrets.generated) log.warn({ file: secrets.file }, 'generated an API key and a token secret on first start; keep this file private');

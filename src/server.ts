@@ -47,7 +47,7 @@ export interface CreateOptions extends ConfigSources {
 /** The composition root: config -> implementations -> listeners. */
 export function createHerald(opts: CreateOptions = {}): HeraldServer {
   const config = loadConfig(opts);
-  const log = opts.logger ?? pino({ level: config.logLevel, base: { service: 'herald' } });
+  const log = opts.logger ?? pino({ level: config.logLevel, base: { service: 'herald', pid: process.pid } });
   const secrets = ensureSecrets(config);
   const nodeId = randomBytes(4).toString('hex');
   let seq = 0;

@@ -63,3 +63,25 @@ export async function startHerald(overrides: ConfigInput = {}): Promise<TestHera
     },
   };
 }
+
+/**
+ * Per-test cleanup: everything a test opens is registered and closed after it, pass or fail. Call once per test
+ * file; `server()` starts a Herald that is closed that way.
+ */
+export function perTestCleanup(afterEach: (fn: () => Promise<void>) => void): {
+  cleanups: (() => Promise<void> | void)[];
+  server(overrides?: ConfigInput): Promise<TestHerald>;
+} {
+  const cleanups: (() => Promise<void> | void)[] = [];
+  afterEach(async () => {
+    for (const fn of cleanups.splice(0).reverse()) await fn();
+  });
+  return {
+    cleanups,
+    async server(overrides = {}) {
+      const h = await startHerald(overrides);
+      cleanups.push(() => h.close());
+      return h;
+    },
+  };
+}

@@ -16,23 +16,13 @@ import ioV2 from 'socket.io-client-v2';
 import WebSocket from 'ws';
 import { loadConfig } from '../../src/config.ts';
 import { TOKEN_SECRET } from '../helpers/herald.ts';
+import { codeBlocks } from '../helpers/markdown.ts';
 import { RawWsClient, requirePhp, SioClient, startCompat, type CompatHerald } from '../helpers/compat.ts';
 
 const DOC = readFileSync(new URL('../../docs/migrating-from-workerman.md', import.meta.url), 'utf8');
 const SECRET = 'docs-test-push-secret-0123';
 
-interface Block {
-  lang: string;
-  code: string;
-  line: number;
-}
-
-function blocks(md: string): Block[] {
-  const out: Block[] = [];
-  const re = /^```(\w+)[ \t]*\n([\s\S]*?)^```[ \t]*$/gm;
-  for (let m = re.exec(md); m !== null; m = re.exec(md)) out.push({ lang: m[1]!, code: m[2]!, line: md.slice(0, m.index).split('\n').length });
-  return out;
-}
+const blocks = codeBlocks;
 
 function run(cmd: string, args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {

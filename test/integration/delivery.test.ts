@@ -4,20 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
 import type { Herald } from '../../client/index.ts';
-import { startHerald, type TestHerald } from '../helpers/herald.ts';
+import { perTestCleanup, startHerald, type TestHerald } from '../helpers/herald.ts';
 import { collect, memoryStorage, nextEvent, sdkClient } from '../helpers/sdk.ts';
 import { settle, TestClient } from '../helpers/ws-client.ts';
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
-
-async function server(overrides: Parameters<typeof startHerald>[0] = {}): Promise<TestHerald> {
-  const h = await startHerald(overrides);
-  cleanups.push(() => h.close());
-  return h;
-}
+const { cleanups, server } = perTestCleanup(afterEach);
 
 function sdk(h: TestHerald, user: string, extra: Partial<Parameters<typeof sdkClient>[0]> = {}, channels: string[] = ['*']): Herald {
   const c = sdkClient({ url: h.wsUrl, token: () => h.token(user, channels), ...extra });

@@ -10,26 +10,13 @@ import { execFile, execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { startHerald, type TestHerald } from '../helpers/herald.ts';
+import { codeBlocks, type Block } from '../helpers/markdown.ts';
 import { TestClient } from '../helpers/ws-client.ts';
 
 const DOC_PATH = new URL('../../docs/api.md', import.meta.url);
 const DOC = readFileSync(DOC_PATH, 'utf8');
 
-interface Block {
-  lang: string;
-  code: string;
-  /** 1-based line of the opening fence, for test names and failures. */
-  line: number;
-}
-
-function blocks(md: string): Block[] {
-  const out: Block[] = [];
-  const re = /^```(\w+)[ \t]*\n([\s\S]*?)^```[ \t]*$/gm;
-  for (let m = re.exec(md); m !== null; m = re.exec(md)) {
-    out.push({ lang: m[1]!, code: m[2]!, line: md.slice(0, m.index).split('\n').length });
-  }
-  return out;
-}
+const blocks = codeBlocks;
 
 function run(cmd: string, args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {

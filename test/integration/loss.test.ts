@@ -2,7 +2,6 @@
 // new connections, and the server is killed with SIGKILL (twice) and restarted on the same data directory.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -10,22 +9,13 @@ import type { Herald, HeraldMessage } from '../../client/index.ts';
 import { TokenService } from '../../src/auth/tokens.ts';
 import { API_KEY, startHerald, TOKEN_SECRET } from '../helpers/herald.ts';
 import { runHerald, type HeraldProcess } from '../helpers/process.ts';
+import { freePort } from '../helpers/redis.ts';
 import { memoryStorage, nextEvent, sdkClient } from '../helpers/sdk.ts';
 
 const USERS = 4;
 const MESSAGES = 3000;
 const BATCH = 50;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** Deterministic PRNG (mulberry32), so a failing run can be replayed with its seed. */
 function prng(seed: number): () => number {

@@ -15,20 +15,10 @@ import {
   type WebSocketLike,
 } from '../../client/index.ts';
 import { signWebhook } from '../../src/core/upstream.ts';
-import { API_KEY, startHerald, type TestHerald } from '../helpers/herald.ts';
+import { API_KEY, perTestCleanup, startHerald, type TestHerald } from '../helpers/herald.ts';
 import { nextEvent } from '../helpers/sdk.ts';
 
-// Everything a test opens is registered here and closed after it, pass or fail.
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
-
-async function server(overrides: Parameters<typeof startHerald>[0] = {}): Promise<TestHerald> {
-  const h = await startHerald(overrides);
-  cleanups.push(() => h.close());
-  return h;
-}
+const { cleanups, server } = perTestCleanup(afterEach);
 
 function client(opts: Partial<HeraldOptions> & Pick<HeraldOptions, 'url' | 'token'>): Herald {
   const c = new Herald({ WebSocket, minBackoffMs: 10, maxBackoffMs: 100, ...opts });

@@ -1,9 +1,9 @@
 // `npm run bench`: Herald and its peers (socket.io, a plain `ws` send loop, Bun's uWebSockets `publish` when bun is
 // available) on the same workloads, driven by a C epoll load client (bench/load/wsload.c, compiled here with gcc).
 // Prints a table with ratios (Herald / peer) and writes bench/results/bench.json and bench.md (bench-quick.* with
-// --quick). Then runs the store suite (bench/store.ts). See docs/performance.md.
+// --quick). Then runs the store suite (bench/store.ts) and the cluster suite (bench/cluster.ts). See docs/performance.md.
 //
-//   npm run bench [-- --quick] [--only herald,ws] [--skip-store] [--no-bun-install] [--profile]
+//   npm run bench [-- --quick] [--only herald,ws] [--skip-store] [--skip-cluster] [--no-bun-install] [--profile]
 //
 // Every loop is bounded by a count and a timeout; all traffic stays on 127.0.0.x; child processes are stopped by PID.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -702,9 +702,16 @@ async function main(): Promise<number> {
     storeOk = r.status === 0;
     if (!storeOk) log(`store suite failed (status ${r.status})`);
   }
+  let clusterOk = true;
+  if (!argv.includes('--skip-cluster')) {
+    log('cluster suite (bench/cluster.ts): cross-node delivery through Redis next to single-node');
+    const r = spawnSync('node', ['--import', 'tsx', join(import.meta.dirname, 'cluster.ts'), ...(quick ? ['--quick'] : [])], { stdio: 'inherit', cwd: ROOT, timeout: quick ? 90_000 : 300_000 });
+    clusterOk = r.status === 0;
+    if (!clusterOk) log(`cluster suite failed (status ${r.status})`);
+  }
   log(`done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
   const failed = results.filter((r) => r.error);
-  return failed.length > 0 || !storeOk ? 1 : 0;
+  return failed.length > 0 || !storeOk || !clusterOk ? 1 : 0;
 }
 
 let code = 1;

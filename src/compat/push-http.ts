@@ -1,3 +1,4 @@
+import { readBody } from '../api/http/body.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ApiKeyCheck } from '../auth/api-key.ts';
 import { countError, type Context } from '../core/context.ts';
@@ -52,29 +53,6 @@ export async function handlePush(deps: PushDeps, params: Params, authorization: 
   const online = (await ctx.presence.userConnections(to)) > 0;
   await publishing;
   return { status: 200, body: online ? 'ok' : 'offline' };
-}
-
-/** Reads the whole body, or undefined when it passes `limit` bytes. */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let over = false;
-    req.on('data', (chunk: Buffer) => {
-      if (over) return;
-      size += chunk.length;
-      if (size > limit) {
-        over = true;
-        resolve(undefined);
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (!over) resolve(Buffer.concat(chunks, size));
-    });
-    req.on('error', reject);
-  });
 }
 
 /**

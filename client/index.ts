@@ -3,125 +3,23 @@
 // imports nothing from Node and has no dependencies; the only shared code is the protocol's code tables.
 import { CloseCode, ErrorCode, isReconnectCode } from '../src/protocol/codes.ts';
 import { Positions, type PositionStorage, type StreamPosition } from './positions.ts';
+import {
+  ClientErrorCode,
+  HeraldError,
+  type ConnectedInfo,
+  type HeraldEvents,
+  type HeraldMessage,
+  type HeraldOptions,
+  type State,
+  type WebSocketConstructor,
+  type WebSocketLike,
+} from './types.ts';
+import { Emitter } from './emitter.ts';
+import { closeErrorCode, defaultStorage, errorText, numberOrUndefined } from './util.ts';
 
 export { CloseCode, ErrorCode, isReconnectCode };
 export type { PositionStorage, StreamPosition };
-
-export type State = 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'closed';
-
-/** Codes the SDK produces itself, next to the server's `ErrorCode`s. */
-export const ClientErrorCode = {
-  /** The connection dropped before the reply came (the request may or may not have reached the backend). */
-  Disconnected: 'disconnected',
-  /** `send()` while not connected: upstream messages are not queued, since resending them is not idempotent. */
-  NotConnected: 'not_connected',
-  /** The client was closed, by `close()` or by a final close code. */
-  Closed: 'closed',
-  /** `unsubscribe()` was called while the `subscribe()` was still waiting. */
-  Cancelled: 'cancelled',
-  /** The token function threw or rejected. */
-  TokenFailed: 'token_failed',
-  /** The WebSocket could not even be created (bad URL, blocked by the page's security policy). */
-  ConnectFailed: 'connect_failed',
-  /** The server closed the connection with a final code (see `closeCode`). */
-  ConnectionClosed: 'connection_closed',
-  /** The server sent a kicked close (4502): the backend removed this user. */
-  Kicked: 'kicked',
-} as const;
-export type ClientErrorCode = (typeof ClientErrorCode)[keyof typeof ClientErrorCode];
-
-/** Server codes may grow; `string & {}` keeps editor completion for the known ones without rejecting new ones. */
-export type HeraldErrorCode = ErrorCode | ClientErrorCode | (string & {});
-
-export class HeraldError extends Error {
-  override name = 'HeraldError';
-  constructor(
-    readonly code: HeraldErrorCode,
-    message: string,
-    /** Set when the error comes from a WebSocket close. */
-    readonly closeCode?: number,
-  ) {
-    super(message);
-  }
-}
-
-export interface HeraldMessage extends StreamPosition {
-  /** `user:<id>`, `channel:<name>` or `broadcast`. */
-  stream: string;
-  /** The channel name, for `channel:` streams. */
-  channel?: string;
-  event?: string;
-  data: unknown;
-}
-
-export interface ConnectedInfo {
-  session: string;
-  user: string;
-  /** Server heartbeat interval in ms. */
-  heartbeat: number;
-}
-
-export interface HeraldEvents {
-  state: { state: State; previous: State };
-  message: HeraldMessage;
-  /** Errors no promise reports: uncorrelated error frames, failed resubscriptions, final closes, token failures. */
-  error: { code: HeraldErrorCode; message: string; closeCode?: number; channel?: string };
-  connected: ConnectedInfo;
-  /** A connection or a connection attempt ended (not sent for `close()`); `code` is the WebSocket close code. */
-  disconnected: { code: number; reason: string; willReconnect: boolean };
-  subscribed: { channel: string };
-  unsubscribed: { channel: string };
-  /**
-   * Where a stream stands after (re)connecting or subscribing. `recovered: false` means messages were missed for
-   * good (history trimmed, or the server lost it): reload the state this stream feeds.
-   */
-  recovery: { stream: string; channel?: string; recovered: boolean };
-}
-export type HeraldEvent = keyof HeraldEvents;
-export type Listener<K extends HeraldEvent> = (payload: HeraldEvents[K]) => void;
-
-// Declared through a method so the parameter is checked bivariantly: the DOM WebSocket and the `ws` package
-// both call handlers with richer event objects than the fields read here, and both must be accepted as is.
-export type Handler<E> = { handle(event: E): void }['handle'];
-
-/** The part of the WebSocket API the SDK uses; both the browser's WebSocket and the `ws` package fit it. */
-export interface WebSocketLike {
-  readonly readyState: number;
-  send(data: string): void;
-  close(code?: number, reason?: string): void;
-  onopen: Handler<unknown> | null;
-  onmessage: Handler<{ data: unknown }> | null;
-  onclose: Handler<{ code: number; reason: string }> | null;
-  onerror: Handler<unknown> | null;
-}
-export type WebSocketConstructor = new (url: string) => WebSocketLike;
-
-export interface HeraldOptions {
-  /**
-   * The `/ws` URL, e.g. `wss://push.example.com/ws`; or a function called before every connect attempt, to spread
-   * reconnects over several nodes without a load balancer (`(attempt) => nodes[attempt % nodes.length]`).
-   */
-  url: string | ((attempt: number) => string);
-  /** A token, or a function called before every connect so an expired token can be replaced. */
-  token: string | (() => Promise<string> | string);
-  /** WebSocket implementation; defaults to `globalThis.WebSocket` (in Node 20 pass the `ws` package's). */
-  WebSocket?: WebSocketConstructor;
-  /** Backoff base: the first retry waits up to this long. Default 500 ms. */
-  minBackoffMs?: number;
-  /** Backoff cap. Default 30 s. */
-  maxBackoffMs?: number;
-  /** How long `send()` waits for the reply. Default 10 s (the server's webhook timeout is 5 s). */
-  sendTimeoutMs?: number;
-  /** How long a connect attempt may take to reach the welcome. Default 20 s. */
-  connectTimeoutMs?: number;
-  /**
-   * Where stream positions survive a page reload; defaults to `localStorage` when there is one. `null` keeps
-   * positions in memory only (resume then works across reconnects, not reloads).
-   */
-  storage?: PositionStorage | null;
-  /** Acknowledgements are batched: at most one per stream per interval. Default 100 ms. */
-  ackIntervalMs?: number;
-}
+export * from './types.ts';
 
 /** Added to two heartbeat intervals before a silent connection is declared dead (docs/protocol.md section 5). */
 const LIVENESS_MARGIN_MS = 5000;
@@ -137,7 +35,7 @@ type Pending =
 
 type Frame = Record<string, unknown>;
 
-export class Herald {
+export class Herald extends Emitter<HeraldEvents> {
   private readonly url: string | ((attempt: number) => string);
   private dials = 0;
   private readonly token: HeraldOptions['token'];
@@ -172,9 +70,9 @@ export class Herald {
   private readonly pos: Positions;
   private readonly ackIntervalMs: number;
   private ackTimer: ReturnType<typeof setTimeout> | undefined;
-  private readonly listeners: { [K in HeraldEvent]?: Set<Listener<K>> } = {};
 
   constructor(opts: HeraldOptions) {
+    super();
     this.url = opts.url;
     this.token = opts.token;
     this.WS = opts.WebSocket ?? (globalThis.WebSocket as WebSocketConstructor | undefined);
@@ -204,20 +102,6 @@ export class Herald {
   /** Last offset and epoch seen per stream, for resuming after a reconnect. */
   positions(): Record<string, StreamPosition> {
     return this.pos.all();
-  }
-
-  on<K extends HeraldEvent>(event: K, fn: Listener<K>): () => void {
-    let set = this.listeners[event] as Set<Listener<K>> | undefined;
-    if (set === undefined) {
-      set = new Set();
-      (this.listeners as Record<K, Set<Listener<K>>>)[event] = set;
-    }
-    set.add(fn);
-    return () => this.off(event, fn);
-  }
-
-  off<K extends HeraldEvent>(event: K, fn: Listener<K>): void {
-    (this.listeners[event] as Set<Listener<K>> | undefined)?.delete(fn);
   }
 
   /**
@@ -654,48 +538,4 @@ export class Herald {
     this.emit('state', { state, previous });
   }
 
-  private emit<K extends HeraldEvent>(event: K, payload: HeraldEvents[K]): void {
-    const set = this.listeners[event] as Set<Listener<K>> | undefined;
-    if (!set) return;
-    for (const fn of [...set]) {
-      try {
-        fn(payload);
-      } catch (err) {
-        // A throwing listener must not leave the client half-updated; rethrow outside so it is still reported.
-        queueMicrotask(() => {
-          throw err;
-        });
-      }
-    }
-  }
-}
-
-function defaultStorage(): PositionStorage | undefined {
-  try {
-    return (globalThis as { localStorage?: PositionStorage }).localStorage;
-  } catch {
-    // Accessing localStorage throws in some sandboxed frames.
-    return undefined;
-  }
-}
-
-function numberOrUndefined(v: unknown): number | undefined {
-  return typeof v === 'number' ? v : undefined;
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
-function closeErrorCode(code: number): HeraldErrorCode {
-  switch (code) {
-    case CloseCode.InvalidToken:
-      return ErrorCode.InvalidToken;
-    case CloseCode.TokenExpired:
-      return ErrorCode.TokenExpired;
-    case CloseCode.Kicked:
-      return ClientErrorCode.Kicked;
-    default:
-      return ClientErrorCode.ConnectionClosed;
-  }
 }

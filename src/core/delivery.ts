@@ -17,7 +17,8 @@ export interface Envelope {
  */
 export class Delivery {
   private nativeFrame: Buffer | undefined;
-  private readonly encoded = new Map<(env: Envelope) => unknown, unknown>();
+  /** Created on first use: most deliveries only ever need the native frame. */
+  private encoded: Map<(env: Envelope) => unknown, unknown> | undefined;
 
   constructor(readonly envelope: Envelope) {}
 
@@ -32,6 +33,7 @@ export class Delivery {
 
   /** Other transports memoize their own encoding through this. */
   as<T>(encoder: (env: Envelope) => T): T {
+    this.encoded ??= new Map();
     let v = this.encoded.get(encoder) as T | undefined;
     if (v === undefined) {
       v = encoder(this.envelope);

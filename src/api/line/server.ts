@@ -59,21 +59,33 @@ export function createLineServer(ctx: Context, ops: Record<string, Operation>, a
     };
 
     let overflowed = false;
+    // Replies finished in one event-loop turn go out in one write: a pipelining backend sends hundreds of lines
+    // per packet, and a syscall per reply line would cost more than the publishes themselves.
+    let out = '';
+    const flush = (): void => {
+      const text = out;
+      out = '';
+      if (text !== '' && !socket.destroyed) socket.write(text);
+    };
+    const reply = (text: string): void => {
+      if (text === '') return;
+      if (out === '') setImmediate(flush);
+      out += text;
+    };
+
     socket.on('data', (chunk: Buffer) => {
       // After an oversize line the rest of the stream cannot be framed again: drop it and close.
       if (overflowed) return;
       const { lines, overflow } = splitter.push(chunk);
       for (const line of lines) {
-        const reply = run(line);
-        chain = chain.then(async () => {
-          const text = await reply;
-          if (text !== '' && !socket.destroyed) socket.write(text);
-        });
+        const pending = run(line);
+        chain = chain.then(async () => reply(await pending));
       }
       if (overflow) {
         overflowed = true;
         countError(ctx, ErrorCode.FrameTooLarge);
         chain = chain.then(() => {
+          flush();
           socket.end(errLine(ErrorCode.FrameTooLarge, `line exceeds ${ctx.config.limits.maxLineBytes} bytes; closing`));
           // A peer still pushing its huge line never reads our FIN; do not keep its buffers around.
           setTimeout(() => socket.destroy(), 1000).unref();

@@ -1,3 +1,4 @@
+import { ReplyQueue } from '../api/line/replies.ts';
 import { createServer as createNetServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import type { ApiKeyCheck } from '../auth/api-key.ts';
@@ -84,18 +85,11 @@ export function createTextPort(ctx: Context, secret: ApiKeyCheck | undefined, tl
   function serve(socket: Socket): void {
     socket.setNoDelay(true);
     const splitter = new LineSplitter(cfg.maxLineBytes);
-    // Pushes are async (store append); this chain keeps the replies in line order.
-    let chain: Promise<void> = Promise.resolve();
-    const answer = (reply: Promise<string>): void => {
-      chain = chain.then(async () => {
-        const text = await reply;
-        if (!socket.destroyed) socket.write(text);
-      });
-    };
+    const replies = new ReplyQueue(socket);
     socket.on('data', (chunk: Buffer) => {
       const { lines, overflow } = splitter.push(chunk);
       for (const line of lines) {
-        answer(
+        replies.add(
           push(line).catch((err: unknown) => {
             ctx.log.error({ err }, 'compat text push failed');
             return 'fail\n';
@@ -108,7 +102,7 @@ export function createTextPort(ctx: Context, secret: ApiKeyCheck | undefined, tl
         // Drop the rest of what this peer sends, answer the lines before it, then `fail` and close.
         socket.removeAllListeners('data');
         socket.resume();
-        chain = chain.then(() => {
+        replies.after(() => {
           socket.end('fail\n');
           setTimeout(() => socket.destroy(), 2000).unref();
         });

@@ -6,6 +6,7 @@ import { ApiError } from '../errors.ts';
 import type { Operation } from '../operations.ts';
 import { isLoopback } from '../http/handler.ts';
 import { errLine, LineSplitter, okLine, parseCommand } from './parser.ts';
+import { ReplyQueue } from './replies.ts';
 
 /**
  * The line port: one JSON command per line, one reply line per command, in order, pipelining allowed.
@@ -19,8 +20,7 @@ export function createLineServer(ctx: Context, ops: Record<string, Operation>, a
     socket.setNoDelay(true);
     const splitter = new LineSplitter(ctx.config.limits.maxLineBytes);
     let authed = ctx.config.line.allowLoopbackWithoutKey && isLoopback(socket.remoteAddress);
-    // Commands may finish out of order (async ops); this chain keeps replies in command order.
-    let chain: Promise<void> = Promise.resolve();
+    const replies = new ReplyQueue(socket);
 
     const run = async (line: string): Promise<string> => {
       if (line.trim() === '') return '';
@@ -59,33 +59,17 @@ export function createLineServer(ctx: Context, ops: Record<string, Operation>, a
     };
 
     let overflowed = false;
-    // Replies finished in one event-loop turn go out in one write: a pipelining backend sends hundreds of lines
-    // per packet, and a syscall per reply line would cost more than the publishes themselves.
-    let out = '';
-    const flush = (): void => {
-      const text = out;
-      out = '';
-      if (text !== '' && !socket.destroyed) socket.write(text);
-    };
-    const reply = (text: string): void => {
-      if (text === '') return;
-      if (out === '') setImmediate(flush);
-      out += text;
-    };
-
     socket.on('data', (chunk: Buffer) => {
       // After an oversize line the rest of the stream cannot be framed again: drop it and close.
       if (overflowed) return;
       const { lines, overflow } = splitter.push(chunk);
       for (const line of lines) {
-        const pending = run(line);
-        chain = chain.then(async () => reply(await pending));
+        replies.add(run(line));
       }
       if (overflow) {
         overflowed = true;
         countError(ctx, ErrorCode.FrameTooLarge);
-        chain = chain.then(() => {
-          flush();
+        replies.after(() => {
           socket.end(errLine(ErrorCode.FrameTooLarge, `line exceeds ${ctx.config.limits.maxLineBytes} bytes; closing`));
           // A peer still pushing its huge line never reads our FIN; do not keep its buffers around.
           setTimeout(() => socket.destroy(), 1000).unref();

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { ApiKeyCheck } from './auth/api-key.ts';
 import { createBackends } from './backends.ts';
+import { listenOn } from './net.ts';
 import { ensureSecrets, type Secrets } from './auth/secrets.ts';
 import { TokenService } from './auth/tokens.ts';
 import { loadConfig, type ConfigSources, type HeraldConfig } from './config.ts';
@@ -135,15 +136,4 @@ export function createHerald(opts: CreateOptions = {}): HeraldServer {
     },
   };
   return server;
-}
-
-function listenOn(s: Server | import('node:net').Server, port: number, host: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: Error) => reject(err);
-    s.once('error', onError);
-    s.listen(port, host, () => {
-      s.off('error', onError);
-      resolve();
-    });
-  });
 }

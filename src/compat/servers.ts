@@ -1,3 +1,4 @@
+import { listenOn } from '../net.ts';
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -56,16 +57,7 @@ export function createWebServer(tls: TlsFiles | undefined, handshakeTimeoutMs: n
   return server;
 }
 
-export function listenOn(server: NetServer, port: number, host: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: Error) => reject(err);
-    server.once('error', onError);
-    server.listen(port, host, () => {
-      server.off('error', onError);
-      resolve();
-    });
-  });
-}
+export { listenOn };
 
 export function boundAddress(server: NetServer, host: string, configuredPort: number): { host: string; port: number } {
   const a = server.address() as AddressInfo | null;

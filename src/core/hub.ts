@@ -47,8 +47,9 @@ export class Hub {
   remove(conn: Connection): void {
     if (!this.all.delete(conn)) return;
     if (conn.user !== '' && removeFrom(this.byUser, conn.user, conn)) this.interest(userStream(conn.user), false);
-    const channels = [...conn.channels];
-    for (const ch of channels) if (removeFrom(this.byChannel, ch, conn)) this.interest(channelStream(ch), false);
+    // The channel list is copied only for observers (cluster presence); a lone process skips the allocation.
+    const channels = this.observers.length > 0 ? [...conn.channels] : EMPTY_LIST;
+    for (const ch of conn.channels) if (removeFrom(this.byChannel, ch, conn)) this.interest(channelStream(ch), false);
     conn.channels.clear();
     for (const o of this.observers) o.disconnected(conn, channels);
   }
@@ -131,6 +132,7 @@ export class Hub {
 }
 
 const EMPTY: ReadonlySet<Connection> = new Set();
+const EMPTY_LIST: readonly string[] = [];
 
 /** Returns true when the key is new (its first connection). */
 function addTo(map: Map<string, Set<Connection>>, key: string, conn: Connection): boolean {

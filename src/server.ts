@@ -14,6 +14,7 @@ import { Hub } from './core/hub.ts';
 import { Idempotency } from './core/idempotency.ts';
 import { Receipts } from './core/receipts.ts';
 import { Upstream } from './core/upstream.ts';
+import { attachFastLane } from './api/http/fast-lane.ts';
 import { createHttpHandler } from './api/http/handler.ts';
 import { createLineServer } from './api/line/server.ts';
 import { createOperations } from './api/operations.ts';
@@ -82,6 +83,7 @@ export function createHerald(opts: CreateOptions = {}): HeraldServer {
   const native = new NativeEndpoint(ctx);
   const demo = demoEnabled(ctx) ? createDemo(ctx, ops) : undefined;
   const http = createHttpServer(createHttpHandler({ ctx, ops, apiKey, metrics, ...(demo ? { demo } : {}) }));
+  const fastLane = attachFastLane(http, { ctx, ops, apiKey });
   http.on('upgrade', (req, socket, head) => {
     const url = new URL(req.url ?? '/', 'http://herald');
     if (url.pathname === '/ws') return native.handleUpgrade(req, socket, head, url);
@@ -122,6 +124,7 @@ export function createHerald(opts: CreateOptions = {}): HeraldServer {
     close() {
       closing ??= (async () => {
         http.close();
+        fastLane.closeIdle();
         line?.close();
         native.stop();
         native.closeAll(CloseCode.Shutdown, 'server shutting down');
@@ -129,6 +132,7 @@ export function createHerald(opts: CreateOptions = {}): HeraldServer {
         const left = await native.drained(config.shutdownTimeoutMs);
         if (left > 0) log.warn({ connections: left }, 'shutdown timeout: dropping connections that did not close');
         http.closeAllConnections();
+        fastLane.closeAll();
         demo?.close();
         await backends.close();
       })();

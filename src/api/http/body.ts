@@ -36,11 +36,21 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 
 export async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
   const body = await readBody(req, limit);
   if (body === undefined) throw new ApiError(413, ErrorCode.BodyTooLarge, `request body exceeds ${limit} bytes`);
-  const text = body.toString();
+  return parseJson(body.toString());
+}
+
+/** Parses a request body's text; an empty body is `{}`. */
+export function parseJson(text: string): unknown {
   if (text.trim() === '') return {};
   try {
     return JSON.parse(text);
   } catch {
     throw new ApiError(400, ErrorCode.BadJson, 'request body is not valid JSON');
   }
+}
+
+/** An API operation's input from a POST body: it must be a JSON object. */
+export function bodyObject(body: unknown): Record<string, unknown> {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ApiError(400, ErrorCode.BadRequest, 'request body must be a JSON object');
+  return body as Record<string, unknown>;
 }

@@ -10,7 +10,7 @@ import { PUBLIC_DIR, SDK_FILE } from '../../paths.ts';
 import { ErrorCode } from '../../protocol/codes.ts';
 import { ApiError } from '../errors.ts';
 import type { Operation } from '../operations.ts';
-import { readJson } from './body.ts';
+import { bodyObject, readJson } from './body.ts';
 import { matchRoute } from './routes.ts';
 
 const TYPES: Record<string, string> = {
@@ -37,6 +37,16 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
   res.end(text);
 }
 
+export const unauthorized = (): ApiError => new ApiError(401, ErrorCode.Unauthorized, 'missing or wrong API key (Authorization: Bearer <key>)');
+
+/** Headers an API error response carries besides its JSON body. */
+export function errorHeaders(err: ApiError): Record<string, string> {
+  const headers: Record<string, string> = err.status === 401 ? { 'www-authenticate': 'Bearer' } : {};
+  if (err.status === 413) headers.connection = 'close';
+  if (err.allow !== undefined) headers.allow = err.allow;
+  return headers;
+}
+
 export function isLoopback(addr: string | undefined): boolean {
   return addr === '127.0.0.1' || addr === '::1' || addr === '::ffff:127.0.0.1' || (addr?.startsWith('127.') ?? false);
 }
@@ -47,10 +57,7 @@ export function createHttpHandler(deps: HttpDeps): (req: IncomingMessage, res: S
   const fail = (req: IncomingMessage, res: ServerResponse, err: unknown): void => {
     if (err instanceof ApiError) {
       countError(ctx, err.code);
-      const headers: Record<string, string> = err.status === 401 ? { 'www-authenticate': 'Bearer' } : {};
-      if (err.status === 413) headers.connection = 'close';
-      if (err.allow !== undefined) headers.allow = err.allow;
-      sendJson(res, err.status, err.toJSON(), headers);
+      sendJson(res, err.status, err.toJSON(), errorHeaders(err));
       return;
     }
     // A client that hung up mid-request is not a server fault: keep it out of the internal-error count.
@@ -66,7 +73,7 @@ export function createHttpHandler(deps: HttpDeps): (req: IncomingMessage, res: S
   const api = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
     if (!apiKey.matchesHeader(req.headers.authorization)) {
       req.resume();
-      throw new ApiError(401, ErrorCode.Unauthorized, 'missing or wrong API key (Authorization: Bearer <key>)');
+      throw unauthorized();
     }
     const m = matchRoute(req.method ?? 'GET', url.pathname);
     if (m.route === undefined) {
@@ -78,9 +85,7 @@ export function createHttpHandler(deps: HttpDeps): (req: IncomingMessage, res: S
     }
     let input: Record<string, unknown>;
     if (m.route.method === 'POST') {
-      const body = await readJson(req, ctx.config.limits.maxBodyBytes);
-      if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ApiError(400, ErrorCode.BadRequest, 'request body must be a JSON object');
-      input = { ...(body as Record<string, unknown>), ...m.params };
+      input = { ...bodyObject(await readJson(req, ctx.config.limits.maxBodyBytes)), ...m.params };
     } else {
       input = { ...Object.fromEntries(url.searchParams), ...m.params };
     }

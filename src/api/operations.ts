@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import type { Context } from '../core/context.ts';
-import type { PublishResult, PublishTarget } from '../core/dispatcher.ts';
+import type { PublishRequest, PublishResult, PublishTarget } from '../core/dispatcher.ts';
 import { CloseCode, ErrorCode } from '../protocol/codes.ts';
 import { ApiError, fromZod } from './errors.ts';
 import { userStream } from '../core/names.ts';
@@ -25,6 +25,12 @@ export type Operation = (input: Record<string, unknown>) => Promise<unknown> | u
 
 const noop = (): void => {};
 
+/** In a batch each message fails on its own: its error object takes its place in the results. */
+const batchError = (err: unknown): unknown => {
+  if (!(err instanceof ApiError)) throw err;
+  return err.toJSON();
+};
+
 function parse<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
   const r = schema.safeParse(input);
   if (!r.success) throw fromZod(r.error);
@@ -41,7 +47,15 @@ export function createOperations(ctx: Context): Record<string, Operation> {
    */
   const publishOne = async (input: unknown, started: () => void = noop): Promise<unknown> => {
     try {
-      return await publishChecked(input, started);
+      const { req, msg } = checkPublish(input);
+      // The common case (no idempotency key, no receipt wait) in one async step: this is the per-message hot path.
+      if (msg.idempotencyKey === undefined && (msg.waitMs === undefined || msg.waitMs === 0)) {
+        const publishing = dispatcher.publish(req);
+        started();
+        const r = await publishing;
+        return { delivered: r.delivered, streams: r.streams, status: 'stored' };
+      }
+      return await publishWithOptions(req, msg, started);
     } catch (err) {
       if (err instanceof ApiError) throw err;
       // The store refused (Redis away, disk full): nothing was stored, so a retry is safe and is the fix.
@@ -52,7 +66,7 @@ export function createOperations(ctx: Context): Record<string, Operation> {
     }
   };
 
-  const publishChecked = async (input: unknown, started: () => void): Promise<unknown> => {
+  const checkPublish = (input: unknown): { req: PublishRequest; msg: z.infer<typeof PublishSchema> } => {
     const msg = parse(PublishSchema, input);
     const to = TargetSchema.safeParse(msg.to);
     if (!to.success) {
@@ -61,10 +75,14 @@ export function createOperations(ctx: Context): Record<string, Operation> {
       const detail = keys.length === 1 && TARGET_KEYS.includes(keys[0]!) ? ` (to.${fromZod(to.error).message})` : '';
       throw new ApiError(400, ErrorCode.UnknownTarget, `to must be one of {"user":id}, {"users":[ids]}, {"channel":name}, {"channels":[names]}, {"all":true}${detail}`);
     }
-    const req = { to: to.data as PublishTarget, data: JSON.stringify(msg.data) };
-    const full = msg.event === undefined ? req : { ...req, event: msg.event };
+    const data = JSON.stringify(msg.data);
+    const req: PublishRequest = msg.event === undefined ? { to: to.data as PublishTarget, data } : { to: to.data as PublishTarget, data, event: msg.event };
+    return { req, msg };
+  };
+
+  const publishWithOptions = async (req: PublishRequest, msg: z.infer<typeof PublishSchema>, started: () => void): Promise<unknown> => {
     const publish = (record?: Parameters<typeof dispatcher.publish>[1]) => {
-      const p = dispatcher.publish(full, record);
+      const p = dispatcher.publish(req, record);
       started();
       return withReceipt(p, msg.waitMs);
     };
@@ -120,15 +138,15 @@ export function createOperations(ctx: Context): Record<string, Operation> {
       // Each message succeeds or fails on its own; order of publication follows the array.
       const pending: Promise<unknown>[] = [];
       for (const m of messages) {
-        let started!: () => void;
-        const offsetsAssigned = new Promise<void>((resolve) => (started = resolve));
-        pending.push(
-          publishOne(m, started).catch((err: unknown) => {
-            if (!(err instanceof ApiError)) throw err;
-            return err.toJSON();
-          }),
-        );
-        await offsetsAssigned;
+        // Usually offsets are assigned before publishOne returns; only then is waiting for them skipped.
+        let assigned = false;
+        let wake: (() => void) | undefined;
+        const started = (): void => {
+          assigned = true;
+          wake?.();
+        };
+        pending.push(publishOne(m, started).catch(batchError));
+        if (!assigned) await new Promise<void>((resolve) => (wake = resolve));
       }
       return { results: await Promise.all(pending) };
     },

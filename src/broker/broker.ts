@@ -11,7 +11,8 @@ import type { Target } from '../core/hub.ts';
  */
 export interface Broker {
   start(onRemote: (target: Target, env: Envelope) => void): Promise<void>;
-  publish(target: Target, env: Envelope): Promise<void>;
+  /** May return nothing when there is nothing to wait for (one process), which saves the publisher an await. */
+  publish(target: Target, env: Envelope): Promise<void> | void;
   /**
    * Some local connection needs this stream: receive it from other nodes. Resolves once that is in effect, so a
    * resume that reads history afterwards cannot miss a message published elsewhere in between.

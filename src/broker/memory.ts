@@ -6,9 +6,7 @@ export class MemoryBroker implements Broker {
     return Promise.resolve();
   }
 
-  publish(): Promise<void> {
-    return Promise.resolve();
-  }
+  publish(): void {}
 
   watch(): Promise<void> {
     return Promise.resolve();

@@ -70,15 +70,17 @@ export class Dispatcher {
   async publish(req: PublishRequest, record?: AppendRecord): Promise<PublishResult> {
     const targets = expandTarget(req.to);
     const items = targets.map((t) => (req.event === undefined ? { stream: streamOf(t), data: req.data } : { stream: streamOf(t), data: req.data, event: req.event }));
-    const withStreams = (results: { offset: number; epoch: string }[]) => results.map((r, i) => ({ stream: items[i]!.stream, ...r }));
     const stored = await this.store.appendAll(items, record);
-    const streams = withStreams(stored);
+    const streams: StreamResult[] = [];
     let delivered = 0;
     for (let i = 0; i < targets.length; i++) {
-      const { stream, offset, epoch } = streams[i]!;
+      const { stream } = items[i]!;
+      const { offset, epoch } = stored[i]!;
+      streams.push({ stream, offset, epoch });
       const env: Envelope = req.event === undefined ? { stream, offset, epoch, data: req.data } : { stream, offset, epoch, data: req.data, event: req.event };
       delivered += this.hub.deliver(targets[i]!, env);
-      await this.broker.publish(targets[i]!, env);
+      const forwarded = this.broker.publish(targets[i]!, env);
+      if (forwarded !== undefined) await forwarded;
     }
     this.published++;
     return { delivered, streams };

@@ -115,8 +115,9 @@ describe('resume', () => {
     const got = collect(a);
     await a.connect();
     await a.subscribe('live');
+    const first = nextEvent(a, 'message', (m) => m.data === 1);
     await publish(h, { to: { channel: 'live' }, data: 1 });
-    await nextEvent(a, 'message', (m) => m.data === 1);
+    await first;
     a.close();
     await publish(h, { to: { channel: 'live' }, data: 2 });
     await publish(h, { to: { channel: 'live' }, data: 3 });
@@ -127,8 +128,9 @@ describe('resume', () => {
     const rec = nextEvent(b, 'recovery', (r) => r.channel === 'live');
     await b.subscribe('live');
     assert.equal((await rec).recovered, true);
+    const fourth = nextEvent(b, 'message', (m) => m.data === 4);
     await publish(h, { to: { channel: 'live' }, data: 4 });
-    await nextEvent(b, 'message', (m) => m.data === 4);
+    await fourth;
     assert.deepEqual(got.map((m) => m.data), [1]);
     assert.deepEqual(gotB.map((m) => m.data), [2, 3, 4]);
   });

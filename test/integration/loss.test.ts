@@ -212,8 +212,9 @@ test('past retention the client is told recovered: false', async () => {
     const a = sdkClient({ url: h.wsUrl, token: () => h.token('p1', ['*']), storage });
     await a.connect();
     await a.subscribe('tiny');
+    const first = nextEvent(a, 'message');
     await h.api('POST', '/api/publish', { to: { channel: 'tiny' }, data: 1 });
-    await nextEvent(a, 'message');
+    await first;
     a.close();
     for (let i = 2; i <= 10; i++) await h.api('POST', '/api/publish', { to: { channel: 'tiny' }, data: i });
     const b = sdkClient({ url: h.wsUrl, token: () => h.token('p1', ['*']), storage });

@@ -65,7 +65,8 @@ export function createTextPort(ctx: Context, secret: ApiKeyCheck | undefined, tl
     tls === undefined
       ? createNetServer(onConnection)
       : createTlsServer({ cert: tls.cert, key: tls.key, handshakeTimeout: cfg.handshakeTimeoutMs }, onConnection);
-  server.on('error', (err) => ctx.log.error({ err }, 'compat text port error'));
+  // Failed accepts are the connection limit's to report, rate-limited (src/net-limits.ts).
+  server.on('error', (err: NodeJS.ErrnoException) => err.syscall === 'accept' || ctx.log.error({ err }, 'compat text port error'));
 
   const push = async (line: string): Promise<string> => {
     const p = parseTextPush(line, secret);

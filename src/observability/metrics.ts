@@ -1,5 +1,6 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Context } from '../core/context.ts';
+import { connectionLimits } from '../net-limits.ts';
 
 /**
  * Prometheus metrics read from counters the core keeps as plain numbers, at scrape time, so delivering a message
@@ -28,6 +29,10 @@ export function createMetrics(ctx: Context): Registry {
   counter('herald_messages_out_total', 'Messages queued to client connections', () => hub.deliveries);
   counter('herald_messages_dropped_total', 'Deliveries refused by a closing or slow connection', () => hub.dropped);
   counter('herald_frames_in_total', 'Frames received from clients', () => stats.framesIn);
+  // Per process, like the open-file limit it guards; listenOn enrols listeners without a context, so the refusal
+  // log uses this instance's logger.
+  counter('herald_connections_refused_total', 'Connections reset on accept: the process is at its open-file limit', () => connectionLimits.refused);
+  connectionLimits.logTo(ctx.log);
   new Counter({
     name: 'herald_errors_total',
     help: 'Errors answered to clients and backends, by code',

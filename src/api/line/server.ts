@@ -14,7 +14,8 @@ import { ReplyQueue } from './replies.ts';
  */
 export function createLineServer(ctx: Context, ops: Record<string, Operation>, apiKey: ApiKeyCheck): Server {
   const server = createServer((socket) => serve(socket));
-  server.on('error', (err) => ctx.log.error({ err }, 'line port error'));
+  // Failed accepts are the connection limit's to report, rate-limited (src/net-limits.ts).
+  server.on('error', (err: NodeJS.ErrnoException) => err.syscall === 'accept' || ctx.log.error({ err }, 'line port error'));
 
   function serve(socket: Socket): void {
     socket.setNoDelay(true);

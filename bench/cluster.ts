@@ -85,7 +85,9 @@ async function measure(label: string, publishTo: Node, receiveOn: Node): Promise
     const res = await fetch(`${publishTo.url}/api/publish/batch`, { method: 'POST', headers: { authorization: `Bearer ${API_KEY}` }, body: JSON.stringify({ messages }) });
     await res.arrayBuffer();
   }
-  await Promise.race([all, new Promise((r) => setTimeout(r, 60_000))]);
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([all, new Promise((r) => (timer = setTimeout(r, 60_000)))]);
+  clearTimeout(timer); // a pending 60 s timer would keep this process alive after the report
   const seconds = (nowUs() - t0) / 1e6;
   for (const ws of sockets) ws.terminate();
   lat.sort((a, b) => a - b);

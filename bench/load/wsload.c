@@ -2,12 +2,17 @@
 //
 //   wsload ws   HOST PORT PATHFILE N [CONCURRENCY]   WebSocket clients (RFC 6455)
 //   wsload eio4 HOST PORT PATHFILE N [CONCURRENCY]   Socket.IO v4 clients (Engine.IO v4 over websocket)
+//   wsload eio3 HOST PORT PATHFILE N [CONCURRENCY]   socket.io-client 2.x clients (Engine.IO v3 over websocket):
+//                                                   wait for the server's `40`, log in with `421["login","u<i>"]`,
+//                                                   count the connection once the login is acked; ping (`2`)
+//                                                   every 20 s, as EIO3 clients do
 //   wsload http HOST PORT CONNS COUNT USERS KEY TIMEOUT_MS
 //                                                   closed-loop keep-alive POST /api/publish, one user each
 //
-// ws/eio4: PATHFILE holds one request path per line (cycled when shorter than N), e.g. /ws?token=<jwt>.
+// ws/eio*: PATHFILE holds one request path per line (cycled when shorter than N), e.g. /ws?token=<jwt>.
 // Connections are spread over source addresses 127.0.0.2-127.0.0.9 (IP_BIND_ADDRESS_NO_PORT). Every text
-// frame whose payload holds `"t":<CLOCK_MONOTONIC µs>` counts as one delivery; its publish->receipt latency
+// frame whose payload holds `"t":<CLOCK_MONOTONIC µs>` (or `\"t\":`, the same JSON carried as a JSON string,
+// as in Socket.IO `new_msg` packets) counts as one delivery; its publish->receipt latency
 // goes into a 10 µs histogram. Commands on stdin, one per line, each answered by one JSON line on stdout:
 //   report | reset | expect <deliveries> <timeout ms> | quit
 // Traffic goes only to the given host, which the orchestrator sets to 127.0.0.1.
@@ -69,7 +74,7 @@ static double pct(double p) {
   return (double)lat_max / 1000.0;
 }
 
-enum { ST_CONNECTING, ST_HS, ST_OPEN, ST_DEAD };
+enum { ST_CONNECTING, ST_HS, ST_LOGIN, ST_OPEN, ST_DEAD }; /* ST_LOGIN: eio3, upgraded, login not yet acked */
 
 typedef struct {
   int fd;
@@ -82,7 +87,8 @@ typedef struct {
   int inflight;
 } conn_t;
 
-static int mode_eio, ep;
+static int mode_eio, ep; /* mode_eio: 0 (ws), 3 or 4 (Engine.IO version) */
+static uint64_t refused_n; /* eio3 logins answered {ok:false} */
 static conn_t *conns;
 static int nconn, connected_n, failed_n, in_progress;
 static char **paths;
@@ -167,17 +173,34 @@ static void kill_conn(conn_t *c) {
 
 static void on_payload(conn_t *c, const unsigned char *p, size_t n, uint64_t now) {
   frames++;
-  if (mode_eio) {
+  if (mode_eio == 4) {
     if (n == 1 && p[0] == '2') { send_text(c->fd, "3"); pings++; return; }
     if (n >= 1 && p[0] == '0') { send_text(c->fd, "40"); return; }
+  } else if (mode_eio == 3) {
+    /* EIO3: the client pings and the server answers `3`; the server connects the default namespace itself (`40`,
+       which the client must not send again: a second CONNECT closes the connection). */
+    if (n == 1 && p[0] == '3') { pings++; return; }
+    if (n >= 1 && p[0] == '0') return;
+    if (n == 2 && p[0] == '4' && p[1] == '0') {
+      char login[64];
+      snprintf(login, sizeof login, "421[\"login\",\"u%d\"]", c->idx);
+      send_text(c->fd, login);
+      return;
+    }
+    if (n >= 3 && p[0] == '4' && p[1] == '3' && p[2] == '1') {
+      if (!memmem(p, n, "\"ok\":true", 9)) refused_n++;
+      if (c->st == ST_LOGIN) { c->st = ST_OPEN; connected_n++; in_progress--; }
+      return;
+    }
   } else if (n < 40 && memmem(p, n, "\"type\":\"ping\"", 13)) {
     send_text(c->fd, "{\"type\":\"pong\"}");
     pings++;
     return;
   }
   const unsigned char *q = memmem(p, n, "\"t\":", 4);
-  if (!q) return;
-  q += 4;
+  if (q) q += 4;
+  else if ((q = memmem(p, n, "\\\"t\\\":", 6))) q += 6; /* \"t\": inside a JSON string */
+  else return;
   uint64_t t = 0;
   while (q < p + n && *q >= '0' && *q <= '9') t = t * 10 + (uint64_t)(*q++ - '0');
   delivered++;
@@ -244,9 +267,8 @@ static void on_readable(conn_t *c, uint64_t now) {
       if (!e) continue;
       if (n < 12 || memcmp(p + 9, "101", 3) != 0) { kill_conn(c); return; }
       off = (size_t)(e - p) + 4;
-      c->st = ST_OPEN;
-      connected_n++;
-      in_progress--;
+      if (mode_eio == 3) c->st = ST_LOGIN;
+      else { c->st = ST_OPEN; connected_n++; in_progress--; }
     }
     off += parse_frames(c, p + off, n - off, now);
     if (c->st == ST_DEAD) return;
@@ -263,11 +285,11 @@ static void on_readable(conn_t *c, uint64_t now) {
 
 static void emit_report(const char *ev) {
   printf("{\"event\":\"%s\",\"delivered\":%llu,\"frames\":%llu,\"reads\":%llu,\"first_rx_us\":%llu,\"last_rx_us\":%llu,"
-         "\"p50_ms\":%.3f,\"p90_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,\"open\":%d,\"closed\":%llu,\"failed\":%d,\"pings\":%llu}\n",
+         "\"p50_ms\":%.3f,\"p90_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,\"open\":%d,\"closed\":%llu,\"failed\":%d,\"pings\":%llu,\"refused\":%llu}\n",
          ev, (unsigned long long)delivered, (unsigned long long)frames, (unsigned long long)reads_n,
          (unsigned long long)first_rx, (unsigned long long)last_rx, pct(0.50), pct(0.90), pct(0.99),
          (double)lat_max / 1000.0, connected_n - (int)closed_n, (unsigned long long)closed_n, failed_n,
-         (unsigned long long)pings);
+         (unsigned long long)pings, (unsigned long long)refused_n);
   fflush(stdout);
 }
 
@@ -334,7 +356,7 @@ static int run_ws(int argc, char **argv) {
   ep = epoll_create1(0);
   struct epoll_event ev = {.events = EPOLLIN, .data.u64 = UINT64_MAX};
   epoll_ctl(ep, EPOLL_CTL_ADD, 0, &ev);
-  uint64_t t0 = now_us();
+  uint64_t t0 = now_us(), last_ping = t0;
   int next = 0, announced = 0;
   struct epoll_event evs[1024];
   for (;;) {
@@ -350,12 +372,18 @@ static int run_ws(int argc, char **argv) {
     }
     if (!announced && next >= nconn && in_progress == 0) {
       announced = 1;
-      printf("{\"event\":\"connected\",\"ok\":%d,\"failed\":%d,\"ms\":%.1f}\n", connected_n, failed_n, (double)(now_us() - t0) / 1000.0);
+      printf("{\"event\":\"connected\",\"ok\":%d,\"failed\":%d,\"refused\":%llu,\"ms\":%.1f}\n", connected_n, failed_n, (unsigned long long)refused_n,
+             (double)(now_us() - t0) / 1000.0);
       fflush(stdout);
     }
     int timeout = expect_n ? 5 : (announced ? 200 : 50);
     int k = epoll_wait(ep, evs, 1024, timeout);
     uint64_t now = now_us();
+    if (mode_eio == 3 && now - last_ping >= 20000000ull) {
+      /* EIO3 servers close a connection that sent nothing for pingInterval + pingTimeout (45 s by default). */
+      last_ping = now;
+      for (int j = 0; j < next; j++) if (conns[j].st == ST_OPEN || conns[j].st == ST_LOGIN) send_text(conns[j].fd, "2");
+    }
     for (int i = 0; i < k; i++) {
       if (evs[i].data.u64 == UINT64_MAX) { if (on_stdin()) return 0; continue; }
       conn_t *c = &conns[evs[i].data.u64];
@@ -490,7 +518,7 @@ static int run_http(int argc, char **argv) {
 
 int main(int argc, char **argv) {
   if (argc < 2) {
-    fprintf(stderr, "usage: wsload ws|eio4 HOST PORT PATHFILE N [CONC] | wsload http HOST PORT CONNS COUNT USERS KEY TIMEOUT_MS\n");
+    fprintf(stderr, "usage: wsload ws|eio4|eio3 HOST PORT PATHFILE N [CONC] | wsload http HOST PORT CONNS COUNT USERS KEY TIMEOUT_MS\n");
     return 2;
   }
   raise_nofile();
@@ -503,7 +531,8 @@ int main(int argc, char **argv) {
     if ((ntohl(dst.sin_addr.s_addr) >> 24) != 127) { fprintf(stderr, "wsload only talks to 127.0.0.0/8\n"); return 2; }
   }
   if (strcmp(argv[1], "ws") == 0) return run_ws(argc, argv);
-  if (strcmp(argv[1], "eio4") == 0) { mode_eio = 1; return run_ws(argc, argv); }
+  if (strcmp(argv[1], "eio4") == 0) { mode_eio = 4; return run_ws(argc, argv); }
+  if (strcmp(argv[1], "eio3") == 0) { mode_eio = 3; return run_ws(argc, argv); }
   if (strcmp(argv[1], "http") == 0) return run_http(argc, argv);
   return 2;
 }

@@ -1,13 +1,20 @@
 // Herald under the bench driver: the server runs in this process (same code as `herald start`), and the driver's
 // broadcast publishes go through the publish operation, the path the HTTP API and the line port call.
-//   node --expose-gc --import tsx bench/peers/herald.ts <port> <linePort> <memory|sqlite> <dataDir>
+//   node --expose-gc --import tsx bench/peers/herald.ts <port> <linePort> <memory|sqlite> <dataDir> [--socketio <port>]
+// With --socketio, Herald runs with the Workerman profile (its compatibility listeners), the Socket.IO listener
+// (2120 in the profile) on the given port and the profile's other listeners on free ports, all on 127.0.0.1; the
+// ready line then names that port as `clientPort`, where the bench's EIO3 clients connect.
 import { pino } from 'pino';
 import { createOperations } from '../../src/api/operations.ts';
 import { createHerald } from '../../src/server.ts';
 // @ts-expect-error plain JS module shared with the Node and Bun peers
 import { runDriver } from './driver.mjs';
 
-const [port = '0', linePort = '0', store = 'memory', dataDir = '/tmp/herald-bench'] = process.argv.slice(2);
+const args = process.argv.slice(2);
+const at = args.indexOf('--socketio');
+const socketioPort = at >= 0 ? Number(args.splice(at, 2)[1]) : undefined;
+const [port = '0', linePort = '0', store = 'memory', dataDir = '/tmp/herald-bench'] = args;
+const local = (p: number) => ({ host: '127.0.0.1', port: p });
 const server = createHerald({
   env: process.env,
   cwd: dataDir,
@@ -20,6 +27,12 @@ const server = createHerald({
     apiKey: process.env.HERALD_API_KEY,
     tokenSecret: process.env.HERALD_TOKEN_SECRET,
     line: { enabled: true, host: '127.0.0.1', port: Number(linePort) },
+    ...(socketioPort === undefined
+      ? {}
+      : {
+          profile: 'workerman' as const,
+          compat: { socketio: local(socketioPort), websocket: local(0), text: local(0), httpPush: local(0) },
+        }),
   },
 });
 await server.listen();
@@ -28,7 +41,8 @@ const publish = ops.publish!;
 const onError = (err: unknown): void => {
   process.stderr.write(`publish failed: ${String(err)}\n`);
 };
-process.stdout.write(`${JSON.stringify({ event: 'ready', port: Number(new URL(server.url).port), linePort: server.linePort })}\n`);
+const clientPort = socketioPort === undefined ? undefined : server.compat.addresses().socketio?.port;
+process.stdout.write(`${JSON.stringify({ event: 'ready', port: Number(new URL(server.url).port), linePort: server.linePort, clientPort })}\n`);
 runDriver({
   publish(data: { t: number; text: string }) {
     const r = publish({ to: { all: true }, data });

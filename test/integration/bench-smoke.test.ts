@@ -1,5 +1,6 @@
 // Smoke test for the side-by-side benchmark: `npm run bench -- --quick` runs end to end (C load client compiled with
-// gcc, Herald and its peers on every workload) and writes its JSON report. Not a performance assertion.
+// gcc, Herald, its compat Socket.IO listener and its peers on every workload they have, each timed run 3 times) and
+// writes its JSON and Markdown reports. Not a performance assertion.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
@@ -8,6 +9,18 @@ import { it } from 'node:test';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const hasGcc = spawnSync('gcc', ['--version']).status === 0;
+
+interface Timed {
+  delivered?: number;
+  runs?: unknown[];
+}
+interface VariantReport {
+  name: string;
+  error?: string;
+  idle?: unknown;
+  broadcast: Record<string, { single: Timed; burst10: Timed; paced: Timed[] }>;
+  unicast?: Record<string, Timed>;
+}
 
 it('npm run bench -- --quick runs and writes bench/results/bench-quick.json', { skip: hasGcc ? false : 'gcc is not installed', timeout: 110_000 }, () => {
   const startedAt = Date.now();
@@ -22,20 +35,33 @@ it('npm run bench -- --quick runs and writes bench/results/bench-quick.json', { 
   assert.ok(statSync(file).mtimeMs >= startedAt - 1000, 'the report was written by this run');
   const report = JSON.parse(readFileSync(file, 'utf8')) as { machine: unknown; data: Record<string, unknown> };
   assert.ok(report.machine);
-  for (const key of ['quick', 'config', 'machine', 'bun', 'variants']) assert.ok(key in report.data, `data.${key}`);
-  const variants = report.data.variants as { name: string; error?: string; idle?: unknown; broadcast: Record<string, Record<string, unknown>>; unicast?: Record<string, unknown> }[];
+  for (const key of ['quick', 'runs', 'config', 'machine', 'bun', 'variants']) assert.ok(key in report.data, `data.${key}`);
+  const runs = report.data.runs as number;
+  const variants = report.data.variants as VariantReport[];
   assert.deepEqual(
     variants.map((v) => v.name).filter((n) => n !== 'bun'),
-    ['herald', 'ws', 'socket.io'],
+    ['herald', 'herald-eio3', 'ws', 'socket.io', 'raw'],
   );
   for (const v of variants) {
     assert.equal(v.error, undefined, `${v.name}: ${v.error}`);
-    assert.ok(v.idle, `${v.name}: idle memory`);
     const b = Object.values(v.broadcast)[0]!;
-    for (const key of ['single', 'burst10', 'paced']) assert.ok(key in b, `${v.name}: broadcast.${key}`);
-    assert.ok((b.single as { delivered: number }).delivered > 0, `${v.name}: deliveries counted`);
-    assert.ok(v.unicast && 'http1' in v.unicast && 'http8' in v.unicast, `${v.name}: unicast`);
+    for (const key of ['single', 'burst10', 'paced'] as const) assert.ok(key in b, `${v.name}: broadcast.${key}`);
+    assert.ok(b.single.delivered! > 0, `${v.name}: deliveries counted`);
+    assert.equal(b.single.runs?.length, runs, `${v.name}: one-at-a-time repeated`);
+    assert.equal(b.burst10.runs?.length, runs, `${v.name}: 10-per-turn repeated`);
+    assert.ok(b.paced.length > 0 && b.paced.every((p) => p.runs?.length === runs), `${v.name}: paced levels repeated`);
+    // Herald over its compat Socket.IO port measures fan-out only; the raw-TCP reference has no HTTP API.
+    const fanoutOnly = v.name === 'herald-eio3' || v.name === 'raw';
+    if (v.name !== 'herald-eio3') assert.ok(v.idle, `${v.name}: idle memory`);
+    if (!fanoutOnly) {
+      assert.ok(v.unicast?.http1 && v.unicast.http8, `${v.name}: unicast`);
+      assert.equal(v.unicast.http1.runs?.length, runs, `${v.name}: HTTP unicast repeated`);
+    }
   }
   const herald = variants.find((v) => v.name === 'herald')!;
-  assert.ok(herald.unicast && 'line' in herald.unicast && 'batch' in herald.unicast, 'herald: line port and batch');
+  assert.ok(herald.unicast?.line && herald.unicast.batch, 'herald: line port and batch');
+  const md = readFileSync(join(ROOT, 'bench', 'results', 'bench-quick.md'), 'utf8');
+  assert.match(md, /\| metric \| herald \| herald-eio3 \| ws \| socket\.io \| raw \|/);
+  assert.match(md, /herald\/raw/);
+  assert.match(md, /Against the targets in issue 7/);
 });

@@ -1,0 +1,89 @@
+// The bench's flags, sizes and shared constants. Imported by every other bench module; reads process.argv once.
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+
+const argv = process.argv.slice(2);
+const flag = (name: string): string | undefined => {
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1] : undefined;
+};
+
+/** Command-line flags of `npm run bench`. */
+export const FLAGS = {
+  quick: argv.includes('--quick'),
+  only: flag('--only')?.split(','),
+  skipStore: argv.includes('--skip-store'),
+  skipCluster: argv.includes('--skip-cluster'),
+  noBunInstall: argv.includes('--no-bun-install'),
+  profile: argv.includes('--profile'),
+};
+export const quick = FLAGS.quick;
+
+export const ROOT = join(import.meta.dirname, '..', '..');
+export const BENCH = join(import.meta.dirname, '..');
+export const RESULTS = join(BENCH, 'results');
+export const API_KEY = 'bench-api-key-0123456789abcdef';
+export const TOKEN_SECRET = 'bench-token-secret-0123456789abcdef0123456789';
+export const TICK_HZ = 100; // USER_HZ for /proc/<pid>/stat
+export const twoCores = cpus().length >= 2;
+export const started = Date.now();
+
+/** Every timed measurement runs this many times on the same connections; the table shows the median. */
+export const RUNS = 3;
+
+export interface BenchConfig {
+  /** Broadcast audiences. */
+  ns: number[];
+  /** Messages per one-at-a-time burst, by N. */
+  single: Record<number, number>;
+  /** Messages per 10-per-turn burst, by N. */
+  burst10: Record<number, number>;
+  /** Paced sweep levels, deliveries/s. */
+  rates: number[];
+  /** Seconds per paced level (per run). */
+  pacedSec: number;
+  idleN: number;
+  /** HTTP unicast requests per run, and the number of connected users they go to. */
+  unicastCount: number;
+  unicastN: number;
+  lineCount: number;
+  batchCount: number;
+  /** Seconds a single workload may take before the client gives up waiting. */
+  timeoutSec: number;
+}
+
+export const CFG: BenchConfig = quick
+  ? {
+      ns: [500],
+      single: { 500: 30 },
+      burst10: { 500: 100 },
+      rates: [50_000],
+      pacedSec: 0.3,
+      idleN: 1000,
+      unicastCount: 1000,
+      unicastN: 500,
+      lineCount: 5000,
+      batchCount: 5000,
+      timeoutSec: 20,
+    }
+  : {
+      ns: [1000, 10_000],
+      single: { 1000: 500, 10000: 50 },
+      burst10: { 1000: 2000, 10000: 200 },
+      rates: [25_000, 50_000, 100_000, 200_000, 400_000, 800_000],
+      pacedSec: 2,
+      idleN: 19_500, // hard fd limit here is 20000 per process
+      unicastCount: 20_000,
+      unicastN: 10_000,
+      lineCount: 100_000,
+      batchCount: 100_000,
+      timeoutSec: 60,
+    };
+
+export const nowUs = (): number => Number(process.hrtime.bigint() / 1000n);
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** A settling pause: a quarter as long in --quick, which only checks that everything runs. */
+export const settle = (ms: number): Promise<void> => sleep(quick ? ms / 4 : ms);
+export const log = (s: string): void => {
+  process.stderr.write(`[bench ${((Date.now() - started) / 1000).toFixed(0)}s] ${s}\n`);
+};

@@ -1,0 +1,126 @@
+// The comparison table: one row per metric, one column per variant, then ratios (Herald / peer). And the issue-7
+// targets, each with the figure and ratio this run measured.
+import { CFG, RUNS } from './lib/config.ts';
+import type { BroadcastResult, PacedResult } from './workloads/broadcast.ts';
+import type { IdleResult } from './workloads/idle.ts';
+import type { UnicastResults } from './workloads/unicast.ts';
+
+export interface VariantResult {
+  name: string;
+  idle?: IdleResult;
+  broadcast: Record<string, BroadcastResult>;
+  unicast?: UnicastResults;
+  error?: string;
+}
+
+export const k = (x: number | undefined): string =>
+  x === undefined || !Number.isFinite(x) ? '–' : x >= 10_000 ? `${(x / 1000).toFixed(0)}k` : x >= 1000 ? `${(x / 1000).toFixed(1)}k` : x.toFixed(x < 10 ? 2 : 0);
+export const ms = (x: number | undefined): string => (x === undefined || !Number.isFinite(x) ? '–' : x < 10 ? x.toFixed(2) : x.toFixed(0));
+
+export function maxSustained(p: PacedResult[] | undefined): PacedResult | undefined {
+  return p?.filter((r) => !r.saturated).at(-1);
+}
+
+interface Metric {
+  label: string;
+  better: 'higher' | 'lower';
+  get: (r: VariantResult) => number | undefined;
+  fmt: (x: number | undefined) => string;
+}
+
+/** The paced level reported as "at 50k deliveries/s" (the first level at or above 50k). */
+export const rate50 = (): number => CFG.rates.find((x) => x >= 50_000) ?? CFG.rates[0]!;
+
+function metrics(): Metric[] {
+  const m: Metric[] = [];
+  for (const n of CFG.ns) {
+    const b = (r: VariantResult) => r.broadcast[String(n)];
+    const one = `broadcast N=${n}, one msg per turn`;
+    m.push({ label: `${one}: deliveries/s`, better: 'higher', get: (r) => b(r)?.single.deliveriesPerSec, fmt: k });
+    m.push({ label: `${one}: p99 ms`, better: 'lower', get: (r) => b(r)?.single.p99ms, fmt: ms });
+    m.push({ label: `${one}: server µs CPU/delivery`, better: 'lower', get: (r) => b(r)?.single.serverUsPerDelivery, fmt: ms });
+    m.push({ label: `${one}: client reads/delivery`, better: 'lower', get: (r) => b(r)?.single.readsPerDelivery, fmt: ms });
+    m.push({ label: `${one}: load client CPU %`, better: 'lower', get: (r) => (b(r) ? b(r)!.single.clientCpu * 100 : undefined), fmt: ms });
+    m.push({ label: `broadcast N=${n}, 10 msgs per turn: deliveries/s`, better: 'higher', get: (r) => b(r)?.burst10.deliveriesPerSec, fmt: k });
+    m.push({ label: `broadcast N=${n}, 10 msgs per turn: p99 ms`, better: 'lower', get: (r) => b(r)?.burst10.p99ms, fmt: ms });
+    m.push({ label: `sustained N=${n}: highest unsaturated rate, deliveries/s`, better: 'higher', get: (r) => maxSustained(b(r)?.paced)?.achieved, fmt: k });
+    m.push({ label: `sustained N=${n}: p99 ms at that rate`, better: 'lower', get: (r) => maxSustained(b(r)?.paced)?.p99ms, fmt: ms });
+    const r50 = rate50();
+    m.push({ label: `paced N=${n} at ${r50 / 1000}k deliveries/s: p99 ms`, better: 'lower', get: (r) => b(r)?.paced.find((p) => p.target === r50)?.p99ms, fmt: ms });
+  }
+  m.push({ label: 'unicast HTTP POST, 1 keep-alive conn: req/s', better: 'higher', get: (r) => r.unicast?.http1?.rps, fmt: k });
+  m.push({ label: 'unicast HTTP POST, 1 conn: p99 ms', better: 'lower', get: (r) => r.unicast?.http1?.p99ms, fmt: ms });
+  m.push({ label: 'unicast HTTP POST, 8 keep-alive conns: req/s', better: 'higher', get: (r) => r.unicast?.http8?.rps, fmt: k });
+  m.push({ label: 'unicast HTTP POST, 8 conns: p99 ms', better: 'lower', get: (r) => r.unicast?.http8?.p99ms, fmt: ms });
+  m.push({ label: 'unicast HTTP POST, 8 conns: server CPU %', better: 'lower', get: (r) => (r.unicast?.http8 ? r.unicast.http8.serverCpu * 100 : undefined), fmt: ms });
+  m.push({ label: 'unicast HTTP POST, 8 conns: loader CPU %', better: 'lower', get: (r) => (r.unicast?.http8 ? r.unicast.http8.loaderCpu * 100 : undefined), fmt: ms });
+  m.push({ label: 'unicast, pipelined line port: msgs/s', better: 'higher', get: (r) => r.unicast?.line?.perSec, fmt: k });
+  m.push({ label: 'unicast, batch publish (500/request): msgs/s', better: 'higher', get: (r) => r.unicast?.batch?.perSec, fmt: k });
+  m.push({ label: `idle memory at ${CFG.idleN} connections: KB/connection (RSS)¹`, better: 'lower', get: (r) => r.idle?.kbPerConnection, fmt: ms });
+  m.push({ label: `idle server RSS at ${CFG.idleN} connections: MB¹`, better: 'lower', get: (r) => r.idle?.idleMB, fmt: ms });
+  m.push({ label: `connection rate (${CFG.idleN} connections, 256 in flight): conn/s¹`, better: 'higher', get: (r) => r.idle?.connectionsPerSec, fmt: k });
+  return m;
+}
+
+const ratio = (a: number | undefined, b: number | undefined): string => (a !== undefined && b !== undefined && Number.isFinite(a) && b > 0 ? `${(a / b).toFixed(2)}x` : '–');
+
+/**
+ * Ratio columns: Herald (native) over every peer; and Herald's compat Socket.IO listener (EIO3 clients) over the
+ * socket.io peer (socket.io 4, EIO4 clients), the nearest like-for-like.
+ */
+function ratioPairs(results: VariantResult[]): [string, string][] {
+  const names = new Set(results.map((r) => r.name));
+  const pairs: [string, string][] = [];
+  if (names.has('herald')) for (const r of results) if (!r.name.startsWith('herald')) pairs.push(['herald', r.name]);
+  if (names.has('herald-eio3') && names.has('socket.io')) pairs.push(['herald-eio3', 'socket.io']);
+  return pairs;
+}
+
+export function buildTable(results: VariantResult[]): Record<string, string>[] {
+  const byName = new Map(results.map((r) => [r.name, r]));
+  const pairs = ratioPairs(results);
+  return metrics().map((m) => {
+    const row: Record<string, string> = { metric: `${m.label} (${m.better === 'higher' ? '↑' : '↓'})` };
+    for (const r of results) row[r.name] = m.fmt(m.get(r));
+    for (const [a, b] of pairs) row[`${a}/${b}`] = ratio(m.get(byName.get(a)!), m.get(byName.get(b)!));
+    return row;
+  });
+}
+
+export const TABLE_NOTES = [
+  `Timed figures (bursts, paced levels, unicast) are medians of ${RUNS} runs on the same connections; the JSON keeps each run under \`runs\`.`,
+  '¹ Measured once per variant: connection setup (connection rate) and idle memory.',
+  'A ratio is the first variant\'s figure divided by the second\'s. herald-eio3 is Herald\'s Workerman-profile Socket.IO listener with socket.io-client 2.x clients (Engine.IO v3).',
+];
+
+/** The performance targets of issue 7, with what this run measured (at the largest N of the run). */
+export function buildTargets(results: VariantResult[]): Record<string, string>[] {
+  const get = (name: string) => results.find((r) => r.name === name);
+  const h = get('herald');
+  const nBig = String(CFG.ns.at(-1));
+  const nSmall = String(CFG.ns[0]);
+  const sus = (r: VariantResult | undefined) => maxSustained(r?.broadcast[nBig]?.paced)?.achieved;
+  const single = (r: VariantResult | undefined) => r?.broadcast[nBig]?.single.deliveriesPerSec;
+  const status = (ok: boolean | undefined) => (ok === undefined ? '–' : ok ? 'met' : 'missed');
+  const rows: Record<string, string>[] = [];
+  const add = (target: string, measured: string, ok: boolean | undefined) => rows.push({ target, measured, status: status(ok) });
+  const rBun = sus(h) !== undefined && sus(get('bun')) ? sus(h)! / sus(get('bun'))! : undefined;
+  add(`sustained broadcast N=${nBig}: >= 1.0x Bun publish`, `${k(sus(h))} vs ${k(sus(get('bun')))}: ${ratio(sus(h), sus(get('bun')))}`, rBun === undefined ? undefined : rBun >= 1);
+  const rSio = sus(h) !== undefined && sus(get('socket.io')) ? sus(h)! / sus(get('socket.io'))! : undefined;
+  add(`sustained broadcast N=${nBig}: >= 10x socket.io`, `${k(sus(h))} vs ${k(sus(get('socket.io')))}: ${ratio(sus(h), sus(get('socket.io')))}`, rSio === undefined ? undefined : rSio >= 10);
+  const rRaw = single(h) !== undefined && single(get('raw')) ? single(h)! / single(get('raw'))! : undefined;
+  add(`one-at-a-time broadcast N=${nBig}: Herald / raw TCP >= 0.9x`, `${k(single(h))} vs ${k(single(get('raw')))}: ${ratio(single(h), single(get('raw')))}`, rRaw === undefined ? undefined : rRaw >= 0.9);
+  const p50k = h?.broadcast[nSmall]?.paced.find((p) => p.target === rate50())?.p99ms;
+  add(`p99 at ${rate50() / 1000}k deliveries/s, N=${nSmall}: <= 15 ms`, `${ms(p50k)} ms`, p50k === undefined ? undefined : p50k <= 15);
+  const kb = h?.idle?.kbPerConnection;
+  add(`idle memory at ${CFG.idleN} connections: <= 4 KB/connection`, `${ms(kb)} KB`, kb === undefined ? undefined : kb <= 4);
+  const h1 = h?.unicast?.http1?.rps;
+  const h8 = h?.unicast?.http8?.rps;
+  add('unicast HTTP, 1 keep-alive conn: >= Workerman (~11-12k/s)', `${k(h1)} req/s`, h1 === undefined ? undefined : h1 >= 11_000);
+  add('unicast HTTP, 8 keep-alive conns: >= Workerman (~20k/s)', `${k(h8)} req/s`, h8 === undefined ? undefined : h8 >= 20_000);
+  const line = h?.unicast?.line?.perSec;
+  const batch = h?.unicast?.batch?.perSec;
+  add('pipelined line port: >= 68k msgs/s', `${k(line)} msgs/s`, line === undefined ? undefined : line >= 68_000);
+  add('batch publish: >= 100k msgs/s', `${k(batch)} msgs/s`, batch === undefined ? undefined : batch >= 100_000);
+  return rows;
+}

@@ -1,6 +1,10 @@
 // Herald client SDK for browsers and Node: one WebSocket speaking the native protocol (docs/protocol.md), with
 // reconnects, resubscription, heartbeats and request/reply correlation. It must bundle for the browser, so it
 // imports nothing from Node and has no dependencies; the only shared code is the protocol's code tables.
+// This file is the state machine (idle, connecting, connected, reconnecting, closed) and the public API; what it
+// coordinates lives beside it so each rule can be read on its own: link.ts (one socket and its watchdogs),
+// backoff.ts (when to reconnect), requests.ts (frames awaiting an answer), subscriptions.ts (channels across
+// reconnects), frames.ts (reading server frames), positions.ts (stream positions and acks).
 import { CloseCode, ErrorCode, isReconnectCode } from '../src/protocol/codes.ts';
 import { Positions, type PositionStorage, type StreamPosition } from './positions.ts';
 import {
@@ -8,13 +12,17 @@ import {
   HeraldError,
   type ConnectedInfo,
   type HeraldEvents,
-  type HeraldMessage,
   type HeraldOptions,
   type State,
   type WebSocketConstructor,
   type WebSocketLike,
 } from './types.ts';
+import { Backoff } from './backoff.ts';
 import { Emitter } from './emitter.ts';
+import { Link } from './link.ts';
+import { channelOf, errorOf, messageOf, parseFrame, recoveryOf, welcomeInfo, type Frame } from './frames.ts';
+import { Requests, type Deferred } from './requests.ts';
+import { Subscriptions } from './subscriptions.ts';
 import { closeErrorCode, defaultStorage, errorText, numberOrUndefined } from './util.ts';
 
 export { CloseCode, ErrorCode, isReconnectCode };
@@ -23,49 +31,25 @@ export * from './types.ts';
 
 /** Added to two heartbeat intervals before a silent connection is declared dead (docs/protocol.md section 5). */
 const LIVENESS_MARGIN_MS = 5000;
-const OPEN = 1;
 const noop = (): void => {};
-
-type Deferred<T> = { resolve: (value: T) => void; reject: (err: HeraldError) => void };
-
-type Pending =
-  | ({ kind: 'send'; timer: ReturnType<typeof setTimeout> } & Deferred<unknown>)
-  | { kind: 'subscribe'; channel: string }
-  | ({ kind: 'unsubscribe'; channel: string } & Deferred<void>);
-
-type Frame = Record<string, unknown>;
 
 export class Herald extends Emitter<HeraldEvents> {
   private readonly url: string | ((attempt: number) => string);
   private dials = 0;
   private readonly token: HeraldOptions['token'];
   private readonly WS: WebSocketConstructor | undefined;
-  private readonly minBackoffMs: number;
-  private readonly maxBackoffMs: number;
+  private readonly backoff: Backoff;
   private readonly sendTimeoutMs: number;
   private readonly connectTimeoutMs: number;
 
   private _state: State = 'idle';
-  private ws: WebSocketLike | undefined;
+  private link: Link | undefined;
   /** Bumped for every connect attempt and on close(), so a stale async continuation can tell it lost. */
   private attemptId = 0;
-  private attempt = 0;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
-  private connectTimer: ReturnType<typeof setTimeout> | undefined;
-  private livenessTimer: ReturnType<typeof setTimeout> | undefined;
-  private lastFrameAt = 0;
   private info: ConnectedInfo | undefined;
-  private nextId = 1;
-
-  /** Channels the application asked for: re-sent after every reconnect. */
-  private readonly wanted = new Set<string>();
-  /** Channels acknowledged on the current connection. */
-  private readonly active = new Set<string>();
-  /** Latest subscribe id per channel on the current connection; acks for older ids are stale. */
-  private readonly subscribing = new Map<string, number>();
-  /** subscribe() calls waiting for an ack; they survive reconnects because the subscribe is re-sent. */
-  private readonly subWaiters = new Map<string, Deferred<void>[]>();
-  private readonly pending = new Map<number, Pending>();
+  private readonly subs = new Subscriptions();
+  private readonly requests = new Requests();
   private readonly connectWaiters: Deferred<ConnectedInfo>[] = [];
   private readonly pos: Positions;
   private readonly ackIntervalMs: number;
@@ -76,8 +60,8 @@ export class Herald extends Emitter<HeraldEvents> {
     this.url = opts.url;
     this.token = opts.token;
     this.WS = opts.WebSocket ?? (globalThis.WebSocket as WebSocketConstructor | undefined);
-    this.minBackoffMs = opts.minBackoffMs ?? 500;
-    this.maxBackoffMs = Math.max(opts.maxBackoffMs ?? 30_000, this.minBackoffMs);
+    const minBackoffMs = opts.minBackoffMs ?? 500;
+    this.backoff = new Backoff(minBackoffMs, Math.max(opts.maxBackoffMs ?? 30_000, minBackoffMs));
     this.sendTimeoutMs = opts.sendTimeoutMs ?? 10_000;
     this.connectTimeoutMs = opts.connectTimeoutMs ?? 20_000;
     this.ackIntervalMs = opts.ackIntervalMs ?? 100;
@@ -96,7 +80,7 @@ export class Herald extends Emitter<HeraldEvents> {
 
   /** Channels this client keeps subscribed across reconnects. */
   subscriptions(): string[] {
-    return [...this.wanted];
+    return [...this.subs.wanted];
   }
 
   /** Last offset and epoch seen per stream, for resuming after a reconnect. */
@@ -133,31 +117,24 @@ export class Herald extends Emitter<HeraldEvents> {
    */
   subscribe(channel: string): Promise<void> {
     if (this._state === 'closed') return Promise.reject(new HeraldError(ClientErrorCode.Closed, 'client is closed'));
-    this.wanted.add(channel);
-    if (this.active.has(channel)) return Promise.resolve();
-    const p = new Promise<void>((resolve, reject) => {
-      const list = this.subWaiters.get(channel) ?? [];
-      list.push({ resolve, reject });
-      this.subWaiters.set(channel, list);
-    });
-    if (this._state === 'connected' && !this.subscribing.has(channel)) this.sendSubscribe(channel);
+    this.subs.wanted.add(channel);
+    if (this.subs.active.has(channel)) return Promise.resolve();
+    const p = this.subs.wait(channel);
+    if (this._state === 'connected' && !this.subs.isSubscribing(channel)) this.sendSubscribe(channel);
     return p;
   }
 
   /** Unsubscribes and forgets the channel. Resolves at once when not connected: subscriptions die with the connection. */
   unsubscribe(channel: string): Promise<void> {
-    this.wanted.delete(channel);
-    this.rejectSubWaiters(channel, new HeraldError(ClientErrorCode.Cancelled, `unsubscribed from ${channel} before the subscribe completed`));
-    this.subscribing.delete(channel);
+    this.subs.drop(channel, new HeraldError(ClientErrorCode.Cancelled, `unsubscribed from ${channel} before the subscribe completed`));
     if (this._state !== 'connected') {
-      this.active.delete(channel);
+      this.subs.active.delete(channel);
       return Promise.resolve();
     }
-    return new Promise<void>((resolve, reject) => {
-      const id = this.nextId++;
-      this.pending.set(id, { kind: 'unsubscribe', channel, resolve, reject });
-      this.write({ type: 'unsubscribe', channel, id });
-    });
+    const id = this.requests.id();
+    const p = this.requests.unsubscribe(id, channel);
+    this.write({ type: 'unsubscribe', channel, id });
+    return p;
   }
 
   /**
@@ -170,7 +147,7 @@ export class Herald extends Emitter<HeraldEvents> {
       const code = this._state === 'closed' ? ClientErrorCode.Closed : ClientErrorCode.NotConnected;
       return Promise.reject(new HeraldError(code, `cannot send while ${this._state}`));
     }
-    const id = this.nextId++;
+    const id = this.requests.id();
     let text: string;
     try {
       // JSON has no undefined; without `data` the server would refuse the frame.
@@ -178,28 +155,17 @@ export class Herald extends Emitter<HeraldEvents> {
     } catch (err) {
       return Promise.reject(new HeraldError(ErrorCode.BadRequest, `data is not JSON-serializable: ${errorText(err)}`));
     }
-    return new Promise<unknown>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        reject(new HeraldError(ErrorCode.Timeout, `no reply within ${this.sendTimeoutMs} ms`));
-      }, this.sendTimeoutMs);
-      this.pending.set(id, { kind: 'send', timer, resolve, reject });
-      this.writeText(text);
-    });
+    const reply = this.requests.send(id, this.sendTimeoutMs);
+    this.writeText(text);
+    return reply;
   }
 
   /** Closes for good: no reconnect, pending requests reject with `closed`. */
   close(): void {
     if (this._state === 'closed') return;
     this.attemptId++;
-    const sock = this.detach();
-    if (sock) {
-      try {
-        sock.close(1000, 'client closed');
-      } catch {
-        // Already closing; nothing left to release.
-      }
-    }
+    this.link?.close(1000, 'client closed');
+    this.link = undefined;
     this.finish(new HeraldError(ClientErrorCode.Closed, 'client closed'));
   }
 
@@ -230,61 +196,24 @@ export class Herald extends Emitter<HeraldEvents> {
       this.finish(e);
       return;
     }
-    this.ws = sock;
-    sock.onopen = () => {
-      if (this.ws === sock) this.write({ type: 'auth', token, positions: this.pos.forAuth() });
-    };
-    // A close event always follows an error event and carries the useful code; an error listener must still
-    // exist, or the `ws` package would throw the error.
-    sock.onerror = noop;
-    sock.onmessage = (ev) => {
-      if (this.ws === sock && typeof ev.data === 'string') this.onFrame(ev.data);
-    };
-    sock.onclose = (ev) => {
-      if (this.ws === sock) this.onSocketClose(ev.code, ev.reason);
-    };
-    this.connectTimer = setTimeout(() => this.drop(CloseCode.HeartbeatTimeout, 'no welcome in time'), this.connectTimeoutMs);
+    this.link = new Link(
+      sock,
+      {
+        open: () => this.write({ type: 'auth', token, positions: this.pos.forAuth() }),
+        frame: (text) => this.onFrame(text),
+        close: (code, reason) => this.onSocketClose(code, reason),
+        dead: (reason) => this.onSocketClose(CloseCode.HeartbeatTimeout, reason),
+      },
+      this.connectTimeoutMs,
+    );
   }
 
-  /** Gives up on a socket that stopped answering; its close handshake may never finish, so do not wait for it. */
-  private drop(code: number, reason: string): void {
-    const sock = this.detach();
-    if (!sock) return;
-    try {
-      sock.close(4000, reason);
-    } catch {
-      // Closing a socket that is still connecting can throw in some implementations; it is abandoned anyway.
-    }
-    this.onSocketClose(code, reason, sock);
-  }
-
-  private detach(): WebSocketLike | undefined {
-    const sock = this.ws;
-    this.ws = undefined;
-    if (sock) {
-      sock.onopen = noop;
-      sock.onmessage = noop;
-      sock.onclose = noop;
-    }
-    return sock;
-  }
-
-  private onSocketClose(code: number, reason: string, already?: WebSocketLike): void {
-    if (!already) this.detach();
-    this.clearConnectionTimers();
+  private onSocketClose(code: number, reason: string): void {
+    this.link = undefined;
     this.stopAcks();
     this.info = undefined;
-    this.active.clear();
-    this.subscribing.clear();
-    for (const [id, p] of this.pending) {
-      this.pending.delete(id);
-      if (p.kind === 'send') {
-        clearTimeout(p.timer);
-        p.reject(new HeraldError(ClientErrorCode.Disconnected, `connection closed (${code}) before the reply`));
-      } else if (p.kind === 'unsubscribe') {
-        p.resolve();
-      }
-    }
+    this.subs.connectionLost();
+    this.requests.connectionClosed(code);
     if (this._state === 'closed') return;
     // A function can fetch a fresh token, so an expired one is recoverable only then.
     const willReconnect = isReconnectCode(code) || (code === CloseCode.TokenExpired && typeof this.token === 'function');
@@ -301,50 +230,23 @@ export class Herald extends Emitter<HeraldEvents> {
   private scheduleReconnect(): void {
     if (this._state === 'closed') return;
     this.setState('reconnecting');
-    // Full jitter spreads the reconnects of many clients dropped at once (e.g. by a restart) over the window.
-    const ceiling = Math.min(this.maxBackoffMs, this.minBackoffMs * 2 ** this.attempt);
-    this.attempt = Math.min(this.attempt + 1, 30);
     clearTimeout(this.reconnectTimer);
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
       void this.dial();
-    }, Math.random() * ceiling);
+    }, this.backoff.next());
   }
 
   private finish(err: HeraldError): void {
     this.attemptId++;
-    this.clearConnectionTimers();
     this.stopAcks();
     clearTimeout(this.reconnectTimer);
     this.reconnectTimer = undefined;
     this.info = undefined;
-    this.active.clear();
-    this.subscribing.clear();
-    for (const [id, p] of this.pending) {
-      this.pending.delete(id);
-      if (p.kind === 'send') clearTimeout(p.timer);
-      if (p.kind !== 'subscribe') p.reject(err);
-    }
-    for (const channel of [...this.subWaiters.keys()]) this.rejectSubWaiters(channel, err);
+    this.requests.closeAll(err);
+    this.subs.closeAll(err);
     for (const w of this.connectWaiters.splice(0)) w.reject(err);
     this.setState('closed');
-  }
-
-  private clearConnectionTimers(): void {
-    clearTimeout(this.connectTimer);
-    clearTimeout(this.livenessTimer);
-    this.connectTimer = undefined;
-    this.livenessTimer = undefined;
-  }
-
-  /** Checks silence lazily instead of re-arming a timer on every frame, which would cost a timer per message. */
-  private watchLiveness(limitMs: number): void {
-    const idle = Date.now() - this.lastFrameAt;
-    if (idle >= limitMs) {
-      this.drop(CloseCode.HeartbeatTimeout, 'no frame from the server within two heartbeats');
-      return;
-    }
-    this.livenessTimer = setTimeout(() => this.watchLiveness(limitMs), limitMs - idle);
   }
 
   // ---- frames ----
@@ -354,33 +256,20 @@ export class Herald extends Emitter<HeraldEvents> {
   }
 
   private writeText(text: string): void {
-    const sock = this.ws;
-    if (!sock || sock.readyState !== OPEN) return;
-    try {
-      sock.send(text);
-    } catch {
-      // The socket is going away; its close event settles whatever was waiting on this frame.
-    }
+    this.link?.write(text);
   }
 
   private sendSubscribe(channel: string): void {
-    const id = this.nextId++;
-    this.subscribing.set(channel, id);
-    this.pending.set(id, { kind: 'subscribe', channel });
+    const id = this.requests.id();
+    this.subs.sending(channel, id);
+    this.requests.subscribe(id, channel);
     const since = this.pos.get(`channel:${channel}`);
     this.write(since === undefined ? { type: 'subscribe', channel, id } : { type: 'subscribe', channel, id, since });
   }
 
   private onFrame(text: string): void {
-    this.lastFrameAt = Date.now();
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      return;
-    }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return;
-    const f = parsed as Frame;
+    const f = parseFrame(text);
+    if (f === undefined) return;
     switch (f.type) {
       case 'welcome':
         return this.onWelcome(f);
@@ -398,7 +287,7 @@ export class Herald extends Emitter<HeraldEvents> {
       case 'recovery':
         return this.onRecovery(f);
       case 'reply':
-        return this.onReply(numberOrUndefined(f.id), f.data);
+        return this.requests.reply(numberOrUndefined(f.id), f.data);
       case 'error':
         return this.onError(f);
       default:
@@ -409,38 +298,32 @@ export class Herald extends Emitter<HeraldEvents> {
 
   private onWelcome(f: Frame): void {
     if (this._state === 'connected') return;
-    const heartbeat = typeof f.heartbeat === 'number' && f.heartbeat > 0 ? f.heartbeat : 25_000;
-    const info: ConnectedInfo = { session: String(f.session ?? ''), user: String(f.user ?? ''), heartbeat };
-    clearTimeout(this.connectTimer);
-    this.connectTimer = undefined;
+    const info = welcomeInfo(f);
     this.info = info;
-    this.attempt = 0;
+    this.backoff.reset();
     this.pos.resetAcks();
-    this.watchLiveness(2 * heartbeat + LIVENESS_MARGIN_MS);
+    this.link?.watch(2 * info.heartbeat + LIVENESS_MARGIN_MS);
     this.setState('connected');
-    for (const channel of this.wanted) this.sendSubscribe(channel);
+    for (const channel of this.subs.wanted) this.sendSubscribe(channel);
     for (const w of this.connectWaiters.splice(0)) w.resolve(info);
     this.emit('connected', info);
   }
 
   private onMessage(f: Frame): void {
-    const { stream, offset, epoch } = f;
-    if (typeof stream !== 'string' || typeof offset !== 'number' || typeof epoch !== 'string') return;
+    const msg = messageOf(f);
     // Same epoch and not newer: a duplicate (e.g. replayed on resume). A new epoch restarts offsets.
-    if (!this.pos.accept(stream, offset, epoch)) return;
+    if (msg === undefined || !this.pos.accept(msg.stream, msg.offset, msg.epoch)) return;
     this.scheduleAcks();
-    const msg: HeraldMessage = { stream, offset, epoch, data: f.data };
-    if (stream.startsWith('channel:')) msg.channel = stream.slice('channel:'.length);
-    if (typeof f.event === 'string') msg.event = f.event;
     this.emit('message', msg);
   }
 
   private onRecovery(f: Frame): void {
-    const { stream, epoch, top, replay, recovered } = f;
-    if (typeof stream !== 'string' || typeof epoch !== 'string' || typeof top !== 'number' || typeof replay !== 'number') return;
-    this.pos.rebase(stream, epoch, top, replay, recovered === true);
-    const info: HeraldEvents['recovery'] = { stream, recovered: recovered === true };
-    if (stream.startsWith('channel:')) info.channel = stream.slice('channel:'.length);
+    const r = recoveryOf(f);
+    if (r === undefined) return;
+    this.pos.rebase(r.stream, r.epoch, r.top, r.replay, r.recovered);
+    const info: HeraldEvents['recovery'] = { stream: r.stream, recovered: r.recovered };
+    const channel = channelOf(r.stream);
+    if (channel !== undefined) info.channel = channel;
     this.emit('recovery', info);
   }
 
@@ -466,67 +349,32 @@ export class Herald extends Emitter<HeraldEvents> {
   }
 
   private onAck(type: 'subscribed' | 'unsubscribed', channel: string, id: number | undefined): void {
-    const req = id === undefined ? undefined : this.pending.get(id);
-    if (req && id !== undefined) this.pending.delete(id);
+    const req = this.requests.take(id);
     if (type === 'subscribed') {
-      this.active.add(channel);
-      // An ack for an older subscribe (one overtaken by unsubscribe + subscribe) must not settle the newer one.
-      const current = id === undefined || this.subscribing.get(channel) === id;
-      if (id !== undefined && current) this.subscribing.delete(channel);
-      if (current) this.resolveSubWaiters(channel);
+      this.subs.confirmed(channel, id);
     } else {
-      this.active.delete(channel);
-      // Without an id the server (via its API) removed the subscription; re-adding it on reconnect would undo that.
-      if (id === undefined) this.wanted.delete(channel);
+      this.subs.removed(channel, id);
       if (req?.kind === 'unsubscribe') req.resolve();
     }
     this.emit(type, { channel });
   }
 
-  private onReply(id: number | undefined, data: unknown): void {
-    const req = id === undefined ? undefined : this.pending.get(id);
-    if (req?.kind !== 'send' || id === undefined) return;
-    this.pending.delete(id);
-    clearTimeout(req.timer);
-    req.resolve(data);
-  }
-
   private onError(f: Frame): void {
-    const code = typeof f.code === 'string' ? f.code : 'unknown';
-    const message = typeof f.message === 'string' ? f.message : code;
-    const id = numberOrUndefined(f.id);
-    const req = id === undefined ? undefined : this.pending.get(id);
+    const { code, message, id } = errorOf(f);
+    const req = this.requests.take(id);
     if (req === undefined || id === undefined) {
       this.emit('error', { code, message });
       return;
     }
-    this.pending.delete(id);
     const err = new HeraldError(code, message);
     if (req.kind === 'send') {
       clearTimeout(req.timer);
       req.reject(err);
     } else if (req.kind === 'unsubscribe') {
       req.reject(err);
-    } else if (this.subscribing.get(req.channel) === id) {
-      this.subscribing.delete(req.channel);
-      // Refused once means refused on every reconnect with the same token: stop asking.
-      this.wanted.delete(req.channel);
-      if (!this.rejectSubWaiters(req.channel, err)) this.emit('error', { code, message, channel: req.channel });
+    } else if (this.subs.refused(req.channel, id, err)) {
+      this.emit('error', { code, message, channel: req.channel });
     }
-  }
-
-  private resolveSubWaiters(channel: string): void {
-    const list = this.subWaiters.get(channel);
-    this.subWaiters.delete(channel);
-    for (const w of list ?? []) w.resolve();
-  }
-
-  /** Returns whether anyone was waiting, so an unobserved failure can be reported as an event instead. */
-  private rejectSubWaiters(channel: string, err: HeraldError): boolean {
-    const list = this.subWaiters.get(channel);
-    this.subWaiters.delete(channel);
-    for (const w of list ?? []) w.reject(err);
-    return list !== undefined && list.length > 0;
   }
 
   // ---- events ----

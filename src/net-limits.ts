@@ -29,6 +29,9 @@ export class ConnectionLimits {
   private window: NodeJS.Timeout | undefined;
   private log: Logger | undefined;
   private readonly enrolled = new WeakSet<Server>();
+  private readonly onClose = (): void => {
+    this.open--;
+  };
 
   constructor(
     private readonly readLimit: () => number | undefined = readFdLimit,
@@ -52,7 +55,8 @@ export class ConnectionLimits {
     server.on('connection', (socket: Socket) => {
       if (this.maxConnections !== undefined && this.open >= this.maxConnections) return this.refuse(socket);
       this.open++;
-      socket.once('close', () => this.open--);
+      // One shared listener: a closure per connection would cost every idle connection memory.
+      socket.on('close', this.onClose);
       for (const l of listeners) l.call(server, socket);
     });
     // Where libuv does report a failed accept (Windows, older libuv), Node emits it on the server, which would end

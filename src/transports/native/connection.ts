@@ -1,5 +1,4 @@
 import type { Duplex } from 'node:stream';
-import type WebSocket from 'ws';
 import type { Connection } from '../../core/connection.ts';
 import type { Delivery } from '../../core/delivery.ts';
 import { Outbox } from '../../core/outbox.ts';
@@ -7,28 +6,77 @@ import type { StoredMessage } from '../../store/store.ts';
 import { CloseCode } from '../../protocol/codes.ts';
 import { encodeAck, encodeMessage } from '../../protocol/frames.ts';
 import { frameText } from '../../protocol/wsframe.ts';
+import { CLOSE_TIMEOUT_MS, ServerWebSocket } from './ws-socket.ts';
 
-/** A native-protocol client on /ws. Server frames go through the outbox; ws only parses what the client sends. */
-export class NativeConnection implements Connection {
-  readonly transport = 'native';
-  readonly channels = new Set<string>();
+/** What a connection needs from its endpoint: shared by all connections, so none holds its own callbacks. */
+export interface NativeHost {
+  readonly maxFrameBytes: number;
+  readonly maxBufferedBytes: number;
+  onMessage(conn: NativeConnection, data: Buffer, binary: boolean): void;
+  onProtocolError(conn: NativeConnection, code: number, reason: string): void;
+  onClosed(conn: NativeConnection): void;
+}
+
+/** Until the token is known a connection may subscribe to nothing; shared, so it costs no closure. */
+const NOTHING = (): boolean => false;
+
+/** Auth states. */
+export const AUTH_WAITING = 0;
+export const AUTH_CHECKING = 1;
+export const AUTH_DONE = 2;
+
+/**
+ * A native-protocol client on /ws, from the upgrade on: the WebSocket itself (ServerWebSocket: frame parsing and
+ * close handshake), the authentication state, and, once welcomed, the `Connection` the hub delivers to. One object
+ * per connection, on purpose: idle connections are the server's main memory cost (docs/performance.md).
+ * Server frames go through the outbox.
+ */
+export class NativeConnection extends ServerWebSocket implements Connection {
+  /** Set when the token is accepted (`authenticated`); the hub sees the connection only after that. */
+  id = '';
+  user = '';
+  expiresAt = 0;
+  canSubscribe: (channel: string) => boolean = NOTHING;
   lastSeen = Date.now();
   inflightSends = 0;
+  auth = AUTH_WAITING;
+  /** Frames received while the token is checked, handled after the welcome. */
+  early: Buffer[] | undefined;
+  private chans: Set<string> | undefined;
   private readonly outbox: Outbox;
   private closed = false;
   /** Streams being replayed from the store: live deliveries wait here so they follow the replay, in order. */
   private recovering: Map<string, Delivery[]> | undefined;
 
   constructor(
-    readonly id: string,
-    readonly user: string,
-    readonly expiresAt: number,
-    readonly canSubscribe: (channel: string) => boolean,
-    private readonly ws: WebSocket,
+    private readonly host: NativeHost,
     socket: Duplex,
-    maxBufferedBytes: number,
   ) {
-    this.outbox = new Outbox(socket, maxBufferedBytes, () => this.close(CloseCode.SlowConsumer, 'slow consumer'));
+    super(socket);
+    this.outbox = new Outbox(socket, host.maxBufferedBytes, () => this.close(CloseCode.SlowConsumer, 'slow consumer'));
+  }
+
+  get transport(): string {
+    return 'native';
+  }
+
+  /** Channels this connection is in (owned by the hub); created on first use, as most connections join none. */
+  get channels(): Set<string> {
+    return (this.chans ??= new Set());
+  }
+
+  /** Starts reading frames from the upgraded socket. */
+  start(head: Buffer): void {
+    this.attach(head);
+  }
+
+  authenticated(id: string, user: string, expiresAt: number, canSubscribe: ((channel: string) => boolean) | undefined): void {
+    this.id = id;
+    this.user = user;
+    this.expiresAt = expiresAt;
+    if (canSubscribe !== undefined) this.canSubscribe = canSubscribe;
+    this.lastSeen = Date.now();
+    this.auth = AUTH_DONE;
   }
 
   deliver(d: Delivery): boolean {
@@ -87,15 +135,31 @@ export class NativeConnection implements Connection {
     this.closed = true;
     // Frames queued earlier in this turn must reach the client before the close frame, and none after it.
     if (code !== CloseCode.SlowConsumer) this.outbox.close();
-    this.ws.close(code, reason);
-    // A zombie or a stalled reader will not answer the close handshake; do not hold its slot for ws's 30 s.
-    if (code === CloseCode.SlowConsumer || code === CloseCode.HeartbeatTimeout) {
-      setTimeout(() => this.ws.terminate(), 1000).unref();
-    }
+    // A zombie or a stalled reader will not answer the close handshake; do not hold its slot for 30 s.
+    const quick = code === CloseCode.SlowConsumer || code === CloseCode.HeartbeatTimeout;
+    this.wsClose(code, reason, quick ? 1000 : CLOSE_TIMEOUT_MS);
+  }
+
+  protected get maxPayload(): number {
+    return this.host.maxFrameBytes;
+  }
+
+  protected get maxWriteBacklog(): number {
+    return this.host.maxBufferedBytes;
+  }
+
+  protected onMessage(data: Buffer, binary: boolean): void {
+    this.host.onMessage(this, data, binary);
+  }
+
+  protected override onProtocolError(code: number, reason: string): void {
+    super.onProtocolError(code, reason);
+    this.host.onProtocolError(this, code, reason);
   }
 
   /** The socket went away (either side): nothing more may be queued. */
-  markClosed(): void {
+  protected onSocketClose(): void {
     this.closed = true;
+    this.host.onClosed(this);
   }
 }

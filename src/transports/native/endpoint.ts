@@ -1,41 +1,49 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type RawData, type WebSocket } from 'ws';
-import type { ClientIdentity } from '../../auth/tokens.ts';
 import { countError, type Context } from '../../core/context.ts';
 import { compileChannelPatterns } from '../../core/names.ts';
 import { CloseCode, ErrorCode } from '../../protocol/codes.ts';
 import { decodeClientFrame, encodeError, encodeWelcome, PING_FRAME, type SincePosition } from '../../protocol/frames.ts';
 import { frameText } from '../../protocol/wsframe.ts';
-import { NativeConnection } from './connection.ts';
+import { AUTH_CHECKING, AUTH_DONE, AUTH_WAITING, NativeConnection, type NativeHost } from './connection.ts';
 import { handleFrame, resumeImplicitStreams, sendError } from './handlers.ts';
+import { completeHandshake } from './ws-handshake.ts';
 
 const PING = frameText(PING_FRAME);
 /** Frames a client may send while its token is being checked; more is a protocol error. */
 const MAX_EARLY_FRAMES = 16;
 
-/** The native protocol on /ws (docs/protocol.md). */
-export class NativeEndpoint {
-  private readonly wss: WebSocketServer;
+/**
+ * The native protocol on /ws (docs/protocol.md). The WebSocket layer is ours (ws-handshake.ts, ws-codec.ts,
+ * ws-socket.ts), not `ws`, to keep idle connections small; every per-connection event lands in a method of this
+ * object with the connection as argument, so connections carry no callbacks of their own.
+ */
+export class NativeEndpoint implements NativeHost {
   private readonly conns = new Set<NativeConnection>();
+  /** Connections waiting for an auth frame, oldest first: one timer for all of them (`authSweep`). */
+  private readonly awaitingAuth = new Set<NativeConnection>();
+  private authTimer: NodeJS.Timeout | undefined;
   private readonly timer: NodeJS.Timeout;
   private onEmpty: (() => void) | undefined;
+  readonly maxFrameBytes: number;
+  readonly maxBufferedBytes: number;
 
   constructor(private readonly ctx: Context) {
-    this.wss = new WebSocketServer({
-      noServer: true,
-      // Frames are built once and written to the raw socket, which permessage-deflate would break.
-      perMessageDeflate: false,
-      maxPayload: ctx.config.limits.maxFrameBytes,
-      clientTracking: false,
-    });
+    this.maxFrameBytes = ctx.config.limits.maxFrameBytes;
+    this.maxBufferedBytes = ctx.config.limits.maxBufferedBytes;
     this.timer = setInterval(() => this.heartbeat(), ctx.config.heartbeatMs);
     this.timer.unref();
   }
 
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): void {
+    if (!completeHandshake(req, socket)) return;
+    const conn = new NativeConnection(this, socket);
+    // A token on the URL is checked before any frame is read: frames that came with the handshake are then early
+    // frames, not auth attempts.
     const token = url.searchParams.get('token');
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.onOpen(ws, socket, token));
+    if (token !== null) this.authenticate(conn, token, undefined);
+    conn.start(head);
+    if (conn.auth === AUTH_WAITING && conn.wsOpen) this.awaitAuth(conn);
   }
 
   /** Tells every client to reconnect elsewhere (graceful shutdown). */
@@ -66,100 +74,108 @@ export class NativeEndpoint {
     clearInterval(this.timer);
   }
 
-  private onOpen(ws: WebSocket, socket: Duplex, token: string | null): void {
-    const { ctx } = this;
-    let conn: NativeConnection | undefined;
-    let early: RawData[] | undefined = [];
-    let authStarted = false;
-
-    const authenticate = (t: string, positions?: Record<string, SincePosition>): void => {
-      authStarted = true;
-      clearTimeout(authTimer);
-      ctx.tokens.verify(t).then(
-        (res) => {
-          if (ws.readyState !== ws.OPEN) return;
-          if (!res.ok) {
-            countError(ctx, res.expired ? ErrorCode.TokenExpired : ErrorCode.InvalidToken);
-            ws.close(res.expired ? CloseCode.TokenExpired : CloseCode.InvalidToken, res.expired ? 'token expired' : 'invalid token');
-            return;
-          }
-          conn = this.accept(ws, socket, res.identity, positions);
-          const queued = early ?? [];
-          early = undefined;
-          for (const raw of queued) this.onFrame(conn, raw);
-        },
-        (err: Error) => {
-          ctx.log.error({ err }, 'token verification failed');
-          ws.close(CloseCode.InternalError, 'internal error');
-        },
-      );
-    };
-
-    const authTimer = setTimeout(() => {
-      if (!authStarted) ws.close(CloseCode.AuthTimeout, 'auth timeout');
-    }, ctx.config.authTimeoutMs);
-
-    ws.on('message', (raw: RawData, isBinary: boolean) => {
-      ctx.stats.framesIn++;
-      if (conn !== undefined) {
-        this.onFrame(conn, raw, isBinary);
-        return;
-      }
-      if (authStarted) {
-        if (early !== undefined && early.length < MAX_EARLY_FRAMES) early.push(raw);
-        else ws.close(CloseCode.ProtocolError, 'too many frames before welcome');
-        return;
-      }
-      // Without ?token= the first frame must be {"type":"auth","token":...}.
-      const decoded = decodeClientFrame(raw.toString());
-      if (decoded.ok && decoded.frame.type === 'auth') authenticate(decoded.frame.token, decoded.frame.positions);
-      else {
-        ws.send(encodeError({ code: ErrorCode.NotAuthenticated, message: 'the first frame must be {"type":"auth","token":"..."}' }));
-        countError(ctx, ErrorCode.NotAuthenticated);
-      }
-    });
-    ws.on('error', (err) => ctx.log.debug({ err: err.message }, 'native socket error'));
-    ws.on('close', () => {
-      clearTimeout(authTimer);
-      if (conn !== undefined) this.onClose(conn);
-    });
-    if (token !== null) authenticate(token);
+  /** NativeHost: a complete message from a client, authenticated or not. */
+  onMessage(conn: NativeConnection, data: Buffer, binary: boolean): void {
+    this.ctx.stats.framesIn++;
+    if (conn.auth === AUTH_DONE) return this.onFrame(conn, data, binary);
+    if (conn.auth === AUTH_CHECKING) {
+      const early = (conn.early ??= []);
+      if (early.length < MAX_EARLY_FRAMES) early.push(data);
+      else conn.close(CloseCode.ProtocolError, 'too many frames before welcome');
+      return;
+    }
+    // Without ?token= the first frame must be {"type":"auth","token":...}.
+    const decoded = decodeClientFrame(data.toString());
+    if (decoded.ok && decoded.frame.type === 'auth') this.authenticate(conn, decoded.frame.token, decoded.frame.positions);
+    else {
+      conn.sendText(encodeError({ code: ErrorCode.NotAuthenticated, message: 'the first frame must be {"type":"auth","token":"..."}' }));
+      countError(this.ctx, ErrorCode.NotAuthenticated);
+    }
   }
 
-  private accept(ws: WebSocket, socket: Duplex, id: ClientIdentity, positions: Record<string, SincePosition> | undefined): NativeConnection {
+  /** NativeHost: the connection is already closing with `code` (1002, 1007, 1009). */
+  onProtocolError(conn: NativeConnection, code: number, reason: string): void {
+    this.ctx.log.debug({ code, reason, session: conn.id || undefined }, 'native protocol error');
+  }
+
+  /** NativeHost: the socket is gone. */
+  onClosed(conn: NativeConnection): void {
+    this.awaitingAuth.delete(conn);
+    if (conn.auth !== AUTH_DONE || !this.conns.delete(conn)) return;
+    this.ctx.hub.remove(conn);
+    if (this.conns.size === 0) this.onEmpty?.();
+    this.ctx.upstream.event('disconnect', { session: conn.id, user: conn.user, transport: conn.transport });
+  }
+
+  private authenticate(conn: NativeConnection, token: string, positions: Record<string, SincePosition> | undefined): void {
     const { ctx } = this;
-    const conn = new NativeConnection(
-      ctx.nextSessionId(),
-      id.user,
-      id.expiresAt,
-      compileChannelPatterns(id.channels),
-      ws,
-      socket,
-      ctx.config.limits.maxBufferedBytes,
+    conn.auth = AUTH_CHECKING;
+    this.awaitingAuth.delete(conn);
+    ctx.tokens.verify(token).then(
+      (res) => {
+        if (!conn.wsOpen || !conn.isOpen) return;
+        if (!res.ok) {
+          countError(ctx, res.expired ? ErrorCode.TokenExpired : ErrorCode.InvalidToken);
+          conn.close(res.expired ? CloseCode.TokenExpired : CloseCode.InvalidToken, res.expired ? 'token expired' : 'invalid token');
+          return;
+        }
+        const { user, channels, expiresAt } = res.identity;
+        // A token without channels (the common case) shares one function instead of compiling its own.
+        conn.authenticated(ctx.nextSessionId(), user, expiresAt, channels.length > 0 ? compileChannelPatterns(channels) : undefined);
+        this.accept(conn, positions);
+        const queued = conn.early;
+        conn.early = undefined;
+        if (queued !== undefined) for (const raw of queued) this.onFrame(conn, raw, false);
+      },
+      (err: Error) => {
+        ctx.log.error({ err }, 'token verification failed');
+        conn.close(CloseCode.InternalError, 'internal error');
+      },
     );
+  }
+
+  private accept(conn: NativeConnection, positions: Record<string, SincePosition> | undefined): void {
+    const { ctx } = this;
     this.conns.add(conn);
     conn.sendText(encodeWelcome({ session: conn.id, user: conn.user, heartbeat: ctx.config.heartbeatMs }));
     // Registered after recovery starts holding the user's stream, so inbox replay and live messages stay in order.
     resumeImplicitStreams(ctx, conn, positions);
     ctx.hub.add(conn);
     ctx.upstream.event('connect', { session: conn.id, user: conn.user, transport: conn.transport });
-    return conn;
   }
 
-  private onClose(conn: NativeConnection): void {
-    conn.markClosed();
-    this.conns.delete(conn);
-    this.ctx.hub.remove(conn);
-    if (this.conns.size === 0) this.onEmpty?.();
-    this.ctx.upstream.event('disconnect', { session: conn.id, user: conn.user, transport: conn.transport });
-  }
-
-  private onFrame(conn: NativeConnection, raw: RawData, isBinary = false): void {
+  private onFrame(conn: NativeConnection, raw: Buffer, isBinary: boolean): void {
     conn.lastSeen = Date.now();
     if (isBinary) return sendError(this.ctx, conn, { code: ErrorCode.BadRequest, message: 'binary frames are not supported; send JSON text' });
     const decoded = decodeClientFrame(raw.toString());
     if (!decoded.ok) return sendError(this.ctx, conn, decoded.error);
     handleFrame(this.ctx, conn, decoded.frame);
+  }
+
+  /**
+   * Without a token on the URL the client has `authTimeoutMs` to send its auth frame. Connections join
+   * `awaitingAuth` in the order they open, which is the order their time runs out, so one timer for the oldest
+   * serves all of them (instead of a timer per connection).
+   */
+  private awaitAuth(conn: NativeConnection): void {
+    this.awaitingAuth.add(conn);
+    if (this.authTimer === undefined) this.armAuthTimer(conn.lastSeen);
+  }
+
+  private armAuthTimer(openedAt: number): void {
+    const delay = Math.max(1, openedAt + this.ctx.config.authTimeoutMs - Date.now());
+    this.authTimer = setTimeout(() => this.authSweep(), delay);
+    this.authTimer.unref();
+  }
+
+  private authSweep(): void {
+    this.authTimer = undefined;
+    const now = Date.now();
+    for (const c of this.awaitingAuth) {
+      if (c.lastSeen + this.ctx.config.authTimeoutMs > now) return this.armAuthTimer(c.lastSeen);
+      this.awaitingAuth.delete(c);
+      c.close(CloseCode.AuthTimeout, 'auth timeout');
+    }
   }
 
   /** One timer for all connections: ping, close zombies, close expired tokens. */

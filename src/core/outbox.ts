@@ -6,7 +6,7 @@ import type { Duplex } from 'node:stream';
  * and at low load a turn holds one frame, so nothing waits.
  *
  * Backpressure is by bytes: when what the kernel has not taken yet plus what is pending passes `maxBufferedBytes`,
- * the outbox stops accepting and calls `onOverflow` once (the transport closes the connection as a slow consumer).
+ * the outbox stops accepting and calls its owner's `overflow` once (the transport closes the connection as a slow consumer).
  */
 export class Outbox {
   private pending: Buffer | Buffer[] | null = null;
@@ -14,10 +14,12 @@ export class Outbox {
   /** Set on overflow or close: nothing more may be written (RFC 6455 forbids data after a Close frame). */
   private refusing = false;
 
+  /** `owner.overflow()` is called once on overflow; an owner object rather than a callback, so that an idle
+   * connection does not carry a closure for it. */
   constructor(
     private readonly socket: Duplex,
     private readonly maxBufferedBytes: number,
-    private readonly onOverflow: () => void,
+    private readonly owner: { overflow(): void },
   ) {}
 
   /** Queues a complete frame. Returns false when the frame was refused (slow consumer or closed socket). */
@@ -27,7 +29,7 @@ export class Outbox {
       this.refusing = true;
       this.pending = null;
       this.pendingBytes = 0;
-      this.onOverflow();
+      this.owner.overflow();
       return false;
     }
     const p = this.pending;

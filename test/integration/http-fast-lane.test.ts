@@ -207,6 +207,19 @@ describe('HTTP fast lane', () => {
     assert.equal(c.closed, true);
   });
 
+  test('an idle keep-alive connection is closed after the server keep-alive timeout', async () => {
+    const h = await server();
+    h.server.http.keepAliveTimeout = 300;
+    const c = await RawHttp.open(h);
+    c.send(post('/api/publish', publishBody('gus', 1)));
+    const [r] = await c.read(1);
+    assert.equal(r!.status, 200);
+    const started = Date.now();
+    await new Promise((resolve) => c.socket.once('close', resolve));
+    // Closed by the lane's sweep (once a second), not by the test's cleanup.
+    assert.ok(Date.now() - started >= 250, 'not closed before the timeout');
+  });
+
   test('a WebSocket upgrade after a publish on the same server still works', async () => {
     const h = await server();
     const c = await RawHttp.open(h);

@@ -53,7 +53,12 @@ export class NativeConnection extends ServerWebSocket implements Connection {
     socket: Duplex,
   ) {
     super(socket);
-    this.outbox = new Outbox(socket, host.maxBufferedBytes, () => this.close(CloseCode.SlowConsumer, 'slow consumer'));
+    this.outbox = new Outbox(socket, host.maxBufferedBytes, this);
+  }
+
+  /** The outbox passed its byte limit. */
+  overflow(): void {
+    this.close(CloseCode.SlowConsumer, 'slow consumer');
   }
 
   get transport(): string {

@@ -29,7 +29,12 @@ export class RawUidConnection implements Connection {
     socket: Duplex,
     maxBufferedBytes: number,
   ) {
-    this.outbox = new Outbox(socket, maxBufferedBytes, () => this.close(SLOW_CONSUMER_CLOSE, 'slow consumer'));
+    this.outbox = new Outbox(socket, maxBufferedBytes, this);
+  }
+
+  /** The outbox passed its byte limit. */
+  overflow(): void {
+    this.close(SLOW_CONSUMER_CLOSE, 'slow consumer');
   }
 
   deliver(d: Delivery): boolean {

@@ -75,12 +75,14 @@ export class Proc {
     return this.wait(event, timeoutMs);
   }
 
+  /** Asks the process to quit; SIGKILL (to its own PID) after 3 s. */
   async stop(): Promise<void> {
     if (this.exited) return;
+    const exited = (ms: number) => Promise.race([new Promise((r) => this.child.once('exit', r)), sleep(ms)]);
     this.send('quit');
-    for (let i = 0; i < 30 && !this.exited; i++) await sleep(100);
+    await exited(3000);
     if (!this.exited) this.child.kill('SIGKILL');
-    for (let i = 0; i < 20 && !this.exited; i++) await sleep(50);
+    if (!this.exited) await exited(1000);
   }
 }
 

@@ -97,7 +97,7 @@ class LaneConnection {
     private readonly lanes: Set<LaneConnection>,
     private readonly handOffTo: ((socket: Socket) => void)[],
   ) {
-    this.replies = new ReplyQueue(socket);
+    this.replies = new ReplyQueue(socket, 'microtask');
     socket.setNoDelay(true);
     socket.on('data', this.onData);
     socket.on('error', this.onError);

@@ -204,6 +204,30 @@ describe('compat: web-msg-sender Socket.IO (2120) with socket.io-client 2.x and 
     c.close();
   });
 
+  it('a burst published in one turn arrives complete and in order, over websocket and across the upgrade', async () => {
+    const clients = [
+      await SioClient.login(h, 2, 'burst2', { transports: ['websocket'] }),
+      await SioClient.login(h, 4, 'burst4', { transports: ['websocket'] }),
+    ];
+    const upgrading = SioClient.create(4, h.ports.socketio, 'burstU');
+    const upgraded = once(upgrading.socket.io.engine as unknown as NodeJS.EventEmitter, 'upgrade');
+    await upgrading.counts.next();
+    const burst = (tag: string) => ({
+      messages: Array.from({ length: 30 }, (_, i) => ({ to: { users: ['burst2', 'burst4', 'burstU'] }, data: `${tag}${i}` })),
+    });
+    // One batch is published in one turn: over websocket these go out coalesced per socket.
+    assert.equal((await h.api('POST', '/api/publish/batch', burst('a'))).status, 200);
+    await upgraded;
+    assert.equal(upgrading.transportName(), 'websocket');
+    assert.equal((await h.api('POST', '/api/publish/batch', burst('b'))).status, 200);
+    const expected = [...Array.from({ length: 30 }, (_, i) => `a${i}`), ...Array.from({ length: 30 }, (_, i) => `b${i}`)];
+    for (const c of [...clients, upgrading]) {
+      await c.newMsg.next((m) => m === 'b29');
+      assert.deepEqual(c.newMsg.items, expected);
+      c.close();
+    }
+  });
+
   it('answers other paths on the port with 404', async () => {
     const res = await fetch(`http://127.0.0.1:${h.ports.socketio}/index.html`);
     assert.equal(res.status, 404);

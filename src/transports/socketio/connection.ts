@@ -1,8 +1,11 @@
+import { Socket as NetSocket } from 'node:net';
 import type { Socket } from 'socket.io';
 import type { Connection } from '../../core/connection.ts';
 import type { Delivery, Envelope } from '../../core/delivery.ts';
+import { Outbox } from '../../core/outbox.ts';
 import { dataAsText } from '../../compat/wire.ts';
 import { CloseCode, isReconnectCode } from '../../protocol/codes.ts';
+import { frameText } from '../../protocol/wsframe.ts';
 
 /**
  * The Socket.IO packet `2["new_msg","<text>"]` (EVENT on the default namespace) for one message. Built once per
@@ -11,9 +14,39 @@ import { CloseCode, isReconnectCode } from '../../protocol/codes.ts';
  */
 export const newMsgPacket = (env: Envelope): string => `2${JSON.stringify(['new_msg', dataAsText(env.data)])}`;
 
-/** Bytes handed to one socket since its Engine.IO connection last drained; shared by a socket's connection objects. */
+/** The same packet as an Engine.IO message (`4`) in a WebSocket frame: what Engine.IO's websocket transport sends. */
+const newMsgFrame = (env: Envelope): Buffer => frameText(`4${newMsgPacket(env)}`);
+
+/** Per socket, shared by its connection objects (anonymous, then logged in). */
 export interface Backlog {
+  /** Bytes handed to Engine.IO since its connection last drained. */
   bytes: number;
+  /** Once the transport is a WebSocket: frames go to the raw socket through this, one write per turn. */
+  outbox?: Outbox | undefined;
+}
+
+interface EngineInternals {
+  upgrading?: boolean;
+  writeBuffer?: unknown[];
+  transport?: { name?: string; socket?: { _socket?: unknown } };
+}
+
+/**
+ * Engine.IO writes one packet per WebSocket frame per write; ten messages in a turn are ten syscalls per socket.
+ * Once the connection runs on the websocket transport with nothing queued in Engine.IO (so order is kept), new_msg
+ * frames go straight to the raw socket through an Outbox, as the native transport's do: coalesced per turn,
+ * bounded by bytes. Engine.IO keeps its own packets (pings, acks, online counts); frames interleave whole.
+ * Reaches into Engine.IO and `ws` internals, checked at run time: anything unexpected keeps the Engine.IO path.
+ */
+function directOutbox(socket: Socket, backlog: Backlog, maxBufferedBytes: number, owner: { overflow(): void }): Outbox | undefined {
+  if (backlog.outbox !== undefined) return backlog.outbox;
+  const conn = socket.conn as unknown as EngineInternals;
+  const transport = conn.transport;
+  if (transport?.name !== 'websocket' || conn.upgrading !== false || !Array.isArray(conn.writeBuffer) || conn.writeBuffer.length > 0) return undefined;
+  const raw = transport.socket?._socket;
+  if (!(raw instanceof NetSocket)) return undefined;
+  backlog.outbox = new Outbox(raw, maxBufferedBytes, owner);
+  return backlog.outbox;
 }
 
 /**
@@ -35,6 +68,8 @@ export class SocketIoConnection implements Connection {
 
   deliver(d: Delivery): boolean {
     if (this.closed || !this.socket.connected) return false;
+    const direct = directOutbox(this.socket, this.backlog, this.maxBufferedBytes, this);
+    if (direct !== undefined) return direct.push(d.as(newMsgFrame));
     const packet = d.as(newMsgPacket);
     this.backlog.bytes += packet.length;
     if (this.backlog.bytes > this.maxBufferedBytes) {
@@ -43,6 +78,11 @@ export class SocketIoConnection implements Connection {
     }
     this.socket.conn.write(packet);
     return true;
+  }
+
+  /** The direct outbox passed its byte limit. */
+  overflow(): void {
+    this.close(CloseCode.SlowConsumer);
   }
 
   /** Socket.IO pages of web-msg-sender know no channels: nothing to tell them. */
@@ -55,6 +95,8 @@ export class SocketIoConnection implements Connection {
   close(code: number): void {
     if (this.closed) return;
     this.closed = true;
+    // Frames queued in this turn go before Engine.IO's close packet; none may follow the WebSocket close frame.
+    if (code !== CloseCode.SlowConsumer) this.backlog.outbox?.close();
     // A slow consumer's backlog is discarded: Engine.IO would otherwise wait for it to drain before closing.
     if (isReconnectCode(code)) this.socket.conn.close(code === CloseCode.SlowConsumer);
     else this.socket.disconnect(true);

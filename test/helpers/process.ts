@@ -12,14 +12,25 @@ export interface HeraldProcess {
   /** Resolves with the first log line matching `pred`. */
   waitLog(pred: (l: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Resolves once the whole log has been read (after exit). */
+  stdoutDone: Promise<unknown>;
 }
 
-/** Runs the real `herald` binary (the dist build) as a child process and follows its JSON log. */
-export function runHerald(args: string[], env: NodeJS.ProcessEnv = {}): HeraldProcess {
-  const child = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Runs the real `herald` binary (the dist build) as a child process and follows its JSON log. With `fdLimit`, it
+ * runs under `ulimit -n <fdLimit>` (through bash, which sets the limit and then becomes the process).
+ */
+export function runHerald(args: string[], env: NodeJS.ProcessEnv = {}, opts: { fdLimit?: number } = {}): HeraldProcess {
+  const options = { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] as ['ignore', 'pipe', 'pipe'] };
+  const child =
+    opts.fdLimit === undefined
+      ? spawn(process.execPath, [BIN, ...args], options)
+      : spawn('bash', ['-c', `ulimit -n ${opts.fdLimit} && exec "$0" "$@"`, process.execPath, BIN, ...args], options);
   const logs: Record<string, unknown>[] = [];
   const waiters: { pred: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }[] = [];
-  createInterface({ input: child.stdout! }).on('line', (line) => {
+  const lines = createInterface({ input: child.stdout! });
+  const stdoutDone = once(lines, 'close');
+  lines.on('line', (line) => {
     let entry: Record<string, unknown>;
     try {
       entry = JSON.parse(line) as Record<string, unknown>;
@@ -41,6 +52,7 @@ export function runHerald(args: string[], env: NodeJS.ProcessEnv = {}): HeraldPr
     child,
     logs,
     exited,
+    stdoutDone,
     waitLog(pred, timeoutMs = 10_000) {
       const seen = logs.find(pred);
       if (seen) return Promise.resolve(seen);

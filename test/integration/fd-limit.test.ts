@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
@@ -8,53 +7,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { createInterface } from 'node:readline';
 import { pino } from 'pino';
 import { TokenService } from '../../src/auth/tokens.ts';
 import { ConnectionLimits } from '../../src/net-limits.ts';
 import { API_KEY, TOKEN_SECRET } from '../helpers/herald.ts';
-import { BIN } from '../helpers/process.ts';
+import { runHerald } from '../helpers/process.ts';
 import { TestClient } from '../helpers/ws-client.ts';
 
 type LogLine = Record<string, unknown>;
 const REFUSING = /connection limit reached/;
 
-/** The real binary under `ulimit -n` (runHerald cannot set a limit), following its JSON log. */
+/** The real binary under `ulimit -n`, following its JSON log. */
 function startLimited(fdLimit: number, dataDir: string) {
-  const child = spawn('bash', ['-c', `ulimit -n ${fdLimit} && exec "$0" "$@"`, process.execPath, BIN, 'start', '--port', '0', '--line-port', '0', '--host', '127.0.0.1', '--data-dir', dataDir], {
-    env: { PATH: process.env.PATH, HERALD_API_KEY: API_KEY, HERALD_TOKEN_SECRET: TOKEN_SECRET },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const logs: LogLine[] = [];
-  const waiters: { pred: (l: LogLine) => boolean; resolve: (l: LogLine) => void }[] = [];
-  const lines = createInterface({ input: child.stdout });
-  lines.on('line', (text) => {
-    const l = JSON.parse(text) as LogLine;
-    logs.push(l);
-    for (const w of waiters.filter((x) => x.pred(l))) {
-      waiters.splice(waiters.indexOf(w), 1);
-      w.resolve(l);
-    }
-  });
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = once(child, 'exit');
-  const stdoutDone = once(lines, 'close');
-  const waitLog = (pred: (l: LogLine) => boolean, timeoutMs = 10_000): Promise<LogLine> =>
-    new Promise((resolve, reject) => {
-      const seen = logs.find(pred);
-      if (seen) return resolve(seen);
-      const timer = setTimeout(() => reject(new Error(`no matching log line; stderr: ${stderr}`)), timeoutMs);
-      waiters.push({
-        pred,
-        resolve: (l) => {
-          clearTimeout(timer);
-          resolve(l);
-        },
-      });
-      void exited.then(() => reject(new Error(`herald exited; stderr: ${stderr}`)));
-    });
-  return { child, logs, waitLog, exited, stdoutDone };
+  return runHerald(['start', '--port', '0', '--line-port', '0', '--host', '127.0.0.1', '--data-dir', dataDir], { HERALD_API_KEY: API_KEY, HERALD_TOKEN_SECRET: TOKEN_SECRET }, { fdLimit });
 }
 
 /** One request over the agent's single keep-alive socket; `reused` tells whether it was the socket opened first. */

@@ -49,22 +49,28 @@ export function createOperations(ctx: Context): Record<string, Operation> {
     try {
       const { req, msg } = checkPublish(input);
       // The common case (no idempotency key, no receipt wait) in one async step: this is the per-message hot path.
-      if (msg.idempotencyKey === undefined && (msg.waitMs === undefined || msg.waitMs === 0)) {
+      if (isPlain(msg)) {
         const publishing = dispatcher.publish(req);
         started();
-        const r = await publishing;
-        return { delivered: r.delivered, streams: r.streams, status: 'stored' };
+        return storedResult(await publishing);
       }
       return await publishWithOptions(req, msg, started);
     } catch (err) {
-      if (err instanceof ApiError) throw err;
-      // The store refused (Redis away, disk full): nothing was stored, so a retry is safe and is the fix.
-      ctx.log.error({ err }, 'publish could not be stored');
-      throw new ApiError(503, ErrorCode.Unavailable, 'the message could not be stored; retry (with the same idempotencyKey)');
+      throw asApiError(err);
     } finally {
       started();
     }
   };
+
+  const asApiError = (err: unknown): ApiError => {
+    if (err instanceof ApiError) return err;
+    // The store refused (Redis away, disk full): nothing was stored, so a retry is safe and is the fix.
+    ctx.log.error({ err }, 'publish could not be stored');
+    return new ApiError(503, ErrorCode.Unavailable, 'the message could not be stored; retry (with the same idempotencyKey)');
+  };
+
+  const isPlain = (msg: z.infer<typeof PublishSchema>): boolean => msg.idempotencyKey === undefined && (msg.waitMs === undefined || msg.waitMs === 0);
+  const storedResult = (r: PublishResult): unknown => ({ delivered: r.delivered, streams: r.streams, status: 'stored' });
 
   const checkPublish = (input: unknown): { req: PublishRequest; msg: z.infer<typeof PublishSchema> } => {
     const msg = parse(PublishSchema, input);
@@ -135,9 +141,38 @@ export function createOperations(ctx: Context): Record<string, Operation> {
       if (messages.length > config.limits.maxBatch) {
         throw new ApiError(400, ErrorCode.BadRequest, `at most ${config.limits.maxBatch} messages per batch`);
       }
-      // Each message succeeds or fails on its own; order of publication follows the array.
-      const pending: Promise<unknown>[] = [];
-      for (const m of messages) {
+      // Each message succeeds or fails on its own; order of publication follows the array. Runs of plain messages
+      // are stored in one append (Dispatcher.publishMany); one with an idempotency key or a receipt wait goes alone.
+      const results: unknown[] = new Array(messages.length);
+      const pending: Promise<void>[] = [];
+      let run: { index: number; req: PublishRequest }[] = [];
+      const publishRun = (): void => {
+        if (run.length === 0) return;
+        const group = run;
+        run = [];
+        pending.push(
+          dispatcher.publishMany(group.map((g) => g.req)).then(
+            (rs) => rs.forEach((r, k) => (results[group[k]!.index] = storedResult(r))),
+            (err: unknown) => {
+              const failure = asApiError(err).toJSON();
+              for (const g of group) results[g.index] = failure;
+            },
+          ),
+        );
+      };
+      for (let i = 0; i < messages.length; i++) {
+        let checked: ReturnType<typeof checkPublish>;
+        try {
+          checked = checkPublish(messages[i]);
+        } catch (err) {
+          results[i] = batchError(err);
+          continue;
+        }
+        if (isPlain(checked.msg)) {
+          run.push({ index: i, req: checked.req });
+          continue;
+        }
+        publishRun();
         // Usually offsets are assigned before publishOne returns; only then is waiting for them skipped.
         let assigned = false;
         let wake: (() => void) | undefined;
@@ -145,10 +180,17 @@ export function createOperations(ctx: Context): Record<string, Operation> {
           assigned = true;
           wake?.();
         };
-        pending.push(publishOne(m, started).catch(batchError));
+        const index = i;
+        pending.push(
+          publishOne(messages[i], started)
+            .catch(batchError)
+            .then((r) => void (results[index] = r)),
+        );
         if (!assigned) await new Promise<void>((resolve) => (wake = resolve));
       }
-      return { results: await Promise.all(pending) };
+      publishRun();
+      await Promise.all(pending);
+      return { results };
     },
 
     user: (input) => describe(parse(UserSchema, input).user),

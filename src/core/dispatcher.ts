@@ -1,5 +1,5 @@
 import type { Broker } from '../broker/broker.ts';
-import type { AppendRecord, Store } from '../store/store.ts';
+import type { AppendItem, AppendRecord, AppendResult, Store } from '../store/store.ts';
 import type { Envelope } from './delivery.ts';
 import type { Hub, Target } from './hub.ts';
 import { BROADCAST_STREAM, channelStream, userStream } from './names.ts';
@@ -50,6 +50,18 @@ export function streamOf(t: Target): string {
   }
 }
 
+interface Plan {
+  req: PublishRequest;
+  targets: Target[];
+  items: AppendItem[];
+}
+
+function planOf(req: PublishRequest): Plan {
+  const targets = expandTarget(req.to);
+  const items = targets.map((t) => (req.event === undefined ? { stream: streamOf(t), data: req.data } : { stream: streamOf(t), data: req.data, event: req.event }));
+  return { req, targets, items };
+}
+
 /**
  * The one place that publishes: store (offset) -> local hub -> broker (other nodes). APIs, the line port and
  * compatibility listeners are publishers; none of them writes to a socket itself.
@@ -68,19 +80,49 @@ export class Dispatcher {
    * delivers locally and forwards to other nodes. Nothing is delivered that is not stored.
    */
   async publish(req: PublishRequest, record?: AppendRecord): Promise<PublishResult> {
-    const targets = expandTarget(req.to);
-    const items = targets.map((t) => (req.event === undefined ? { stream: streamOf(t), data: req.data } : { stream: streamOf(t), data: req.data, event: req.event }));
-    const stored = await this.store.appendAll(items, record);
+    const plan = planOf(req);
+    const stored = await this.store.appendAll(plan.items, record);
+    const forwarding: Promise<void>[] = [];
+    const result = this.deliverStored(plan, stored, 0, forwarding);
+    if (forwarding.length > 0) await Promise.all(forwarding);
+    return result;
+  }
+
+  /**
+   * Several messages in one store append (one transaction or script for all, offsets in array order), then each
+   * delivered as `publish` does. For a batch this saves a promise chain per message; a store failure fails them all,
+   * and none of them was stored.
+   */
+  async publishMany(reqs: readonly PublishRequest[]): Promise<PublishResult[]> {
+    const plans = reqs.map(planOf);
+    const items: AppendItem[] = [];
+    for (const p of plans) for (const it of p.items) items.push(it);
+    const stored = await this.store.appendAll(items);
+    const forwarding: Promise<void>[] = [];
+    const results: PublishResult[] = [];
+    let from = 0;
+    for (const p of plans) {
+      results.push(this.deliverStored(p, stored, from, forwarding));
+      from += p.items.length;
+    }
+    if (forwarding.length > 0) await Promise.all(forwarding);
+    return results;
+  }
+
+  /** Delivers one stored message to the local hub and hands it to the broker (whose promises go to `forwarding`). */
+  private deliverStored(plan: Plan, stored: readonly AppendResult[], from: number, forwarding: Promise<void>[]): PublishResult {
+    const { req, targets, items } = plan;
     const streams: StreamResult[] = [];
     let delivered = 0;
     for (let i = 0; i < targets.length; i++) {
       const { stream } = items[i]!;
-      const { offset, epoch } = stored[i]!;
+      const { offset, epoch } = stored[from + i]!;
       streams.push({ stream, offset, epoch });
       const env: Envelope = req.event === undefined ? { stream, offset, epoch, data: req.data } : { stream, offset, epoch, data: req.data, event: req.event };
       delivered += this.hub.deliver(targets[i]!, env);
+      // The broker sends in call order whether or not it is awaited here, so envelopes keep their order per stream.
       const forwarded = this.broker.publish(targets[i]!, env);
-      if (forwarded !== undefined) await forwarded;
+      if (forwarded !== undefined) forwarding.push(forwarded);
     }
     this.published++;
     return { delivered, streams };

@@ -305,6 +305,31 @@ describe('HTTP API errors', () => {
 });
 
 describe('POST /api/publish/batch', () => {
+  it('keeps array order across plain messages (stored together) and ones with an idempotency key or a wait', async (t) => {
+    const { h, connect } = await fixture(t);
+    const c = await connect('mix');
+    const res = await h.api('POST', '/api/publish/batch', {
+      messages: [
+        { to: { user: 'mix' }, data: 'a' },
+        { to: { user: 'mix' }, data: 'b', idempotencyKey: 'mix-b' },
+        { to: { user: 'mix' }, data: 'c' },
+        { to: { users: ['mix', 'other'] }, data: 'd' },
+        { to: { user: 'mix' }, data: 'e', waitMs: 1 },
+        { to: { user: 'mix' }, data: 'f' },
+      ],
+    });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const offsets = res.body.results.map((r: { streams: { stream: string; offset: number }[] }) => r.streams.find((s) => s.stream === 'user:mix')!.offset);
+    assert.deepEqual(offsets, [1, 2, 3, 4, 5, 6]);
+    assert.equal(res.body.results[3].streams.length, 2);
+    await c.next(isMessage('user:mix', 6));
+    await settle(c);
+    assert.deepEqual(
+      c.messages().map((m) => m.data),
+      ['a', 'b', 'c', 'd', 'e', 'f'],
+    );
+  });
+
   it('answers one result per message; a bad message gets its own error and the others publish', async (t) => {
     const { h, connect } = await fixture(t);
     const c = await connect('u1');

@@ -323,6 +323,42 @@ describe('line port: framing', () => {
     assert.equal(l.received.split('\n').length, 52, 'exactly one reply line per command');
   });
 
+  it('pipelines mixed lines in one write: each reply in its place, publishes in line order', async (t) => {
+    const { h, line, ws } = await fixture(t);
+    const c = await ws('mx');
+    const l = await line();
+    const pub = (data: unknown, extra: Record<string, unknown> = {}) => JSON.stringify({ op: 'publish', to: { user: 'mx' }, data, ...extra });
+    l.write(
+      [
+        pub(1),
+        pub(0, { key: 'wrong-key-0123456789' }),
+        pub(2, { key: h.apiKey }),
+        JSON.stringify({ op: 'publish', to: { planet: 'mx' }, data: 0 }),
+        JSON.stringify({ op: 'user', user: 'mx' }),
+        pub(3),
+        '{not json',
+        pub(4, { idempotencyKey: 'mx-4' }),
+        pub(5),
+      ].join('\n') + '\n',
+    );
+    const replies = await l.read(9);
+    assertErr(replies[0], 'unauthorized');
+    assertErr(replies[1], 'unauthorized');
+    assert.equal(ok(replies[2]).streams[0].offset, 1);
+    assertErr(replies[3], 'unknown_target');
+    assert.equal(ok(replies[4]).user, 'mx');
+    assert.equal(ok(replies[5]).streams[0].offset, 2);
+    assertErr(replies[6], 'bad_json');
+    assert.equal(ok(replies[7]).streams[0].offset, 3);
+    assert.equal(ok(replies[8]).streams[0].offset, 4);
+    await c.next(isMessage('user:mx', 4));
+    await settle(c);
+    assert.deepEqual(
+      c.messages().map((m) => m.data),
+      [2, 3, 4, 5],
+    );
+  });
+
   it('accepts CRLF line endings and answers with LF', async (t) => {
     const { h, line, ws } = await fixture(t);
     const c = await ws('u1');

@@ -5,7 +5,7 @@ import { ErrorCode } from '../../protocol/codes.ts';
 import { ApiError } from '../errors.ts';
 import type { Operation } from '../operations.ts';
 import { isLoopback } from '../http/handler.ts';
-import { errLine, LineSplitter, okLine, parseCommand } from './parser.ts';
+import { errLine, LineSplitter, okLine, parseCommand, type LineCommand } from './parser.ts';
 import { ReplyQueue } from './replies.ts';
 
 /**
@@ -23,9 +23,9 @@ export function createLineServer(ctx: Context, ops: Record<string, Operation>, a
     let authed = ctx.config.line.allowLoopbackWithoutKey && isLoopback(socket.remoteAddress);
     const replies = new ReplyQueue(socket);
 
-    const run = async (line: string): Promise<string> => {
+    const run = async (line: string, parsed?: LineCommand): Promise<string> => {
       if (line.trim() === '') return '';
-      const cmd = parseCommand(line);
+      const cmd = parsed ?? parseCommand(line);
       if (!cmd.ok) {
         countError(ctx, cmd.code);
         return errLine(cmd.code, cmd.message);
@@ -44,19 +44,47 @@ export function createLineServer(ctx: Context, ops: Record<string, Operation>, a
       try {
         return okLine(await op(cmd.input));
       } catch (err) {
-        if (err instanceof ApiError) {
-          countError(ctx, err.code);
-          return errLine(err.code, err.message);
-        }
-        ctx.log.error({ err }, 'line command failed');
-        countError(ctx, ErrorCode.Internal);
-        return errLine(ErrorCode.Internal, 'internal error');
+        return failure(err);
       }
+    };
+
+    const failure = (err: unknown): string => {
+      if (err instanceof ApiError) {
+        countError(ctx, err.code);
+        return errLine(err.code, err.message);
+      }
+      ctx.log.error({ err }, 'line command failed');
+      countError(ctx, ErrorCode.Internal);
+      return errLine(ErrorCode.Internal, 'internal error');
     };
 
     const unauthorized = (): string => {
       countError(ctx, ErrorCode.Unauthorized);
       return errLine(ErrorCode.Unauthorized, 'send {"op":"auth","key":"<api key>"} first, or a key field on the command');
+    };
+
+    /**
+     * Consecutive publish lines of one read go to the store as one batch (publishBatch: one append, deliveries in
+     * order, each message failing on its own), answered with one reply line each: a pipelining backend sends
+     * hundreds per packet, and one operation per line would cost a promise chain per message.
+     */
+    let group: Record<string, unknown>[] = [];
+    const publishGroup = (): void => {
+      if (group.length === 0) return;
+      const messages = group;
+      group = [];
+      replies.add(
+        Promise.resolve(ops.publishBatch!({ messages })).then(
+          (out) => (out as { results: unknown[] }).results.map(replyLine).join(''),
+          (err: unknown) => failure(err).repeat(messages.length),
+        ),
+      );
+    };
+    const replyLine = (r: unknown): string => {
+      const e = (r as { error?: { code: string; message: string } }).error;
+      if (e === undefined) return okLine(r);
+      countError(ctx, e.code);
+      return errLine(e.code, e.message);
     };
 
     let overflowed = false;
@@ -65,8 +93,17 @@ export function createLineServer(ctx: Context, ops: Record<string, Operation>, a
       if (overflowed) return;
       const { lines, overflow } = splitter.push(chunk);
       for (const line of lines) {
-        replies.add(run(line));
+        const cmd = line.trim() === '' ? undefined : parseCommand(line);
+        if (cmd?.ok === true && cmd.op === 'publish' && (cmd.key === undefined ? authed : apiKey.matches(cmd.key))) {
+          if (cmd.key !== undefined) authed = true;
+          group.push(cmd.input);
+          if (group.length >= ctx.config.limits.maxBatch) publishGroup();
+          continue;
+        }
+        publishGroup();
+        replies.add(run(line, cmd));
       }
+      publishGroup();
       if (overflow) {
         overflowed = true;
         countError(ctx, ErrorCode.FrameTooLarge);

@@ -305,6 +305,16 @@ describe('native /ws: frames', () => {
     await closing;
   });
 
+  it('graceful shutdown also closes connections still waiting for their auth frame with 4000', async () => {
+    const h = await server();
+    const c = await raw(h);
+    const closing = h.close();
+    assert.equal((await c.closeFrame()).code, CloseCode.Shutdown);
+    c.send(frame(0x8, closePayload(CloseCode.Shutdown)));
+    await c.closed;
+    await closing;
+  });
+
   it('terminates a slow consumer (4002) that does not read, within about a second', async () => {
     const h = await server({ limits: { maxBufferedBytes: 64 * 1024 } });
     const c = await welcomed(h, 'slow');

@@ -46,9 +46,11 @@ export class NativeEndpoint implements NativeHost {
     if (conn.auth === AUTH_WAITING && conn.wsOpen) this.awaitAuth(conn);
   }
 
-  /** Tells every client to reconnect elsewhere (graceful shutdown). */
+  /** Tells every client, and every one still waiting for its auth frame, to reconnect elsewhere (graceful shutdown). */
   closeAll(code: number, reason: string): void {
     for (const c of this.conns) c.close(code, reason);
+    for (const c of this.awaitingAuth) c.close(code, reason);
+    this.awaitingAuth.clear();
   }
 
   get size(): number {

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import type { Server, Socket } from 'node:net';
 import type { Logger } from 'pino';
+import { frontConnections } from './net-front.ts';
 
 /**
  * Connections past the open-file limit (`ulimit -n`), for every listener of the process.
@@ -50,14 +51,12 @@ export class ConnectionLimits {
     this.enrolled.add(server);
     // Refused sockets must not reach Node's HTTP parser, TLS or the fast lane at all, so the listeners the server
     // has now run only for admitted connections.
-    const listeners = server.listeners('connection') as ((socket: Socket) => void)[];
-    server.removeAllListeners('connection');
-    server.on('connection', (socket: Socket) => {
+    frontConnections(server, (socket, pass) => {
       if (this.maxConnections !== undefined && this.open >= this.maxConnections) return this.refuse(socket);
       this.open++;
       // One shared listener: a closure per connection would cost every idle connection memory.
       socket.on('close', this.onClose);
-      for (const l of listeners) l.call(server, socket);
+      pass(socket);
     });
     // Where libuv does report a failed accept (Windows, older libuv), Node emits it on the server, which would end
     // a process whose server has no 'error' listener; other errors keep Node's default.

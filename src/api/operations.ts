@@ -40,25 +40,14 @@ function parse<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
 export function createOperations(ctx: Context): Record<string, Operation> {
   const { hub, dispatcher, config } = ctx;
 
-  /**
-   * `started` is called once the message's offsets are assigned (or it failed or was a duplicate): a batch starts
-   * the next message only then, so offsets follow the array, while the commits of a whole batch still share one
-   * store transaction instead of waiting for each other.
-   */
-  const publishOne = async (input: unknown, started: () => void = noop): Promise<unknown> => {
+  const publishOne = async (input: unknown): Promise<unknown> => {
     try {
       const { req, msg } = checkPublish(input);
       // The common case (no idempotency key, no receipt wait) in one async step: this is the per-message hot path.
-      if (isPlain(msg)) {
-        const publishing = dispatcher.publish(req);
-        started();
-        return storedResult(await publishing);
-      }
-      return await publishWithOptions(req, msg, started);
+      if (isPlain(msg)) return storedResult(await dispatcher.publish(req));
+      return await publishWithOptions(req, msg, noop);
     } catch (err) {
       throw asApiError(err);
-    } finally {
-      started();
     }
   };
 
@@ -86,6 +75,10 @@ export function createOperations(ctx: Context): Record<string, Operation> {
     return { req, msg };
   };
 
+  /**
+   * `started` is called once the message's offsets are assigned (or, in a batch, once it failed or was a
+   * duplicate): a batch starts the next message only then, so offsets follow the array.
+   */
   const publishWithOptions = async (req: PublishRequest, msg: z.infer<typeof PublishSchema>, started: () => void): Promise<unknown> => {
     const publish = (record?: Parameters<typeof dispatcher.publish>[1]) => {
       const p = dispatcher.publish(req, record);
@@ -173,7 +166,7 @@ export function createOperations(ctx: Context): Record<string, Operation> {
           continue;
         }
         publishRun();
-        // Usually offsets are assigned before publishOne returns; only then is waiting for them skipped.
+        // Usually offsets are assigned before publishWithOptions returns; only then is waiting for them skipped.
         let assigned = false;
         let wake: (() => void) | undefined;
         const started = (): void => {
@@ -182,9 +175,12 @@ export function createOperations(ctx: Context): Record<string, Operation> {
         };
         const index = i;
         pending.push(
-          publishOne(messages[i], started)
-            .catch(batchError)
-            .then((r) => void (results[index] = r)),
+          publishWithOptions(checked.req, checked.msg, started)
+            .then(
+              (r) => void (results[index] = r),
+              (err: unknown) => void (results[index] = batchError(asApiError(err))),
+            )
+            .finally(started),
         );
         if (!assigned) await new Promise<void>((resolve) => (wake = resolve));
       }

@@ -295,25 +295,20 @@ describe('native /ws: frames', () => {
     assert.deepEqual(await c.closeFrame(), { code: CloseCode.AuthTimeout, reason: 'auth timeout' });
   });
 
-  it('graceful shutdown: 4000, and the close handshake completes', async () => {
-    const h = await server();
-    const c = await welcomed(h);
-    const closing = h.close();
-    assert.equal((await c.closeFrame()).code, CloseCode.Shutdown);
-    c.send(frame(0x8, closePayload(CloseCode.Shutdown)));
-    await c.closed;
-    await closing;
-  });
-
-  it('graceful shutdown also closes connections still waiting for their auth frame with 4000', async () => {
-    const h = await server();
-    const c = await raw(h);
-    const closing = h.close();
-    assert.equal((await c.closeFrame()).code, CloseCode.Shutdown);
-    c.send(frame(0x8, closePayload(CloseCode.Shutdown)));
-    await c.closed;
-    await closing;
-  });
+  for (const [who, open] of [
+    ['a welcomed client', (h: TestHerald) => welcomed(h)],
+    ['a connection still waiting for its auth frame', (h: TestHerald) => raw(h)],
+  ] as const) {
+    it(`graceful shutdown closes ${who} with 4000, and the close handshake completes`, async () => {
+      const h = await server();
+      const c = await open(h);
+      const closing = h.close();
+      assert.equal((await c.closeFrame()).code, CloseCode.Shutdown);
+      c.send(frame(0x8, closePayload(CloseCode.Shutdown)));
+      await c.closed;
+      await closing;
+    });
+  }
 
   it('terminates a slow consumer (4002) that does not read, within about a second', async () => {
     const h = await server({ limits: { maxBufferedBytes: 64 * 1024 } });

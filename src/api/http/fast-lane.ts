@@ -9,6 +9,7 @@ import type { Operation } from '../operations.ts';
 import { bodyObject, parseJson } from './body.ts';
 import { parseFastHead, type FastRequest } from './fast-head.ts';
 import { errorHeaders, unauthorized } from './handler.ts';
+import { frontConnections, type ConnectionHandler } from '../../net-front.ts';
 
 /**
  * The HTTP fast lane: publish requests answered straight from the socket, in front of Node's HTTP server.
@@ -39,12 +40,10 @@ interface LaneDeps {
 }
 
 export function attachFastLane(server: Server, deps: LaneDeps): FastLane {
-  // Node's own connection listener (and any other) receives the connections this lane hands over.
-  const handOffTo = server.listeners('connection') as ((socket: Socket) => void)[];
-  server.removeAllListeners('connection');
   const lanes = new Set<LaneConnection>();
-  server.on('connection', (socket: Socket) => {
-    lanes.add(new LaneConnection(socket, deps, server, lanes, handOffTo));
+  // Node's own connection listener (and any other) receives the connections this lane hands over.
+  frontConnections(server, (socket, handOff) => {
+    lanes.add(new LaneConnection(socket, deps, server, lanes, handOff));
   });
   // Node's idle keep-alive limit applies here too. One sweep for all lane connections rather than a socket timeout
   // each: a socket keeps its Timeout object for life, which every WebSocket connection (all start here) would pay.
@@ -95,7 +94,7 @@ class LaneConnection {
     private readonly deps: LaneDeps,
     private readonly server: Server,
     private readonly lanes: Set<LaneConnection>,
-    private readonly handOffTo: ((socket: Socket) => void)[],
+    private readonly handOffTo: ConnectionHandler,
   ) {
     this.replies = new ReplyQueue(socket, 'microtask');
     socket.setNoDelay(true);
@@ -185,7 +184,7 @@ class LaneConnection {
       if (socket.destroyed) return;
       socket.removeListener('error', this.onError);
       if (rest.length > 0) socket.unshift(rest);
-      for (const listener of this.handOffTo) listener.call(this.server, socket);
+      this.handOffTo(socket);
       socket.resume();
     });
   }

@@ -6,6 +6,7 @@
 // backoff.ts (when to reconnect), requests.ts (frames awaiting an answer), subscriptions.ts (channels across
 // reconnects), frames.ts (reading server frames), positions.ts (stream positions and acks).
 import { CloseCode, ErrorCode, isReconnectCode } from '../src/protocol/codes.ts';
+import { InOrder } from './order.ts';
 import { Positions, type PositionStorage, type StreamPosition } from './positions.ts';
 import {
   ClientErrorCode,
@@ -54,6 +55,7 @@ export class Herald extends Emitter<HeraldEvents> {
   private readonly pos: Positions;
   private readonly ackIntervalMs: number;
   private ackTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly order: InOrder;
 
   constructor(opts: HeraldOptions) {
     super();
@@ -67,6 +69,15 @@ export class Herald extends Emitter<HeraldEvents> {
     this.ackIntervalMs = opts.ackIntervalMs ?? 100;
     const key = typeof opts.url === 'string' ? opts.url : 'default';
     this.pos = new Positions(opts.storage === undefined ? defaultStorage() : (opts.storage ?? undefined), `herald:positions:${key}`);
+    this.order = new InOrder(this.pos, opts.gapTimeoutMs ?? 2000, {
+      deliver: (msg) => this.emit('message', msg),
+      // Reconnecting resumes every stream from the last message handed on, which replays the missing ones.
+      stalled: () => {
+        const reason = 'a message is missing: resuming';
+        this.link?.close(CloseCode.Resync, reason);
+        this.onSocketClose(CloseCode.Resync, reason);
+      },
+    });
   }
 
   get state(): State {
@@ -211,6 +222,7 @@ export class Herald extends Emitter<HeraldEvents> {
   private onSocketClose(code: number, reason: string): void {
     this.link = undefined;
     this.stopAcks();
+    this.order.reset();
     this.info = undefined;
     this.subs.connectionLost();
     this.requests.connectionClosed(code);
@@ -240,6 +252,7 @@ export class Herald extends Emitter<HeraldEvents> {
   private finish(err: HeraldError): void {
     this.attemptId++;
     this.stopAcks();
+    this.order.reset();
     clearTimeout(this.reconnectTimer);
     this.reconnectTimer = undefined;
     this.info = undefined;
@@ -311,16 +324,14 @@ export class Herald extends Emitter<HeraldEvents> {
 
   private onMessage(f: Frame): void {
     const msg = messageOf(f);
-    // Same epoch and not newer: a duplicate (e.g. replayed on resume). A new epoch restarts offsets.
-    if (msg === undefined || !this.pos.accept(msg.stream, msg.offset, msg.epoch)) return;
-    this.scheduleAcks();
-    this.emit('message', msg);
+    if (msg !== undefined && this.order.receive(msg)) this.scheduleAcks();
   }
 
   private onRecovery(f: Frame): void {
     const r = recoveryOf(f);
     if (r === undefined) return;
     this.pos.rebase(r.stream, r.epoch, r.top, r.replay, r.recovered);
+    if (this.order.release(r.stream)) this.scheduleAcks();
     const info: HeraldEvents['recovery'] = { stream: r.stream, recovered: r.recovered };
     const channel = channelOf(r.stream);
     if (channel !== undefined) info.channel = channel;

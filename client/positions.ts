@@ -37,15 +37,21 @@ export class Positions {
   }
 
   /**
-   * Records a delivered message. Returns false for a duplicate (same epoch, offset not newer), which the caller
-   * drops; at-least-once delivery becomes exactly-once for the application.
+   * Where an arriving message stands: `next` continues its stream (or starts it: no position, or a new epoch, whose
+   * offsets start again); `seen` is a duplicate, dropped, which makes at-least-once delivery exactly-once for the
+   * application; `ahead` means an older message of the stream is still missing, so it must wait.
    */
-  accept(stream: string, offset: number, epoch: string): boolean {
+  check(stream: string, offset: number, epoch: string): 'next' | 'seen' | 'ahead' {
     const last = this.seen.get(stream);
-    if (last !== undefined && last.epoch === epoch && offset <= last.offset) return false;
+    if (last === undefined || last.epoch !== epoch) return 'next';
+    if (offset <= last.offset) return 'seen';
+    return offset === last.offset + 1 ? 'next' : 'ahead';
+  }
+
+  /** Records a message handed to the application (after `check` said `next`). */
+  accept(stream: string, offset: number, epoch: string): void {
     this.seen.set(stream, { offset, epoch });
     this.dirty = true;
-    return true;
   }
 
   /**

@@ -116,4 +116,9 @@ export interface HeraldOptions {
   storage?: PositionStorage | null;
   /** Acknowledgements are batched: at most one per stream per interval. Default 100 ms. */
   ackIntervalMs?: number;
+  /**
+   * A message that arrives while an older one of its stream is missing waits for it; if the gap is still open
+   * after this long, the client reconnects and resumes, which replays the missing messages. Default 2 s.
+   */
+  gapTimeoutMs?: number;
 }

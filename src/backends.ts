@@ -54,7 +54,9 @@ export function createBackends(config: HeraldConfig, hub: Hub, log: Logger, node
   ] as const) {
     conn.on('error', (err: Error) => log.warn({ err: err.message, connection: name }, 'redis connection error'));
   }
-  const broker = new RedisBroker(main, sub, prefix, nodeId, log);
+  const announce = `${prefix}m:`;
+  const store = new RedisStore(main, { prefix, retentionFor, announce });
+  const broker = new RedisBroker(sub, store, announce, log);
   const presence = new RedisPresence(main, hub, { prefix, nodeId, heartbeatMs: config.redis.presenceHeartbeatMs });
   hub.observe({
     connected: () => {},
@@ -63,8 +65,10 @@ export function createBackends(config: HeraldConfig, hub: Hub, log: Logger, node
     unsubscribed: () => {},
     interest: (stream, on) => (on ? void broker.watch(stream).catch(() => {}) : broker.unwatch(stream)),
   });
-  // Messages published elsewhere while our subscriber was away never reach us: once both connections are back,
-  // have local clients reconnect and resume from their positions, which fills the gap from the store.
+  // Announcements made while our subscriber was away never reach us: once both connections are back, the broker
+  // reads what every watched stream got meanwhile from the store and hands it on in order, so connected clients
+  // miss nothing and need not reconnect. Only a new epoch (Redis lost its data) or a failed read makes them
+  // reconnect and resume, which tells them what could not be recovered.
   let outage = false;
   for (const conn of [main, sub]) {
     conn.on('close', () => {
@@ -73,13 +77,20 @@ export function createBackends(config: HeraldConfig, hub: Hub, log: Logger, node
     conn.on('ready', () => {
       if (!outage || main.status !== 'ready' || sub.status !== 'ready') return;
       outage = false;
-      log.info('redis reconnected: asking local clients to resume');
-      for (const c of hub.connections()) c.close(CloseCode.Resync, 'resync after broker reconnect');
+      log.info('redis reconnected: catching up on the streams local clients follow');
+      const resumeAll = (why: string) => {
+        log.warn(why);
+        for (const c of hub.connections()) c.close(CloseCode.Resync, 'resync after broker reconnect');
+      };
+      broker.resync().then(
+        (epochChanged) => epochChanged && resumeAll('redis lost its history (new epoch): asking local clients to resume'),
+        () => resumeAll('catching up after the redis reconnect failed: asking local clients to resume'),
+      );
       void presence.beat().catch(() => {});
     });
   }
   return {
-    store: new RedisStore(main, { prefix, retentionFor }),
+    store,
     broker,
     presence,
     async ready() {

@@ -116,7 +116,7 @@ export function createHerald(opts: CreateOptions = {}): HeraldServer {
     },
     async listen() {
       await backends.ready();
-      await broker.start((target, env) => dispatcher.deliverRemote(target, env));
+      await broker.start((target, env) => dispatcher.deliverFromBroker(target, env));
       await listenOn(http, config.port, config.host);
       if (line) await listenOn(line, config.line.port, config.line.host);
       await compat.listen();

@@ -1,18 +1,22 @@
 import type { Broker } from './broker.ts';
 
-/** Single-process broker: there are no other nodes, so forwarding is a no-op. */
+/** Single process: there are no other nodes, and the dispatcher delivers locally itself. */
 export class MemoryBroker implements Broker {
+  readonly deliversAll = false;
+
   start(): Promise<void> {
     return Promise.resolve();
   }
-
-  publish(): void {}
 
   watch(): Promise<void> {
     return Promise.resolve();
   }
 
   unwatch(): void {}
+
+  delivered(): undefined {
+    return undefined;
+  }
 
   close(): Promise<void> {
     return Promise.resolve();

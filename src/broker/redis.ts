@@ -3,7 +3,9 @@ import type { Logger } from 'pino';
 import type { Envelope } from '../core/delivery.ts';
 import type { Target } from '../core/hub.ts';
 import { BROADCAST_STREAM } from '../core/names.ts';
+import type { Position } from '../store/store.ts';
 import type { Broker } from './broker.ts';
+import { Sequencer, type History } from './sequencer.ts';
 
 /** The delivery target a stream name stands for (the inverse of `streamOf`). */
 export function targetOfStream(stream: string): Target | undefined {
@@ -13,72 +15,105 @@ export function targetOfStream(stream: string): Target | undefined {
   return undefined;
 }
 
+const COLON = 0x3a;
+
+/**
+ * Reads an announced entry, `<offset>:<epoch>:<event bytes>:<event><data>` (written by the Redis store's append
+ * script). Bytes, not characters: the event's length is counted by Lua in bytes.
+ */
+export function parseAnnouncement(stream: string, msg: Buffer): Envelope | undefined {
+  const a = msg.indexOf(COLON);
+  const b = a < 0 ? -1 : msg.indexOf(COLON, a + 1);
+  const c = b < 0 ? -1 : msg.indexOf(COLON, b + 1);
+  if (c < 0) return undefined;
+  const offset = Number(msg.toString('latin1', 0, a));
+  const evLen = Number(msg.toString('latin1', b + 1, c));
+  if (!Number.isSafeInteger(offset) || offset < 1 || !Number.isSafeInteger(evLen) || evLen < 0 || c + 1 + evLen > msg.length) return undefined;
+  const epoch = msg.toString('latin1', a + 1, b);
+  const data = msg.toString('utf8', c + 1 + evLen);
+  return evLen === 0 ? { stream, offset, epoch, data } : { stream, offset, epoch, data, event: msg.toString('utf8', c + 1, c + 1 + evLen) };
+}
+
 /**
  * Redis pub/sub between nodes, one Redis channel per stream, subscribed only while a local connection needs that
  * stream (`watch`/`unwatch`, driven by the hub), so a node receives its own users' and channels' messages, not the
- * whole cluster's. One publishing connection per node keeps each node's publishes to a stream in order.
+ * whole cluster's. Nothing is published here: the store's append script announces each entry on the stream's
+ * channel in the same atomic step that gives it its offset, so every node, the publisher included, receives a
+ * stream in offset order; the Sequencer drops repeats and fills from the store whatever pub/sub lost.
  */
 export class RedisBroker implements Broker {
-  private readonly watching = new Map<string, Promise<void>>();
-  private onRemote: ((target: Target, env: Envelope) => void) | undefined;
+  readonly deliversAll = true;
+  private readonly sequencer: Sequencer;
+  private onMessage: ((target: Target, env: Envelope) => void) | undefined;
 
   constructor(
-    private readonly pub: Redis,
     private readonly sub: Redis,
-    private readonly prefix: string,
-    private readonly nodeId: string,
+    history: History,
+    /** The announce prefix the store publishes under (`RedisStoreOptions.announce`). */
+    private readonly channelPrefix: string,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.sequencer = new Sequencer(
+      history,
+      (env) => {
+        const target = targetOfStream(env.stream);
+        if (target !== undefined) this.onMessage?.(target, env);
+      },
+      (stream, err) => this.log.warn({ err: (err as Error).message, stream }, 'reading a stream gap from the store failed; retrying'),
+    );
+  }
 
-  async start(onRemote: (target: Target, env: Envelope) => void): Promise<void> {
-    this.onRemote = onRemote;
-    const chanPrefix = `${this.prefix}m:`;
-    this.sub.on('message', (channel: string, payload: string) => {
-      if (!channel.startsWith(chanPrefix)) return;
-      let msg: { n: string; e: Envelope };
-      try {
-        msg = JSON.parse(payload) as { n: string; e: Envelope };
-      } catch {
-        this.log.warn({ channel }, 'ignoring a malformed broker message');
+  async start(onMessage: (target: Target, env: Envelope) => void): Promise<void> {
+    this.onMessage = onMessage;
+    const prefix = Buffer.from(this.channelPrefix);
+    this.sub.on('messageBuffer', (channel: Buffer, payload: Buffer) => {
+      if (channel.length <= prefix.length || prefix.compare(channel, 0, prefix.length) !== 0) return;
+      const stream = channel.toString('utf8', prefix.length);
+      const env = parseAnnouncement(stream, payload);
+      if (env === undefined) {
+        this.log.warn({ stream }, 'ignoring a malformed broker message');
         return;
       }
-      // The publishing node delivered to its own connections already.
-      if (msg.n === this.nodeId) return;
-      const target = targetOfStream(msg.e.stream);
-      if (target !== undefined) this.onRemote?.(target, msg.e);
+      this.sequencer.push(env);
     });
     await this.watch(BROADCAST_STREAM);
   }
 
-  async publish(_target: Target, env: Envelope): Promise<void> {
-    await this.pub.publish(`${this.prefix}m:${env.stream}`, JSON.stringify({ n: this.nodeId, e: env }));
-  }
-
   watch(stream: string): Promise<void> {
-    let p = this.watching.get(stream);
-    if (p === undefined) {
-      p = this.sub.subscribe(`${this.prefix}m:${stream}`).then(() => undefined);
-      // A failed subscribe must not stay cached: the next interest retries.
-      p.catch((err: Error) => {
-        this.watching.delete(stream);
-        this.log.error({ err: err.message, stream }, 'broker subscribe failed');
-      });
-      this.watching.set(stream, p);
-    }
-    return p;
+    const wasOpen = this.sequencer.has(stream);
+    const ready = this.sequencer.open(stream, wasOpen ? Promise.resolve() : this.subscribe(stream));
+    if (!wasOpen) ready.catch((err: Error) => this.log.error({ err: err.message, stream }, 'broker subscribe failed'));
+    return ready;
   }
 
   unwatch(stream: string): void {
-    if (stream === BROADCAST_STREAM || !this.watching.delete(stream)) return;
-    this.sub.unsubscribe(`${this.prefix}m:${stream}`).catch(() => {});
+    if (stream === BROADCAST_STREAM || !this.sequencer.has(stream)) return;
+    this.sequencer.close(stream);
+    this.sub.unsubscribe(this.channelPrefix + stream).catch(() => {});
+  }
+
+  delivered(stream: string): Position | undefined {
+    return this.sequencer.delivered(stream);
+  }
+
+  /**
+   * The subscriber was disconnected, so announcements were lost: once it is subscribed again, every watched stream
+   * is read from where this node stood, and what was committed meanwhile is handed on in order.
+   */
+  resync(): Promise<boolean> {
+    // Our own SUBSCRIBE, queued behind the client's automatic resubscription, is answered once it is in effect.
+    return this.sequencer.resync((stream) => this.subscribe(stream));
+  }
+
+  private subscribe(stream: string): Promise<unknown> {
+    return this.sub.subscribe(this.channelPrefix + stream);
   }
 
   get watchedStreams(): number {
-    return this.watching.size;
+    return this.sequencer.size;
   }
 
   close(): Promise<void> {
-    this.watching.clear();
     return Promise.resolve();
   }
 }

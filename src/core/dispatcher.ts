@@ -63,7 +63,8 @@ function planOf(req: PublishRequest): Plan {
 }
 
 /**
- * The one place that publishes: store (offset) -> local hub -> broker (other nodes). APIs, the line port and
+ * The one place that publishes: store (offset) -> local hub, or, with several nodes, the broker, which hands every
+ * node's messages (this node's own included) to `deliverFromBroker` in offset order. APIs, the line port and
  * compatibility listeners are publishers; none of them writes to a socket itself.
  */
 export class Dispatcher {
@@ -77,15 +78,12 @@ export class Dispatcher {
 
   /**
    * Stores the message in every target stream (atomically, with the idempotency record when given), then
-   * delivers locally and forwards to other nodes. Nothing is delivered that is not stored.
+   * delivers it. Nothing is delivered that is not stored.
    */
   async publish(req: PublishRequest, record?: AppendRecord): Promise<PublishResult> {
     const plan = planOf(req);
     const stored = await this.store.appendAll(plan.items, record);
-    const forwarding: Promise<void>[] = [];
-    const result = this.deliverStored(plan, stored, 0, forwarding);
-    if (forwarding.length > 0) await Promise.all(forwarding);
-    return result;
+    return this.deliverStored(plan, stored, 0);
   }
 
   /**
@@ -98,38 +96,42 @@ export class Dispatcher {
     const items: AppendItem[] = [];
     for (const p of plans) for (const it of p.items) items.push(it);
     const stored = await this.store.appendAll(items);
-    const forwarding: Promise<void>[] = [];
     const results: PublishResult[] = [];
     let from = 0;
     for (const p of plans) {
-      results.push(this.deliverStored(p, stored, from, forwarding));
+      results.push(this.deliverStored(p, stored, from));
       from += p.items.length;
     }
-    if (forwarding.length > 0) await Promise.all(forwarding);
     return results;
   }
 
-  /** Delivers one stored message to the local hub and hands it to the broker (whose promises go to `forwarding`). */
-  private deliverStored(plan: Plan, stored: readonly AppendResult[], from: number, forwarding: Promise<void>[]): PublishResult {
+  /**
+   * Delivers one stored message to the local hub; with a broker that delivers everything, counts the local
+   * recipients instead, which the broker's copy reaches in stream order (delivering here too would let this node's
+   * message overtake an older one of another node that is still on its way).
+   */
+  private deliverStored(plan: Plan, stored: readonly AppendResult[], from: number): PublishResult {
     const { req, targets, items } = plan;
     const streams: StreamResult[] = [];
+    const viaBroker = this.broker.deliversAll;
     let delivered = 0;
     for (let i = 0; i < targets.length; i++) {
       const { stream } = items[i]!;
       const { offset, epoch } = stored[from + i]!;
       streams.push({ stream, offset, epoch });
+      if (viaBroker) {
+        delivered += this.hub.count(targets[i]!);
+        continue;
+      }
       const env: Envelope = req.event === undefined ? { stream, offset, epoch, data: req.data } : { stream, offset, epoch, data: req.data, event: req.event };
       delivered += this.hub.deliver(targets[i]!, env);
-      // The broker sends in call order whether or not it is awaited here, so envelopes keep their order per stream.
-      const forwarded = this.broker.publish(targets[i]!, env);
-      if (forwarded !== undefined) forwarding.push(forwarded);
     }
     this.published++;
     return { delivered, streams };
   }
 
-  /** Entry point for envelopes that another node published. */
-  deliverRemote(target: Target, env: Envelope): void {
+  /** Entry point for the broker's messages, in stream order. */
+  deliverFromBroker(target: Target, env: Envelope): void {
     this.hub.deliver(target, env);
   }
 }

@@ -75,7 +75,7 @@ export class Hub {
     return true;
   }
 
-  recipients(target: Target): Iterable<Connection> {
+  recipients(target: Target): ReadonlySet<Connection> {
     switch (target.kind) {
       case 'user':
         return this.byUser.get(target.user) ?? EMPTY;
@@ -84,6 +84,11 @@ export class Hub {
       case 'all':
         return this.all;
     }
+  }
+
+  /** How many local connections a message to `target` goes to. */
+  count(target: Target): number {
+    return this.recipients(target).size;
   }
 
   /** Writes one envelope to every local recipient; returns how many connections it was queued on. */

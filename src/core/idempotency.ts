@@ -1,4 +1,4 @@
-import type { Store } from '../store/store.ts';
+import { RecordExists, type Store } from '../store/store.ts';
 
 /**
  * Idempotent publish: the first result for a key is kept for `windowMs` and returned to every retry. Retries that
@@ -23,14 +23,23 @@ export class Idempotency {
     // Checked again: another call may have started while recall() was pending.
     const raced = this.inflight.get(key);
     if (raced !== undefined) return { result: await raced, replayed: true };
+    let replayed = false;
     const attempt = (async () => {
-      const result = JSON.stringify(await work({ key, ttlMs: this.windowMs }));
+      let result: string;
+      try {
+        result = JSON.stringify(await work({ key, ttlMs: this.windowMs }));
+      } catch (err) {
+        // Another node, or an earlier attempt of ours, stored it meanwhile: the store refused to store it twice.
+        if (!(err instanceof RecordExists)) throw err;
+        replayed = true;
+        return err.value;
+      }
       await this.store.remember(key, result, this.windowMs);
       return result;
     })();
     this.inflight.set(key, attempt);
     try {
-      return { result: await attempt, replayed: false };
+      return { result: await attempt, replayed };
     } finally {
       this.inflight.delete(key);
     }

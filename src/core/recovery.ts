@@ -47,3 +47,14 @@ export async function planRecovery(
   }
   return { recovered, position, messages };
 }
+
+/**
+ * With several nodes, a connection's replay ends where this node's live delivery of the stream stands
+ * (`Broker.delivered`): what the store holds beyond it is on its way to this node and reaches the connection
+ * live, in order. Replaying it too would send it twice.
+ */
+export function capToDelivered(plan: RecoveryPlan, delivered: Position | undefined): RecoveryPlan {
+  if (delivered === undefined || delivered.epoch !== plan.position.epoch || delivered.offset >= plan.position.top) return plan;
+  const top = delivered.offset;
+  return { ...plan, position: { ...plan.position, top }, messages: plan.messages.filter((m) => m.offset <= top) };
+}

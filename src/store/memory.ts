@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { provisionalResult, type AppendItem, type AppendRecord, type AppendResult, type Position, type RetentionPolicy, type Store, type StoredMessage, type StreamPosition } from './store.ts';
+import { provisionalResult, RecordExists, type AppendItem, type AppendRecord, type AppendResult, type Position, type RetentionPolicy, type Store, type StoredMessage, type StreamPosition } from './store.ts';
 
 interface StreamLog {
   top: number;
@@ -23,6 +23,8 @@ export class MemoryStore implements Store {
   }
 
   appendAll(items: readonly AppendItem[], record?: AppendRecord): Promise<AppendResult[]> {
+    const known = record === undefined ? undefined : this.live(record.key);
+    if (known !== undefined) return Promise.reject(new RecordExists(known));
     const results = items.map((i) => this.appendOne(i.stream, i.data, i.event));
     if (record !== undefined) void this.remember(record.key, provisionalResult(items, results), record.ttlMs);
     return Promise.resolve(results);
@@ -70,13 +72,17 @@ export class MemoryStore implements Store {
   }
 
   recall(key: string): Promise<string | undefined> {
+    return Promise.resolve(this.live(key));
+  }
+
+  private live(key: string): string | undefined {
     const r = this.remembered.get(key);
-    if (r === undefined) return Promise.resolve(undefined);
+    if (r === undefined) return undefined;
     if (r.expires <= Date.now()) {
       this.remembered.delete(key);
-      return Promise.resolve(undefined);
+      return undefined;
     }
-    return Promise.resolve(r.value);
+    return r.value;
   }
 
   remember(key: string, value: string, ttlMs: number): Promise<void> {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { AppendItem, AppendRecord, AppendResult, Position, RetentionPolicy, Store, StoredMessage, StreamPosition } from './store.ts';
+import { RecordExists, type AppendItem, type AppendRecord, type AppendResult, type Position, type RetentionPolicy, type Store, type StoredMessage, type StreamPosition } from './store.ts';
 
 // Each stream is a Redis Stream whose entry IDs are `<offset>-0`, so a resume is one XRANGE from the client's
 // offset; the counter `top:<stream>` and the XADD run in one script, so offsets are atomic across nodes. The epoch
@@ -11,28 +11,45 @@ local e = redis.call('GET', KEYS[1])
 if not e then redis.call('SET', KEYS[1], ARGV[1]); e = ARGV[1] end
 return e`;
 
-// KEYS[1] = epoch key. ARGV: prefix, fresh epoch, now, n, then per item stream, data, event ('' = none), maxCount;
-// then optionally record key and ttl. Returns {epoch, offset1, offset2, ...}.
+// KEYS[1] = epoch key. ARGV: prefix, fresh epoch, now, n, announce prefix ('' = none), then per item stream, data,
+// event ('' = none), maxCount; then optionally record key and ttl. Returns {epoch, offset1, offset2, ...}, or
+// {'=', remembered value} without appending when the record's key is already remembered and not expired: the check
+// is inside the script, so a retry on another node, or a script the client library re-sends after a reconnect,
+// cannot store the messages twice.
+// With an announce prefix, each entry is also PUBLISHed to `<announce><stream>` inside the script: Redis runs
+// scripts one at a time, so every subscriber receives a stream's entries in offset order, whichever node
+// appended them (docs/guarantees.md, "Across nodes"). The payload is `<offset>:<epoch>:<event bytes>:<event><data>`.
 const APPEND = `
 local p = ARGV[1]
 local epoch = redis.call('GET', KEYS[1])
 if not epoch then redis.call('SET', KEYS[1], ARGV[2]); epoch = ARGV[2] end
 local now = ARGV[3]
 local n = tonumber(ARGV[4])
+local announce = ARGV[5]
+local rk = ARGV[6 + n * 4]
+if rk then
+  local known = redis.call('GET', p .. 'idem:' .. rk)
+  if known then
+    local bar = string.find(known, '|', 1, true)
+    if bar and tonumber(string.sub(known, 1, bar - 1)) > tonumber(now) then return {'=', string.sub(known, bar + 1)} end
+  end
+end
 local out = {epoch}
 local streams = {}
 for i = 0, n - 1 do
-  local stream = ARGV[5 + i * 4]
+  local stream = ARGV[6 + i * 4]
+  local data = ARGV[7 + i * 4]
+  local ev = ARGV[8 + i * 4]
   local off = redis.call('INCR', p .. 'top:' .. stream)
-  local args = {p .. 'h:' .. stream, 'MAXLEN', '~', ARGV[8 + i * 4], off .. '-0', 'd', ARGV[6 + i * 4], 't', now}
-  if ARGV[7 + i * 4] ~= '' then table.insert(args, 'e'); table.insert(args, ARGV[7 + i * 4]) end
+  local args = {p .. 'h:' .. stream, 'MAXLEN', '~', ARGV[9 + i * 4], off .. '-0', 'd', data, 't', now}
+  if ev ~= '' then table.insert(args, 'e'); table.insert(args, ev) end
   redis.call('XADD', unpack(args))
+  if announce ~= '' then redis.call('PUBLISH', announce .. stream, off .. ':' .. epoch .. ':' .. #ev .. ':' .. ev .. data) end
   out[#out + 1] = off
   streams[#streams + 1] = {stream = stream, offset = off, epoch = epoch}
 end
-local rk = ARGV[5 + n * 4]
 if rk then
-  local ttl = tonumber(ARGV[6 + n * 4])
+  local ttl = tonumber(ARGV[7 + n * 4])
   redis.call('SET', p .. 'idem:' .. rk, (tonumber(now) + ttl) .. '|' .. cjson.encode({delivered = 0, streams = streams, status = 'stored'}), 'PX', ttl)
 end
 return out`;
@@ -76,6 +93,11 @@ export interface RedisStoreOptions {
   /** Key prefix, so several Herald installations (or tests) can share one Redis. */
   prefix: string;
   retentionFor: (stream: string) => RetentionPolicy;
+  /**
+   * Channel prefix to announce every appended entry on (see APPEND), for the broker's subscribers; without it
+   * nothing is published.
+   */
+  announce?: string;
 }
 
 /** History, inbox positions and idempotency records in Redis: what lets any node resume any client. */
@@ -106,11 +128,12 @@ export class RedisStore implements Store {
   }
 
   async appendAll(items: readonly AppendItem[], record?: AppendRecord): Promise<AppendResult[]> {
-    const args: (string | number)[] = [this.opts.prefix, this.fresh, Date.now(), items.length];
+    const args: (string | number)[] = [this.opts.prefix, this.fresh, Date.now(), items.length, this.opts.announce ?? ''];
     for (const i of items) args.push(i.stream, i.data, i.event ?? '', this.opts.retentionFor(i.stream).maxCount);
     if (record !== undefined) args.push(record.key, record.ttlMs);
     const out = await this.r.heraldAppend(this.key('epoch'), ...args);
     const epoch = String(out[0]);
+    if (epoch === '=') throw new RecordExists(String(out[1]));
     return out.slice(1).map((o) => ({ offset: Number(o), epoch }));
   }
 

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { provisionalResult, type AppendItem, type AppendRecord, type AppendResult, type Position, type RetentionPolicy, type Store, type StoredMessage, type StreamPosition } from './store.ts';
+import { provisionalResult, RecordExists, type AppendItem, type AppendRecord, type AppendResult, type Position, type RetentionPolicy, type Store, type StoredMessage, type StreamPosition } from './store.ts';
 
 export interface SqliteOptions {
   file: string;
@@ -111,6 +111,8 @@ export class SqliteStore implements Store {
 
   appendAll(items: readonly AppendItem[], record?: AppendRecord): Promise<AppendResult[]> {
     if (this.closed) return Promise.reject(new Error('store is closed'));
+    const known = record === undefined ? undefined : this.recallNow(record.key);
+    if (known !== undefined) return Promise.reject(new RecordExists(known));
     // Everything queued in this synchronous call lands in the same transaction, record included.
     const pending = items.map((i) => this.enqueue(i.stream, i.data, i.event));
     if (record !== undefined) {
@@ -156,9 +158,13 @@ export class SqliteStore implements Store {
   }
 
   recall(key: string): Promise<string | undefined> {
-    const pending = this.remembers.find((r) => r[0] === key);
-    if (pending !== undefined) return Promise.resolve(pending[1]);
-    return Promise.resolve(this.q.recall.get(key, Date.now())?.value);
+    return Promise.resolve(this.recallNow(key));
+  }
+
+  /** The newest remembered value: one queued for this turn's commit, else the committed one. */
+  private recallNow(key: string): string | undefined {
+    for (let i = this.remembers.length - 1; i >= 0; i--) if (this.remembers[i]![0] === key) return this.remembers[i]![1];
+    return this.q.recall.get(key, Date.now())?.value;
   }
 
   remember(key: string, value: string, ttlMs: number): Promise<void> {

@@ -14,7 +14,10 @@
  *   still reaches back to where it left off.
  * - `setAck` only moves a user's position forward (a stale ack never moves it back).
  * - `remember`/`recall`: a remembered key is recalled until its TTL passes.
- * - `appendAll` is atomic: its entries and its record are all stored, or none is.
+ * - `appendAll` is atomic: its entries and its record are all stored, or none is. With a record whose key is
+ *   already remembered (and not expired), it appends nothing and rejects with `RecordExists`: checked in the same
+ *   atomic step, so a retried or re-sent append (another node, a client library resending after a reconnect)
+ *   cannot store a message twice.
  * Nothing here assumes SQL: a Redis implementation keeps the same contract with Streams and keys.
  */
 export interface StoredMessage {
@@ -66,6 +69,13 @@ export interface AppendRecord {
  */
 export function provisionalResult(items: readonly AppendItem[], results: readonly AppendResult[]): string {
   return JSON.stringify({ delivered: 0, streams: results.map((r, i) => ({ stream: items[i]!.stream, offset: r.offset, epoch: r.epoch })), status: 'stored' });
+}
+
+/** `appendAll` found its record's key already remembered: nothing was appended; `value` is what was remembered. */
+export class RecordExists extends Error {
+  constructor(readonly value: string) {
+    super('idempotency key already recorded');
+  }
 }
 
 export interface Store {

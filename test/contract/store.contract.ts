@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { RetentionPolicy, Store } from '../../src/store/store.ts';
+import { RecordExists, type RetentionPolicy, type Store } from '../../src/store/store.ts';
 
 export interface StoreFactory {
   /** A fresh, empty store with this retention. */
@@ -112,6 +112,31 @@ export function storeContract(name: string, factory: StoreFactory): void {
       const rec = JSON.parse((await s.recall('rec'))!);
       assert.deepEqual(rec, { delivered: 0, status: 'stored', streams: [{ stream: 'm1', offset: 2, epoch: res[0]!.epoch }, { stream: 'm2', offset: 1, epoch: res[1]!.epoch }] });
       assert.equal((await s.read('m2', 0, 10))[0]!.event, 'e');
+      await s.close();
+    });
+
+    it('appendAll with a record already remembered appends nothing and rejects with the remembered value', async () => {
+      const s = await factory.create(keepAll);
+      const first = await s.appendAll([{ stream: 'once', data: '"a"' }], { key: 'k1', ttlMs: 60_000 });
+      // Concurrent retries as well as later ones: the check is part of the append itself.
+      const retries = await Promise.allSettled([1, 2, 3].map(() => s.appendAll([{ stream: 'once', data: '"a"' }], { key: 'k1', ttlMs: 60_000 })));
+      for (const r of retries) {
+        assert.equal(r.status, 'rejected');
+        const err = (r as PromiseRejectedResult).reason as unknown;
+        assert.ok(err instanceof RecordExists);
+        assert.equal(JSON.parse(err.value).streams[0].offset, first[0]!.offset);
+      }
+      assert.equal((await s.position('once')).top, 1, 'stored once');
+      // An expired record no longer blocks the key (expiry is checked against Herald's clock, moved here).
+      await s.remember('k2', '{}', 1000);
+      const realNow = Date.now;
+      Date.now = () => realNow() + 2000;
+      try {
+        await s.appendAll([{ stream: 'once', data: '"b"' }], { key: 'k2', ttlMs: 60_000 });
+      } finally {
+        Date.now = realNow;
+      }
+      assert.equal((await s.position('once')).top, 2);
       await s.close();
     });
 

@@ -2,60 +2,17 @@
 // numbered stream that survives killing a node and restarting Redis, counted.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { Herald, HeraldMessage } from '../../client/index.ts';
 import { TokenService } from '../../src/auth/tokens.ts';
-import { API_KEY, TOKEN_SECRET } from '../helpers/herald.ts';
-import { runHerald, type HeraldProcess } from '../helpers/process.ts';
+import { nodeApi as api, removeNodeDirs, startNode, stopAll } from '../helpers/cluster.ts';
+import { TOKEN_SECRET } from '../helpers/herald.ts';
 import { REDIS_URL, startOwnRedis } from '../helpers/redis.ts';
 import { memoryStorage, nextEvent, sdkClient } from '../helpers/sdk.ts';
 import { settle, TestClient } from '../helpers/ws-client.ts';
 
 const tokens = new TokenService(TOKEN_SECRET);
-const dirs: string[] = [];
-after(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-
-interface Node {
-  proc: HeraldProcess;
-  url: string;
-  ws: string;
-}
-
-async function startNode(redisUrl: string, prefix: string): Promise<Node> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'herald-node-'));
-  dirs.push(dataDir);
-  const proc = runHerald(['start', '--host', '127.0.0.1', '--port', '0', '--line-port', '0', '--data-dir', dataDir], {
-    HERALD_API_KEY: API_KEY,
-    HERALD_TOKEN_SECRET: TOKEN_SECRET,
-    HERALD_REDIS_URL: redisUrl,
-    HERALD_REDIS_PREFIX: prefix,
-    HERALD_LOG_LEVEL: 'info',
-  });
-  const ready = await proc.waitLog((l) => typeof l.http === 'string');
-  const url = ready.http as string;
-  return { proc, url, ws: `${url.replace(/^http/, 'ws')}/ws` };
-}
-
-async function api(node: Node, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const res = await fetch(node.url + path, {
-    method,
-    headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  return { status: res.status, body: await res.json() };
-}
-
-async function stopAll(nodes: Node[]): Promise<void> {
-  for (const n of nodes) {
-    if (n.proc.child.exitCode === null) n.proc.child.kill('SIGTERM');
-    await n.proc.exited;
-  }
-}
+after(removeNodeDirs);
 
 describe('three nodes on one Redis', () => {
   it('deliver to a user, a channel and everyone across nodes, and agree on presence', async () => {

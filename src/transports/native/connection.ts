@@ -2,7 +2,7 @@ import type { Duplex } from 'node:stream';
 import type { Connection } from '../../core/connection.ts';
 import type { Delivery } from '../../core/delivery.ts';
 import { Outbox } from '../../core/outbox.ts';
-import type { StoredMessage } from '../../store/store.ts';
+import type { Position, StoredMessage } from '../../store/store.ts';
 import { CloseCode } from '../../protocol/codes.ts';
 import { encodeAck, encodeMessage } from '../../protocol/frames.ts';
 import { frameText } from '../../protocol/wsframe.ts';
@@ -47,6 +47,11 @@ export class NativeConnection extends ServerWebSocket implements Connection {
   private closed = false;
   /** Streams being replayed from the store: live deliveries wait here so they follow the replay, in order. */
   private recovering: Map<string, Delivery[]> | undefined;
+  /**
+   * Streams where the client already has messages this node has not delivered live yet (it resumed with a
+   * position from a node that was ahead): live deliveries up to that offset are dropped. Rare, so made on use.
+   */
+  private ahead: Map<string, { epoch: string; offset: number }> | undefined;
 
   constructor(
     private readonly host: NativeHost,
@@ -85,6 +90,7 @@ export class NativeConnection extends ServerWebSocket implements Connection {
   }
 
   deliver(d: Delivery): boolean {
+    if (this.ahead !== undefined && this.isAhead(d)) return true;
     if (this.recovering !== undefined) {
       const held = this.recovering.get(d.envelope.stream);
       if (held !== undefined) {
@@ -95,6 +101,16 @@ export class NativeConnection extends ServerWebSocket implements Connection {
     return this.outbox.push(d.native());
   }
 
+  private isAhead(d: Delivery): boolean {
+    const { stream, offset, epoch } = d.envelope;
+    const a = this.ahead?.get(stream);
+    if (a === undefined) return false;
+    if (a.epoch === epoch && offset <= a.offset) return true;
+    this.ahead!.delete(stream);
+    if (this.ahead!.size === 0) this.ahead = undefined;
+    return false;
+  }
+
   /** Holds live deliveries of `stream` until `endRecovery`; call before the store is read. */
   beginRecovery(stream: string): void {
     (this.recovering ??= new Map()).set(stream, []);
@@ -103,8 +119,10 @@ export class NativeConnection extends ServerWebSocket implements Connection {
   /**
    * Writes the replayed messages, then the live ones that arrived meanwhile, skipping any the client already has
    * (offset <= `from`) or that the replay already covered, so the stream continues with no gap and no duplicate.
+   * `live` is where this node's live delivery of the stream stands (several nodes); anything the client has
+   * beyond it will still arrive live, and is dropped then.
    */
-  endRecovery(stream: string, epoch: string, from: number, replay: readonly StoredMessage[]): void {
+  endRecovery(stream: string, epoch: string, from: number, replay: readonly StoredMessage[], live?: Position): void {
     let last = from;
     for (const m of replay) {
       if (m.offset <= last) continue;
@@ -115,8 +133,12 @@ export class NativeConnection extends ServerWebSocket implements Connection {
     this.recovering?.delete(stream);
     if (this.recovering?.size === 0) this.recovering = undefined;
     for (const d of held) {
-      if (d.envelope.epoch !== epoch || d.envelope.offset > last) this.outbox.push(d.native());
+      if (d.envelope.epoch !== epoch || d.envelope.offset > last) {
+        this.outbox.push(d.native());
+        if (d.envelope.epoch === epoch) last = d.envelope.offset;
+      }
     }
+    if (live !== undefined && live.epoch === epoch && last > live.offset) (this.ahead ??= new Map()).set(stream, { epoch, offset: last });
   }
 
   get isOpen(): boolean {

@@ -1,6 +1,6 @@
 import { countError, type Context } from '../../core/context.ts';
 import { BROADCAST_STREAM, channelStream, isValidChannel, userStream } from '../../core/names.ts';
-import { planRecovery } from '../../core/recovery.ts';
+import { capToDelivered, planRecovery } from '../../core/recovery.ts';
 import { UpstreamError } from '../../core/upstream.ts';
 import { CloseCode, ErrorCode } from '../../protocol/codes.ts';
 import {
@@ -71,7 +71,9 @@ function subscribe(ctx: Context, conn: NativeConnection, f: Extract<ClientFrame,
     .watch(stream)
     .then(() => planRecovery(ctx.store, stream, f.since, { replayAll: false }))
     .then(
-    (plan) => {
+    (read) => {
+      const live = ctx.broker.delivered(stream);
+      const plan = capToDelivered(read, live);
       const from = f.since !== undefined && f.since.epoch === plan.position.epoch ? f.since.offset : plan.position.top;
       conn.sendText(
         encodeAck('subscribed', f.channel, f.id, {
@@ -82,7 +84,7 @@ function subscribe(ctx: Context, conn: NativeConnection, f: Extract<ClientFrame,
           replay: plan.messages.length,
         }),
       );
-      conn.endRecovery(stream, plan.position.epoch, from, plan.messages);
+      conn.endRecovery(stream, plan.position.epoch, from, plan.messages, live);
     },
     (err: unknown) => recoveryFailed(ctx, conn, stream, err),
   );
@@ -108,12 +110,14 @@ export function resumeImplicitStreams(ctx: Context, conn: NativeConnection, posi
     Promise.all([floor, ctx.broker.watch(stream)])
       .then(([ackPos]) => planRecovery(ctx.store, stream, since, { floor: ackPos, replayAll: isInbox }).then((plan) => ({ plan, ackPos })))
       .then(
-        ({ plan, ackPos }) => {
+        ({ plan: read, ackPos }) => {
+          const live = ctx.broker.delivered(stream);
+          const plan = capToDelivered(read, live);
           const epoch = plan.position.epoch;
           const known = [since, ackPos].filter((p) => p !== undefined && p.epoch === epoch).map((p) => p!.offset);
           const from = known.length > 0 ? Math.max(...known) : isInbox ? 0 : plan.position.top;
           conn.sendText(encodeRecovery({ stream, recovered: plan.recovered, epoch, top: plan.position.top, replay: plan.messages.length }));
-          conn.endRecovery(stream, epoch, from, plan.messages);
+          conn.endRecovery(stream, epoch, from, plan.messages, live);
         },
         (err: unknown) => recoveryFailed(ctx, conn, stream, err),
       );

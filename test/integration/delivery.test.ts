@@ -76,6 +76,28 @@ describe('offline inbox', () => {
 });
 
 describe('resume', () => {
+  it('a client without a position gets every broadcast published after it joined, also while its history is read', async () => {
+    const h = await server({ store: { type: 'memory' } });
+    const ctx = h.server.context;
+    await ctx.dispatcher.publish({ to: { all: true }, data: '0' });
+    // Published the moment the connection joins, before its resume reads the stream's top (which then includes
+    // them): the client must still get them, as everything published after its welcome.
+    ctx.hub.observe({
+      connected: () => void Promise.all([1, 2, 3].map((i) => ctx.dispatcher.publish({ to: { all: true }, data: String(i) }))),
+      disconnected: () => {},
+      subscribed: () => {},
+      unsubscribed: () => {},
+      interest: () => {},
+    });
+    const c = await TestClient.welcome(h.wsUrl, await h.token('late'));
+    const recovery = await c.next((f) => f.type === 'recovery' && f.stream === 'broadcast');
+    assert.equal(recovery.top, 1, 'starts after what was there before it joined');
+    await c.next((f) => f.type === 'message' && f.data === 3);
+    await settle(c);
+    assert.deepEqual(c.messages().filter((m) => m.stream === 'broadcast').map((m) => m.data), [1, 2, 3]);
+    c.close();
+  });
+
   it('replays a channel from the position given in subscribe, then continues live without gap or duplicate', async () => {
     const h = await server();
     for (let i = 1; i <= 5; i++) await publish(h, { to: { channel: 'feed' }, data: i });

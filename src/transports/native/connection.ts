@@ -117,6 +117,15 @@ export class NativeConnection extends ServerWebSocket implements Connection {
   }
 
   /**
+   * Where a client with no position in `stream` starts: at `top`, or just before the first live message held since
+   * it joined, if that is older (it was published after the client joined, so the client must get it).
+   */
+  liveStart(stream: string, epoch: string, top: number): number {
+    const first = this.recovering?.get(stream)?.[0]?.envelope;
+    return first !== undefined && first.epoch === epoch && first.offset <= top ? first.offset - 1 : top;
+  }
+
+  /**
    * Writes the replayed messages, then the live ones that arrived meanwhile, skipping any the client already has
    * (offset <= `from`) or that the replay already covered, so the stream continues with no gap and no duplicate.
    * `live` is where this node's live delivery of the stream stands (several nodes); anything the client has

@@ -74,16 +74,13 @@ function subscribe(ctx: Context, conn: NativeConnection, f: Extract<ClientFrame,
     (read) => {
       const live = ctx.broker.delivered(stream);
       const plan = capToDelivered(read, live);
-      const from = f.since !== undefined && f.since.epoch === plan.position.epoch ? f.since.offset : plan.position.top;
-      conn.sendText(
-        encodeAck('subscribed', f.channel, f.id, {
-          stream,
-          recovered: plan.recovered,
-          epoch: plan.position.epoch,
-          top: plan.position.top,
-          replay: plan.messages.length,
-        }),
-      );
+      const epoch = plan.position.epoch;
+      const resumes = f.since !== undefined && f.since.epoch === epoch;
+      const from = resumes ? f.since!.offset : conn.liveStart(stream, epoch, plan.position.top);
+      // A client that does not resume starts live, after `top`: its start, so it also gets what was published since
+      // it subscribed, which may be before the history was read.
+      const top = resumes ? plan.position.top : from;
+      conn.sendText(encodeAck('subscribed', f.channel, f.id, { stream, recovered: plan.recovered, epoch, top, replay: plan.messages.length }));
       conn.endRecovery(stream, plan.position.epoch, from, plan.messages, live);
     },
     (err: unknown) => recoveryFailed(ctx, conn, stream, err),
@@ -115,8 +112,12 @@ export function resumeImplicitStreams(ctx: Context, conn: NativeConnection, posi
           const plan = capToDelivered(read, live);
           const epoch = plan.position.epoch;
           const known = [since, ackPos].filter((p) => p !== undefined && p.epoch === epoch).map((p) => p!.offset);
-          const from = known.length > 0 ? Math.max(...known) : isInbox ? 0 : plan.position.top;
-          conn.sendText(encodeRecovery({ stream, recovered: plan.recovered, epoch, top: plan.position.top, replay: plan.messages.length }));
+          const startsLive = known.length === 0 && !isInbox;
+          const from = known.length > 0 ? Math.max(...known) : isInbox ? 0 : conn.liveStart(stream, epoch, plan.position.top);
+          // A client with no position starts live, after `top`: its start, so it also gets what was published since
+          // its welcome, which may be before the history was read.
+          const top = startsLive ? from : plan.position.top;
+          conn.sendText(encodeRecovery({ stream, recovered: plan.recovered, epoch, top, replay: plan.messages.length }));
           conn.endRecovery(stream, epoch, from, plan.messages, live);
         },
         (err: unknown) => recoveryFailed(ctx, conn, stream, err),

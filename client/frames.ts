@@ -1,5 +1,6 @@
 // Reading server frames (docs/protocol.md) into the SDK's types, apart from what the client does with them. Every
 // field is checked because the frames come off the network: a malformed one is dropped, never half-applied.
+import { channelOfStream } from '../src/domain/streams.ts';
 import type { ConnectedInfo, HeraldMessage } from './types.ts';
 import { numberOrUndefined } from './util.ts';
 
@@ -26,7 +27,7 @@ export function messageOf(f: Frame): HeraldMessage | undefined {
   const { stream, offset, epoch } = f;
   if (typeof stream !== 'string' || typeof offset !== 'number' || typeof epoch !== 'string') return undefined;
   const msg: HeraldMessage = { stream, offset, epoch, data: f.data };
-  const channel = channelOf(stream);
+  const channel = channelOfStream(stream);
   if (channel !== undefined) msg.channel = channel;
   if (typeof f.event === 'string') msg.event = f.event;
   return msg;
@@ -52,6 +53,4 @@ export function errorOf(f: Frame): { code: string; message: string; id: number |
   return { code, message: typeof f.message === 'string' ? f.message : code, id: numberOrUndefined(f.id) };
 }
 
-export function channelOf(stream: string): string | undefined {
-  return stream.startsWith('channel:') ? stream.slice('channel:'.length) : undefined;
-}
+export { channelOfStream as channelOf };

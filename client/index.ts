@@ -5,6 +5,7 @@
 // coordinates lives beside it so each rule can be read on its own: link.ts (one socket and its watchdogs),
 // backoff.ts (when to reconnect), requests.ts (frames awaiting an answer), subscriptions.ts (channels across
 // reconnects), frames.ts (reading server frames), positions.ts (stream positions and acks).
+import { channelStream } from '../src/domain/streams.ts';
 import { CloseCode, ErrorCode, isReconnectCode } from '../src/protocol/codes.ts';
 import { InOrder } from './order.ts';
 import { Positions, type PositionStorage, type StreamPosition } from './positions.ts';
@@ -276,7 +277,7 @@ export class Herald extends Emitter<HeraldEvents> {
     const id = this.requests.id();
     this.subs.sending(channel, id);
     this.requests.subscribe(id, channel);
-    const since = this.pos.get(`channel:${channel}`);
+    const since = this.pos.get(channelStream(channel));
     this.write(since === undefined ? { type: 'subscribe', channel, id } : { type: 'subscribe', channel, id, since });
   }
 

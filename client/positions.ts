@@ -1,6 +1,8 @@
 // Where this client stands in each stream: the last offset delivered to the application, what the server has
 // been told (acks), and an optional durable copy (localStorage in browsers) so a page reload resumes too.
 
+import { channelOfStream } from '../src/domain/streams.ts';
+
 export interface StreamPosition {
   offset: number;
   epoch: string;
@@ -74,7 +76,7 @@ export class Positions {
   /** Positions to hand the server when connecting: the user's inbox and broadcast (channels go with subscribe). */
   forAuth(): Record<string, StreamPosition> {
     const out: Record<string, StreamPosition> = {};
-    for (const [stream, p] of this.seen) if (!stream.startsWith('channel:')) out[stream] = { ...p };
+    for (const [stream, p] of this.seen) if (channelOfStream(stream) === undefined) out[stream] = { ...p };
     return out;
   }
 

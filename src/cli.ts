@@ -4,7 +4,7 @@ import { pino } from 'pino';
 import { ensureSecrets, secretsPath } from './auth/secrets.ts';
 import { parseDuration, TokenService } from './auth/tokens.ts';
 import { ConfigError, FLAGS, loadConfig } from './config.ts';
-import { isValidUser } from './core/names.ts';
+import { isValidUser } from './domain/streams.ts';
 import { VERSION } from './paths.ts';
 import { createHerald } from './server.ts';
 import { runPrimary } from './workers.ts';

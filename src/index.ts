@@ -7,3 +7,4 @@ export { CloseCode, ErrorCode, isReconnectCode } from './protocol/codes.ts';
 export type { Store, StoredMessage, AppendResult } from './store/store.ts';
 export type { Broker } from './broker/broker.ts';
 export type { Connection } from './core/connection.ts';
+export type { Envelope, PublishTarget, Target } from './domain/streams.ts';

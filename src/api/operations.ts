@@ -1,9 +1,10 @@
 import type { z } from 'zod';
 import type { Context } from '../core/context.ts';
-import type { PublishRequest, PublishResult, PublishTarget } from '../core/dispatcher.ts';
+import type { PublishRequest, PublishResult } from '../core/dispatcher.ts';
+import type { PublishTarget } from '../domain/streams.ts';
 import { CloseCode, ErrorCode } from '../protocol/codes.ts';
 import { ApiError, fromZod } from './errors.ts';
-import { userStream } from '../core/names.ts';
+import { userStream } from '../domain/streams.ts';
 import {
   BatchSchema,
   ChannelSchema,

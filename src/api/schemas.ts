@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isValidChannel, isValidUser } from '../core/names.ts';
+import { isValidChannel, isValidUser } from '../domain/streams.ts';
 
 const user = z.string().refine(isValidUser, 'must be a non-empty user id of at most 256 characters');
 const channel = z.string().refine(isValidChannel, 'must be 1-200 characters of A-Z a-z 0-9 _ - . : @ / = + #');

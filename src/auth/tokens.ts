@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { SignJWT, base64url, decodeJwt, decodeProtectedHeader } from 'jose';
-import { isValidUser } from '../core/names.ts';
+import { isValidUser } from '../domain/streams.ts';
 
 export interface ClientIdentity {
   user: string;

@@ -1,5 +1,5 @@
-import type { Envelope } from '../core/delivery.ts';
-import type { Target } from '../core/hub.ts';
+import type { Envelope } from '../domain/streams.ts';
+import type { Target } from '../domain/streams.ts';
 import type { Position } from '../store/store.ts';
 
 /**

@@ -1,19 +1,9 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { Envelope } from '../core/delivery.ts';
-import type { Target } from '../core/hub.ts';
-import { BROADCAST_STREAM } from '../core/names.ts';
+import { BROADCAST_STREAM, targetOfStream, type Envelope, type Target } from '../domain/streams.ts';
 import type { Position } from '../store/store.ts';
 import type { Broker } from './broker.ts';
 import { Sequencer, type History } from './sequencer.ts';
-
-/** The delivery target a stream name stands for (the inverse of `streamOf`). */
-export function targetOfStream(stream: string): Target | undefined {
-  if (stream === BROADCAST_STREAM) return { kind: 'all' };
-  if (stream.startsWith('user:')) return { kind: 'user', user: stream.slice(5) };
-  if (stream.startsWith('channel:')) return { kind: 'channel', channel: stream.slice(8) };
-  return undefined;
-}
 
 const COLON = 0x3a;
 

@@ -1,4 +1,4 @@
-import type { Envelope } from '../core/delivery.ts';
+import type { Envelope } from '../domain/streams.ts';
 import type { Position, StoredMessage, StreamPosition } from '../store/store.ts';
 
 /** What the sequencer reads to start a stream and to fill a gap: the Store's committed history. */

@@ -2,7 +2,7 @@ import { readBody } from '../api/http/body.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ApiKeyCheck } from '../auth/api-key.ts';
 import { countError, type Context } from '../core/context.ts';
-import { isValidUser } from '../core/names.ts';
+import { isValidUser } from '../domain/streams.ts';
 import { htmlspecialchars } from './html-escape.ts';
 import type { OriginPolicy } from './origins.ts';
 import { NOT_SCALAR, requestParams, type Params } from './push-params.ts';

@@ -3,8 +3,8 @@ import { createServer as createNetServer, type Server, type Socket } from 'node:
 import { createServer as createTlsServer } from 'node:tls';
 import type { ApiKeyCheck } from '../auth/api-key.ts';
 import { countError, type Context } from '../core/context.ts';
-import type { PublishTarget } from '../core/dispatcher.ts';
-import { isValidUser } from '../core/names.ts';
+import type { PublishTarget } from '../domain/streams.ts';
+import { isValidUser } from '../domain/streams.ts';
 import { LineSplitter } from '../api/line/parser.ts';
 import { boundAddress, closeServer, listenOn, type CompatListener, type TlsFiles } from './servers.ts';
 

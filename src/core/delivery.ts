@@ -1,43 +1,32 @@
-import { encodeMessage } from '../protocol/frames.ts';
-import { frameText } from '../protocol/wsframe.ts';
-
-/** What travels from the dispatcher to every node's hub: one stored message of one stream. */
-export interface Envelope {
-  stream: string;
-  offset: number;
-  epoch: string;
-  /** Serialized JSON of the published data. */
-  data: string;
-  event?: string;
-}
+import type { Envelope } from '../domain/streams.ts';
 
 /**
  * One envelope on its way to local connections. Each wire format encodes it at most once, on first use, and the
- * result is shared by every recipient of that format (no per-recipient JSON or framing work).
+ * result is shared by every recipient of that format (no per-recipient JSON or framing work). Core knows no wire
+ * format: each transport passes its own module-level encoder.
  */
 export class Delivery {
-  private nativeFrame: Buffer | undefined;
-  /** Created on first use: most deliveries only ever need the native frame. */
-  private encoded: Map<(env: Envelope) => unknown, unknown> | undefined;
+  // Most messages go out in one format only: the first one is kept in two fields, so a fan-out to thousands of
+  // connections of that format costs one comparison each, not a map lookup.
+  private firstEncoder: ((env: Envelope) => unknown) | undefined;
+  private firstValue: unknown;
+  /** Further formats, created on first use. */
+  private more: Map<(env: Envelope) => unknown, unknown> | undefined;
 
   constructor(readonly envelope: Envelope) {}
 
-  /** The native protocol's WebSocket frame for this message. */
-  native(): Buffer {
-    if (this.nativeFrame === undefined) {
-      const e = this.envelope;
-      this.nativeFrame = frameText(encodeMessage(e.stream, e.offset, e.epoch, e.data, e.event));
-    }
-    return this.nativeFrame;
-  }
-
-  /** Other transports memoize their own encoding through this. */
   as<T>(encoder: (env: Envelope) => T): T {
-    this.encoded ??= new Map();
-    let v = this.encoded.get(encoder) as T | undefined;
+    if (this.firstEncoder === encoder) return this.firstValue as T;
+    if (this.firstEncoder === undefined) {
+      this.firstEncoder = encoder;
+      this.firstValue = encoder(this.envelope);
+      return this.firstValue as T;
+    }
+    this.more ??= new Map();
+    let v = this.more.get(encoder) as T | undefined;
     if (v === undefined) {
       v = encoder(this.envelope);
-      this.encoded.set(encoder, v);
+      this.more.set(encoder, v);
     }
     return v;
   }

@@ -1,16 +1,7 @@
 import type { Broker } from '../broker/broker.ts';
 import type { AppendItem, AppendRecord, AppendResult, Store } from '../store/store.ts';
-import type { Envelope } from './delivery.ts';
-import type { Hub, Target } from './hub.ts';
-import { BROADCAST_STREAM, channelStream, userStream } from './names.ts';
-
-/** Publish targets as the APIs accept them (already validated). */
-export type PublishTarget =
-  | { user: string }
-  | { users: string[] }
-  | { channel: string }
-  | { channels: string[] }
-  | { all: true };
+import { expandTarget, streamOf, type Envelope, type PublishTarget, type Target } from '../domain/streams.ts';
+import type { Hub } from './hub.ts';
 
 export interface PublishRequest {
   to: PublishTarget;
@@ -29,25 +20,6 @@ export interface PublishResult {
   /** Local connections the message was queued on. */
   delivered: number;
   streams: StreamResult[];
-}
-
-export function expandTarget(to: PublishTarget): Target[] {
-  if ('user' in to) return [{ kind: 'user', user: to.user }];
-  if ('users' in to) return [...new Set(to.users)].map((user) => ({ kind: 'user', user }));
-  if ('channel' in to) return [{ kind: 'channel', channel: to.channel }];
-  if ('channels' in to) return [...new Set(to.channels)].map((channel) => ({ kind: 'channel', channel }));
-  return [{ kind: 'all' }];
-}
-
-export function streamOf(t: Target): string {
-  switch (t.kind) {
-    case 'user':
-      return userStream(t.user);
-    case 'channel':
-      return channelStream(t.channel);
-    case 'all':
-      return BROADCAST_STREAM;
-  }
 }
 
 interface Plan {

@@ -1,6 +1,6 @@
 import type { Connection } from './connection.ts';
-import { Delivery, type Envelope } from './delivery.ts';
-import { channelStream, userStream } from './names.ts';
+import { Delivery } from './delivery.ts';
+import { channelStream, userStream, type Envelope, type Target } from '../domain/streams.ts';
 
 /**
  * Told about every membership change, synchronously: cluster presence keeps its counts with it, and the broker
@@ -14,11 +14,6 @@ export interface HubObserver {
   /** A user or channel got its first local connection (`true`) or lost its last one (`false`). */
   interest(stream: string, on: boolean): void;
 }
-
-export type Target =
-  | { kind: 'user'; user: string }
-  | { kind: 'channel'; channel: string }
-  | { kind: 'all' };
 
 /**
  * The local registry: who is connected to this process and to which channels. Two-way maps whose empty entries

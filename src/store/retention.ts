@@ -1,4 +1,4 @@
-import { compileChannelPatterns } from '../core/names.ts';
+import { channelOfStream, compileChannelPatterns, isUserStream } from '../domain/streams.ts';
 import type { RetentionPolicy } from './store.ts';
 
 export interface RetentionConfig {
@@ -23,10 +23,10 @@ export function retentionResolver(cfg: RetentionConfig): (stream: string) => Ret
   }));
   const cache = new Map<string, RetentionPolicy>();
   return (stream) => {
-    if (stream.startsWith('user:')) return user;
+    if (isUserStream(stream)) return user;
     let p = cache.get(stream);
     if (p === undefined) {
-      const name = stream.startsWith('channel:') ? stream.slice(8) : stream;
+      const name = channelOfStream(stream) ?? stream;
       p = rules.find((r) => r.match(name))?.policy ?? channel;
       if (cache.size > 100_000) cache.clear();
       cache.set(stream, p);

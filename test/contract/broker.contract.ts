@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Broker } from '../../src/broker/broker.ts';
-import type { Envelope } from '../../src/core/delivery.ts';
-import type { Target } from '../../src/core/hub.ts';
+import type { Envelope } from '../../src/domain/streams.ts';
+import type { Target } from '../../src/domain/streams.ts';
 import type { Store } from '../../src/store/store.ts';
 
 /** One node: its broker and the store it appends through (which, with Redis, announces to the brokers). */

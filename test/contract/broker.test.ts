@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { MemoryBroker } from '../../src/broker/memory.ts';
 import { RedisBroker } from '../../src/broker/redis.ts';
-import type { Envelope } from '../../src/core/delivery.ts';
+import type { Envelope } from '../../src/domain/streams.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
 import { RedisStore } from '../../src/store/redis.ts';
 import { REDIS_URL } from '../helpers/redis.ts';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import * as ws from 'ws';
-import { compileChannelPatterns, isValidChannel } from '../../src/core/names.ts';
+import { compileChannelPatterns, isValidChannel } from '../../src/domain/streams.ts';
 import { isReconnectCode } from '../../src/protocol/codes.ts';
 import { decodeClientFrame, encodeMessage } from '../../src/protocol/frames.ts';
 import { frameText } from '../../src/protocol/wsframe.ts';

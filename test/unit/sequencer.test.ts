@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseAnnouncement } from '../../src/broker/redis.ts';
 import { Sequencer, type History } from '../../src/broker/sequencer.ts';
-import type { Envelope } from '../../src/core/delivery.ts';
+import type { Envelope } from '../../src/domain/streams.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
 import type { StoredMessage, StreamPosition } from '../../src/store/store.ts';
 

@@ -5,7 +5,7 @@ import type { Registry } from 'prom-client';
 import type { ApiKeyCheck } from '../../auth/api-key.ts';
 import type { Demo } from '../../demo/index.ts';
 import { countError, type Context } from '../../core/context.ts';
-import { isValidUser } from '../../core/names.ts';
+import { isValidUser } from '../../domain/streams.ts';
 import { PUBLIC_DIR, SDK_FILE } from '../../paths.ts';
 import { ErrorCode } from '../../protocol/codes.ts';
 import { ApiError } from '../errors.ts';

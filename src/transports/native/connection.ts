@@ -1,6 +1,7 @@
 import type { Duplex } from 'node:stream';
 import type { Connection } from '../../core/connection.ts';
 import type { Delivery } from '../../core/delivery.ts';
+import type { Envelope } from '../../domain/streams.ts';
 import { Outbox } from '../../core/outbox.ts';
 import type { Position, StoredMessage } from '../../store/store.ts';
 import { CloseCode } from '../../protocol/codes.ts';
@@ -16,6 +17,9 @@ export interface NativeHost {
   onProtocolError(conn: NativeConnection, code: number, reason: string): void;
   onClosed(conn: NativeConnection): void;
 }
+
+/** The native protocol's WebSocket frame of one message; module-level so Delivery builds it once per message. */
+export const nativeFrame = (e: Envelope): Buffer => frameText(encodeMessage(e.stream, e.offset, e.epoch, e.data, e.event));
 
 /** Until the token is known a connection may subscribe to nothing; shared, so it costs no closure. */
 const NOTHING = (): boolean => false;
@@ -98,7 +102,7 @@ export class NativeConnection extends ServerWebSocket implements Connection {
         return true;
       }
     }
-    return this.outbox.push(d.native());
+    return this.outbox.push(d.as(nativeFrame));
   }
 
   private isAhead(d: Delivery): boolean {
@@ -143,7 +147,7 @@ export class NativeConnection extends ServerWebSocket implements Connection {
     if (this.recovering?.size === 0) this.recovering = undefined;
     for (const d of held) {
       if (d.envelope.epoch !== epoch || d.envelope.offset > last) {
-        this.outbox.push(d.native());
+        this.outbox.push(d.as(nativeFrame));
         if (d.envelope.epoch === epoch) last = d.envelope.offset;
       }
     }

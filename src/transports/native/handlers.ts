@@ -1,5 +1,5 @@
 import { countError, type Context } from '../../core/context.ts';
-import { BROADCAST_STREAM, channelStream, isValidChannel, userStream } from '../../core/names.ts';
+import { BROADCAST_STREAM, channelOfStream, channelStream, isValidChannel, userStream } from '../../domain/streams.ts';
 import { capToDelivered, planRecovery } from '../../core/recovery.ts';
 import { UpstreamError } from '../../core/upstream.ts';
 import { CloseCode, ErrorCode } from '../../protocol/codes.ts';
@@ -134,8 +134,8 @@ function recoveryFailed(ctx: Context, conn: NativeConnection, stream: string, er
 
 function ack(ctx: Context, conn: NativeConnection, f: Extract<ClientFrame, { type: 'ack' }>): void {
   const own = userStream(conn.user);
-  const receives =
-    f.stream === own || f.stream === BROADCAST_STREAM || (f.stream.startsWith('channel:') && conn.channels.has(f.stream.slice(8)));
+  const channel = channelOfStream(f.stream);
+  const receives = f.stream === own || f.stream === BROADCAST_STREAM || (channel !== undefined && conn.channels.has(channel));
   if (!receives) return sendError(ctx, conn, { code: ErrorCode.Forbidden, message: `this connection does not receive ${f.stream}` });
   if (f.stream === own && f.epoch !== undefined) {
     ctx.store.setAck(conn.user, { offset: f.offset, epoch: f.epoch }).catch((err: unknown) => ctx.log.error({ err }, 'storing ack failed'));

@@ -1,7 +1,8 @@
 import type { Duplex } from 'node:stream';
 import type WebSocket from 'ws';
 import type { Connection } from '../../core/connection.ts';
-import type { Delivery, Envelope } from '../../core/delivery.ts';
+import type { Delivery } from '../../core/delivery.ts';
+import type { Envelope } from '../../domain/streams.ts';
 import { Outbox } from '../../core/outbox.ts';
 import { dataAsText } from '../../compat/wire.ts';
 import { frameText } from '../../protocol/wsframe.ts';

@@ -1,7 +1,8 @@
 import { Socket as NetSocket } from 'node:net';
 import type { Socket } from 'socket.io';
 import type { Connection } from '../../core/connection.ts';
-import type { Delivery, Envelope } from '../../core/delivery.ts';
+import type { Delivery } from '../../core/delivery.ts';
+import type { Envelope } from '../../domain/streams.ts';
 import { Outbox } from '../../core/outbox.ts';
 import { dataAsText } from '../../compat/wire.ts';
 import { CloseCode, isReconnectCode } from '../../protocol/codes.ts';

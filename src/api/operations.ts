@@ -38,7 +38,7 @@ function parse<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
   return r.data;
 }
 
-export function createOperations(ctx: Context): Record<string, Operation> {
+export function createOperations(ctx: Context) {
   const { hub, dispatcher, config } = ctx;
 
   const publishOne = async (input: unknown): Promise<unknown> => {
@@ -255,5 +255,13 @@ export function createOperations(ctx: Context): Record<string, Operation> {
         errors: Object.fromEntries(ctx.stats.errors),
       };
     },
-  };
+  } satisfies Record<string, Operation>;
+}
+
+export type Operations = ReturnType<typeof createOperations>;
+export type OperationName = keyof Operations;
+
+/** The operation a command names, if it is one: an own property, never something inherited like `toString`. */
+export function operationNamed(ops: Operations, name: string): Operation | undefined {
+  return Object.hasOwn(ops, name) ? ops[name as OperationName] : undefined;
 }

@@ -1,14 +1,12 @@
 import { STATUS_CODES, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { ApiKeyCheck } from '../../auth/api-key.ts';
-import { countError, type Context } from '../../core/context.ts';
-import { ErrorCode } from '../../protocol/codes.ts';
-import { ApiError } from '../errors.ts';
+import type { Context } from '../../core/context.ts';
+import { errorHeaders, failureOf, unauthorized } from '../errors.ts';
 import { ReplyQueue } from '../line/replies.ts';
-import type { Operation } from '../operations.ts';
+import type { Operations } from '../operations.ts';
 import { bodyObject, parseJson } from './body.ts';
 import { parseFastHead, type FastRequest } from './fast-head.ts';
-import { errorHeaders, unauthorized } from './handler.ts';
 import { frontConnections, type ConnectionHandler } from '../../net-front.ts';
 
 /**
@@ -35,7 +33,7 @@ export interface FastLane {
 
 interface LaneDeps {
   ctx: Context;
-  ops: Record<string, Operation>;
+  ops: Operations;
   apiKey: ApiKeyCheck;
 }
 
@@ -144,18 +142,13 @@ class LaneConnection {
     const { ctx, ops, apiKey } = this.deps;
     try {
       if (!apiKey.matchesHeader(head.authorization)) throw unauthorized();
-      const result = await ops[head.op]!(bodyObject(parseJson(body)));
+      const result = await ops[head.op](bodyObject(parseJson(body)));
       return this.response(200, JSON.stringify(result), head.close, '');
     } catch (err) {
-      if (err instanceof ApiError) {
-        countError(ctx, err.code);
-        let extra = '';
-        for (const [k, v] of Object.entries(errorHeaders(err))) extra += `${k}: ${v}\r\n`;
-        return this.response(err.status, JSON.stringify(err.toJSON()), head.close, extra);
-      }
-      ctx.log.error({ err }, 'http handler failed');
-      countError(ctx, ErrorCode.Internal);
-      return this.response(500, JSON.stringify({ error: { code: ErrorCode.Internal, message: 'internal error' } }), head.close, '');
+      const e = failureOf(ctx, err, 'http handler failed');
+      let extra = '';
+      for (const [k, v] of Object.entries(errorHeaders(e))) extra += `${k}: ${v}\r\n`;
+      return this.response(e.status, JSON.stringify(e.toJSON()), head.close, extra);
     } finally {
       this.inflight--;
       this.lastActive = Date.now();

@@ -4,12 +4,12 @@ import { extname, join, normalize, sep } from 'node:path';
 import type { Registry } from 'prom-client';
 import type { ApiKeyCheck } from '../../auth/api-key.ts';
 import type { Demo } from '../../demo/index.ts';
-import { countError, type Context } from '../../core/context.ts';
+import type { Context } from '../../core/context.ts';
 import { isValidUser } from '../../domain/streams.ts';
 import { PUBLIC_DIR, SDK_FILE } from '../../paths.ts';
 import { ErrorCode } from '../../protocol/codes.ts';
-import { ApiError } from '../errors.ts';
-import type { Operation } from '../operations.ts';
+import { ApiError, errorHeaders, failureOf, unauthorized } from '../errors.ts';
+import type { Operations } from '../operations.ts';
 import { bodyObject, readJson } from './body.ts';
 import { matchRoute } from './routes.ts';
 
@@ -24,7 +24,7 @@ const TYPES: Record<string, string> = {
 
 export interface HttpDeps {
   ctx: Context;
-  ops: Record<string, Operation>;
+  ops: Operations;
   apiKey: ApiKeyCheck;
   metrics: Registry;
   /** The dev demo's backend (`/demo/*`), when enabled. */
@@ -37,15 +37,6 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
   res.end(text);
 }
 
-export const unauthorized = (): ApiError => new ApiError(401, ErrorCode.Unauthorized, 'missing or wrong API key (Authorization: Bearer <key>)');
-
-/** Headers an API error response carries besides its JSON body. */
-export function errorHeaders(err: ApiError): Record<string, string> {
-  const headers: Record<string, string> = err.status === 401 ? { 'www-authenticate': 'Bearer' } : {};
-  if (err.status === 413) headers.connection = 'close';
-  if (err.allow !== undefined) headers.allow = err.allow;
-  return headers;
-}
 
 export function isLoopback(addr: string | undefined): boolean {
   return addr === '127.0.0.1' || addr === '::1' || addr === '::ffff:127.0.0.1' || (addr?.startsWith('127.') ?? false);
@@ -55,19 +46,13 @@ export function createHttpHandler(deps: HttpDeps): (req: IncomingMessage, res: S
   const { ctx, ops, apiKey, metrics } = deps;
 
   const fail = (req: IncomingMessage, res: ServerResponse, err: unknown): void => {
-    if (err instanceof ApiError) {
-      countError(ctx, err.code);
-      sendJson(res, err.status, err.toJSON(), errorHeaders(err));
-      return;
-    }
     // A client that hung up mid-request is not a server fault: keep it out of the internal-error count.
-    if (req.destroyed || res.destroyed) {
+    if (!(err instanceof ApiError) && (req.destroyed || res.destroyed)) {
       ctx.log.debug({ err: (err as Error).message }, 'client went away during a request');
       return;
     }
-    ctx.log.error({ err }, 'http handler failed');
-    countError(ctx, ErrorCode.Internal);
-    if (!res.headersSent) sendJson(res, 500, { error: { code: ErrorCode.Internal, message: 'internal error' } });
+    const e = failureOf(ctx, err, 'http handler failed');
+    if (!res.headersSent) sendJson(res, e.status, e.toJSON(), errorHeaders(e));
   };
 
   const api = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
@@ -89,7 +74,7 @@ export function createHttpHandler(deps: HttpDeps): (req: IncomingMessage, res: S
     } else {
       input = { ...Object.fromEntries(url.searchParams), ...m.params };
     }
-    const result = await ops[m.route.op]!(input);
+    const result = await ops[m.route.op](input);
     sendJson(res, 200, result);
   };
 

@@ -1,12 +1,14 @@
+import type { OperationName } from '../operations.ts';
+
 /** HTTP framing of the operations in ../operations.ts: method, path pattern, and where parameters come from. */
 export interface Route {
   method: 'GET' | 'POST';
   /** Path segments; `:name` segments become input fields (URL-decoded). */
   path: string[];
-  op: string;
+  op: OperationName;
 }
 
-const r = (method: Route['method'], path: string, op: string): Route => ({ method, path: path.split('/').filter(Boolean), op });
+const r = (method: Route['method'], path: string, op: OperationName): Route => ({ method, path: path.split('/').filter(Boolean), op });
 
 export const ROUTES: Route[] = [
   r('POST', '/api/publish', 'publish'),

@@ -2,8 +2,8 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { ApiKeyCheck } from '../../auth/api-key.ts';
 import { countError, type Context } from '../../core/context.ts';
 import { ErrorCode } from '../../protocol/codes.ts';
-import { ApiError } from '../errors.ts';
-import type { Operation } from '../operations.ts';
+import { failureOf } from '../errors.ts';
+import { operationNamed, type Operations } from '../operations.ts';
 import { isLoopback } from '../http/handler.ts';
 import { errLine, LineSplitter, okLine, parseCommand, type LineCommand } from './parser.ts';
 import { ReplyQueue } from './replies.ts';
@@ -12,7 +12,7 @@ import { ReplyQueue } from './replies.ts';
  * The line port: one JSON command per line, one reply line per command, in order, pipelining allowed.
  * Same operations as the HTTP API (docs/api.md), plus `auth` to authenticate the connection once.
  */
-export function createLineServer(ctx: Context, ops: Record<string, Operation>, apiKey: ApiKeyCheck): Server {
+export function createLineServer(ctx: Context, ops: Operations, apiKey: ApiKeyCheck): Server {
   const server = createServer((socket) => serve(socket));
   // Failed accepts are the connection limit's to report, rate-limited (src/net-limits.ts).
   server.on('error', (err: NodeJS.ErrnoException) => err.syscall === 'accept' || ctx.log.error({ err }, 'line port error'));
@@ -36,7 +36,7 @@ export function createLineServer(ctx: Context, ops: Record<string, Operation>, a
       }
       if (cmd.op === 'auth') return cmd.key === undefined ? errLine(ErrorCode.BadRequest, 'auth needs a key') : okLine({ authenticated: true });
       if (!authed) return unauthorized();
-      const op = Object.hasOwn(ops, cmd.op) ? ops[cmd.op] : undefined;
+      const op = operationNamed(ops, cmd.op);
       if (op === undefined) {
         countError(ctx, ErrorCode.BadRequest);
         return errLine(ErrorCode.BadRequest, `unknown op ${JSON.stringify(cmd.op)}; see docs/api.md`);
@@ -49,13 +49,8 @@ export function createLineServer(ctx: Context, ops: Record<string, Operation>, a
     };
 
     const failure = (err: unknown): string => {
-      if (err instanceof ApiError) {
-        countError(ctx, err.code);
-        return errLine(err.code, err.message);
-      }
-      ctx.log.error({ err }, 'line command failed');
-      countError(ctx, ErrorCode.Internal);
-      return errLine(ErrorCode.Internal, 'internal error');
+      const e = failureOf(ctx, err, 'line command failed');
+      return errLine(e.code, e.message);
     };
 
     const unauthorized = (): string => {
@@ -74,7 +69,7 @@ export function createLineServer(ctx: Context, ops: Record<string, Operation>, a
       const messages = group;
       group = [];
       replies.add(
-        Promise.resolve(ops.publishBatch!({ messages })).then(
+        Promise.resolve(ops.publishBatch({ messages })).then(
           (out) => (out as { results: unknown[] }).results.map(replyLine).join(''),
           (err: unknown) => failure(err).repeat(messages.length),
         ),

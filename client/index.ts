@@ -5,7 +5,7 @@
 // coordinates lives beside it so each rule can be read on its own: link.ts (one socket and its watchdogs),
 // backoff.ts (when to reconnect), requests.ts (frames awaiting an answer), subscriptions.ts (channels across
 // reconnects), frames.ts (reading server frames), positions.ts (stream positions and acks).
-import { channelStream } from '../src/domain/streams.ts';
+import { channelOfStream, channelStream } from '../src/domain/streams.ts';
 import { CloseCode, ErrorCode, isReconnectCode } from '../src/protocol/codes.ts';
 import { InOrder } from './order.ts';
 import { Positions, type PositionStorage, type StreamPosition } from './positions.ts';
@@ -22,10 +22,11 @@ import {
 import { Backoff } from './backoff.ts';
 import { Emitter } from './emitter.ts';
 import { Link } from './link.ts';
-import { channelOf, errorOf, messageOf, parseFrame, recoveryOf, welcomeInfo, type Frame } from './frames.ts';
+import type { ClientFrame } from '../src/protocol/frames.ts';
+import { readFrame, type Recovery, type ServerFrame } from './frames.ts';
 import { Requests, type Deferred } from './requests.ts';
 import { Subscriptions } from './subscriptions.ts';
-import { closeErrorCode, defaultStorage, errorText, numberOrUndefined } from './util.ts';
+import { closeErrorCode, defaultStorage, errorText } from './util.ts';
 
 export { CloseCode, ErrorCode, isReconnectCode };
 export type { PositionStorage, StreamPosition };
@@ -265,7 +266,7 @@ export class Herald extends Emitter<HeraldEvents> {
 
   // ---- frames ----
 
-  private write(frame: Frame): void {
+  private write(frame: ClientFrame): void {
     this.writeText(JSON.stringify(frame));
   }
 
@@ -282,37 +283,35 @@ export class Herald extends Emitter<HeraldEvents> {
   }
 
   private onFrame(text: string): void {
-    const f = parseFrame(text);
+    const f = readFrame(text);
     if (f === undefined) return;
     switch (f.type) {
       case 'welcome':
-        return this.onWelcome(f);
+        return this.onWelcome(f.info);
       case 'ping':
         return this.write({ type: 'pong' });
+      case 'pong':
+        return;
       case 'message':
-        return this.onMessage(f);
+        if (this.order.receive(f.message)) this.scheduleAcks();
+        return;
       case 'subscribed':
       case 'unsubscribed':
-        if (typeof f.channel !== 'string') return;
         // A subscribed frame answering our own subscribe says where the channel stands; rebase before the replay.
-        if (f.type === 'subscribed') this.onRecovery(f);
-        this.onAck(f.type, f.channel, numberOrUndefined(f.id));
+        if (f.recovery !== undefined) this.onRecovery(f.recovery);
+        this.onAck(f.type, f.channel, f.id);
         return;
       case 'recovery':
-        return this.onRecovery(f);
+        return this.onRecovery(f.recovery);
       case 'reply':
-        return this.requests.reply(numberOrUndefined(f.id), f.data);
+        return this.requests.reply(f.id, f.data);
       case 'error':
         return this.onError(f);
-      default:
-        // pong, and frame types added by later protocol versions.
-        return;
     }
   }
 
-  private onWelcome(f: Frame): void {
+  private onWelcome(info: ConnectedInfo): void {
     if (this._state === 'connected') return;
-    const info = welcomeInfo(f);
     this.info = info;
     this.backoff.reset();
     this.pos.resetAcks();
@@ -323,18 +322,11 @@ export class Herald extends Emitter<HeraldEvents> {
     this.emit('connected', info);
   }
 
-  private onMessage(f: Frame): void {
-    const msg = messageOf(f);
-    if (msg !== undefined && this.order.receive(msg)) this.scheduleAcks();
-  }
-
-  private onRecovery(f: Frame): void {
-    const r = recoveryOf(f);
-    if (r === undefined) return;
+  private onRecovery(r: Recovery): void {
     this.pos.rebase(r.stream, r.epoch, r.top, r.replay, r.recovered);
     if (this.order.release(r.stream)) this.scheduleAcks();
     const info: HeraldEvents['recovery'] = { stream: r.stream, recovered: r.recovered };
-    const channel = channelOf(r.stream);
+    const channel = channelOfStream(r.stream);
     if (channel !== undefined) info.channel = channel;
     this.emit('recovery', info);
   }
@@ -371,8 +363,8 @@ export class Herald extends Emitter<HeraldEvents> {
     this.emit(type, { channel });
   }
 
-  private onError(f: Frame): void {
-    const { code, message, id } = errorOf(f);
+  private onError(f: Extract<ServerFrame, { type: 'error' }>): void {
+    const { code, message, id } = f;
     const req = this.requests.take(id);
     if (req === undefined || id === undefined) {
       this.emit('error', { code, message });

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { compatContradictions, CompatConfigSchema, PROFILE_DEFAULTS } from './compat/config.ts';
+import { compatContradictions, CompatConfigSchema, PROFILE_DEFAULTS } from './config/compat.ts';
 
 const port = z.number().int().min(0).max(65535);
 const level = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);

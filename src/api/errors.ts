@@ -1,5 +1,5 @@
 import type { ZodError } from 'zod';
-import { countError, type Context } from '../core/context.ts';
+import { countError, type Context } from '../context.ts';
 import { ErrorCode } from '../protocol/codes.ts';
 
 /** An API failure with its HTTP status; the line port shows the same code. */

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { Context } from '../core/context.ts';
+import type { Context } from '../context.ts';
 import type { PublishRequest, PublishResult } from '../core/dispatcher.ts';
 import type { PublishTarget } from '../domain/streams.ts';
 import { CloseCode, ErrorCode } from '../protocol/codes.ts';

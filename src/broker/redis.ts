@@ -71,7 +71,7 @@ export class RedisBroker implements Broker {
 
   watch(stream: string): Promise<void> {
     const wasOpen = this.sequencer.has(stream);
-    const ready = this.sequencer.open(stream, wasOpen ? Promise.resolve() : this.subscribe(stream));
+    const ready = this.sequencer.open(stream, () => this.subscribe(stream));
     if (!wasOpen) ready.catch((err: Error) => this.log.error({ err: err.message, stream }, 'broker subscribe failed'));
     return ready;
   }

@@ -45,15 +45,16 @@ export class Sequencer {
   ) {}
 
   /**
-   * Starts ordering `stream` from its committed top. `subscribed` must resolve once arrivals are flowing, so
-   * nothing committed after the top is read can be missed. Resolves when the stream's position is known.
+   * Starts ordering `stream` from its committed top as it was before `subscribe()` took effect: what is committed
+   * while subscribing is read from the store and handed on, so a connection that never reads history itself (the
+   * compatibility transports) misses nothing published after it joined. Resolves when the position is known.
    */
-  open(stream: string, subscribed: Promise<unknown>): Promise<void> {
+  open(stream: string, subscribe: () => Promise<unknown>): Promise<void> {
     const cur = this.streams.get(stream);
     if (cur !== undefined) return cur.ready;
     const s: StreamOrder = { ready: Promise.resolve(), known: false, epoch: '', last: 0, need: 0, pending: [], filling: false };
     this.streams.set(stream, s);
-    s.ready = this.start(stream, s, subscribed);
+    s.ready = this.start(stream, s, subscribe);
     return s.ready;
   }
 
@@ -99,13 +100,17 @@ export class Sequencer {
     this.advance(env.stream, s, env);
   }
 
-  private async start(stream: string, s: StreamOrder, subscribed: Promise<unknown>): Promise<void> {
+  private async start(stream: string, s: StreamOrder, subscribe: () => Promise<unknown>): Promise<void> {
     try {
-      await subscribed;
-      const p = await this.history.position(stream);
+      const before = await this.history.position(stream);
+      await subscribe();
+      // Everything committed after this read arrives; what was committed since `before` is read from the store.
+      const after = await this.history.position(stream);
       if (this.streams.get(stream) !== s) return;
-      s.epoch = p.epoch;
-      s.last = p.top;
+      const same = after.epoch === before.epoch;
+      s.epoch = after.epoch;
+      s.last = same ? before.top : 0;
+      s.need = Math.max(s.need, after.top);
       s.known = true;
       this.drain(stream, s);
     } catch (err) {

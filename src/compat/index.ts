@@ -1,11 +1,11 @@
 import { ApiKeyCheck } from '../auth/api-key.ts';
-import type { Context } from '../core/context.ts';
+import type { Context } from '../context.ts';
 import type { Operation } from '../api/operations.ts';
 import { createSocketIoPort } from '../transports/socketio/server.ts';
-import type { CompatListenerName } from './config.ts';
-import { OriginPolicy } from './origins.ts';
+import type { CompatListenerName } from '../config/compat.ts';
+import { OriginPolicy } from '../transports/common/origins.ts';
 import { createHttpPushPort } from './push-http.ts';
-import { loadTls, type CompatListener } from './servers.ts';
+import { loadTls, type CompatListener } from '../net/servers.ts';
 import { createTextPort } from './text-port.ts';
 import { createWebsocketPort } from './websocket-port.ts';
 import { insecureDefaults } from './warnings.ts';

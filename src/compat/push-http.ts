@@ -1,12 +1,12 @@
 import { readBody } from '../api/http/body.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ApiKeyCheck } from '../auth/api-key.ts';
-import { countError, type Context } from '../core/context.ts';
+import { countError, type Context } from '../context.ts';
 import { isValidUser } from '../domain/streams.ts';
 import { htmlspecialchars } from './html-escape.ts';
-import type { OriginPolicy } from './origins.ts';
+import type { OriginPolicy } from '../transports/common/origins.ts';
 import { NOT_SCALAR, requestParams, type Params } from './push-params.ts';
-import { boundAddress, closeServer, createWebServer, listenOn, type CompatListener, type TlsFiles } from './servers.ts';
+import { boundAddress, closeServer, createWebServer, listenOn, type CompatListener, type TlsFiles } from '../net/servers.ts';
 
 export type PushAnswer = { status: number; body: 'ok' | 'offline' | 'fail' | 'unauthorized'; why?: string };
 

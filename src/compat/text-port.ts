@@ -2,11 +2,11 @@ import { ReplyQueue } from '../api/line/replies.ts';
 import { createServer as createNetServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import type { ApiKeyCheck } from '../auth/api-key.ts';
-import { countError, type Context } from '../core/context.ts';
+import { countError, type Context } from '../context.ts';
 import type { PublishTarget } from '../domain/streams.ts';
 import { isValidUser } from '../domain/streams.ts';
 import { LineSplitter } from '../api/line/parser.ts';
-import { boundAddress, closeServer, listenOn, type CompatListener, type TlsFiles } from './servers.ts';
+import { boundAddress, closeServer, listenOn, type CompatListener, type TlsFiles } from '../net/servers.ts';
 
 /** What one Text-protocol line asks for; `reply` is the word answered (without the newline). */
 export type TextPush =

@@ -1,4 +1,4 @@
-import type { CompatConfig } from './config.ts';
+import type { CompatConfig } from '../config/compat.ts';
 
 export interface InsecureDefault {
   option: string;

@@ -1,7 +1,7 @@
-import type { Context } from '../core/context.ts';
+import type { Context } from '../context.ts';
 import { RawUidEndpoint } from '../transports/raw-uid/endpoint.ts';
-import type { OriginPolicy } from './origins.ts';
-import { boundAddress, closeServer, createWebServer, listenOn, type CompatListener, type TlsFiles } from './servers.ts';
+import type { OriginPolicy } from '../transports/common/origins.ts';
+import { boundAddress, closeServer, createWebServer, listenOn, type CompatListener, type TlsFiles } from '../net/servers.ts';
 
 /**
  * Port 1234: the Workerman push example's websocket. Any path upgrades (Workerman ignores the path); a plain HTTP

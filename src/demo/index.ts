@@ -6,7 +6,7 @@ import { z } from 'zod';
 import type { Operation } from '../api/operations.ts';
 import { ApiError, fromZod } from '../api/errors.ts';
 import { readJson } from '../api/http/body.ts';
-import type { Context } from '../core/context.ts';
+import type { Context } from '../context.ts';
 import type { ConnectionInfo } from '../core/upstream.ts';
 import { ErrorCode } from '../protocol/codes.ts';
 

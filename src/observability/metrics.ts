@@ -1,6 +1,6 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Context } from '../core/context.ts';
-import { connectionLimits } from '../net-limits.ts';
+import type { Context } from '../context.ts';
+import { connectionLimits } from '../net/limits.ts';
 
 /**
  * Prometheus metrics read from counters the core keeps as plain numbers, at scrape time, so delivering a message

@@ -8,7 +8,7 @@ import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { TokenService } from '../../src/auth/tokens.ts';
-import { ConnectionLimits } from '../../src/net-limits.ts';
+import { ConnectionLimits } from '../../src/net/limits.ts';
 import { API_KEY, TOKEN_SECRET } from '../helpers/herald.ts';
 import { runHerald } from '../helpers/process.ts';
 import { TestClient } from '../helpers/ws-client.ts';

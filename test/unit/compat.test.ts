@@ -8,11 +8,11 @@ import { ApiKeyCheck } from '../../src/auth/api-key.ts';
 import { TokenService } from '../../src/auth/tokens.ts';
 import { ConfigError, loadConfig } from '../../src/config.ts';
 import { htmlspecialchars } from '../../src/compat/html-escape.ts';
-import { resolveLogin } from '../../src/compat/login.ts';
-import { OriginPolicy } from '../../src/compat/origins.ts';
+import { resolveLogin } from '../../src/transports/common/login.ts';
+import { OriginPolicy } from '../../src/transports/common/origins.ts';
 import { NOT_SCALAR, parseBody, requestParams } from '../../src/compat/push-params.ts';
 import { parseTextPush } from '../../src/compat/text-port.ts';
-import { dataAsText } from '../../src/compat/wire.ts';
+import { dataAsText } from '../../src/transports/common/wire.ts';
 import { onlineCountText } from '../../src/transports/socketio/online-count.ts';
 import { requirePhp } from '../helpers/compat.ts';
 

@@ -69,7 +69,7 @@ describe('Sequencer', () => {
   it('starts after the committed top and hands on entries in order, each once', async () => {
     const r = rig();
     const before = await r.append('s', 3);
-    await r.seq.open('s', Promise.resolve());
+    await r.seq.open('s', () => Promise.resolve());
     assert.deepEqual(r.seq.delivered('s'), { offset: 3, epoch: before[0]!.epoch });
     const envs = await r.append('s', 4);
     for (const e of [...before, envs[0]!, envs[0]!, envs[1]!, envs[2]!, envs[1]!, envs[3]!]) r.seq.push(e);
@@ -79,7 +79,7 @@ describe('Sequencer', () => {
 
   it('holds an entry that arrives ahead of a missing one and fills the gap from the store first', async () => {
     const r = rig();
-    await r.seq.open('s', Promise.resolve());
+    await r.seq.open('s', () => Promise.resolve());
     const envs = await r.append('s', 10);
     // 1, then 5 (2-4 lost), then 3 late, then 9 (6-8 lost), then 10.
     for (const i of [0, 4, 2, 8, 9]) r.seq.push(envs[i]!);
@@ -90,7 +90,7 @@ describe('Sequencer', () => {
 
   it('reorders a stream that arrives shuffled', async () => {
     const r = rig();
-    await r.seq.open('s', Promise.resolve());
+    await r.seq.open('s', () => Promise.resolve());
     const envs = await r.append('s', 500);
     const shuffled = [...envs];
     let seed = 7;
@@ -104,27 +104,34 @@ describe('Sequencer', () => {
     assert.deepEqual(r.offsets(), range(1, 500));
   });
 
-  it('keeps arrivals that come before its start and drops those the start already covers', async () => {
+  it('starts from the top before subscribing and hands on what was committed while it subscribed', async () => {
     const r = rig();
     const envs = await r.append('s', 6);
     let subscribed!: () => void;
-    const opened = r.seq.open('s', new Promise<void>((resolve) => (subscribed = resolve)));
-    // Arrive while subscribing: the store's top is read after the subscription, so it covers all of them.
+    let subscribing!: () => void;
+    const asked = new Promise<void>((resolve) => (subscribing = resolve));
+    const opened = r.seq.open('s', () => {
+      subscribing();
+      return new Promise<void>((resolve) => (subscribed = resolve));
+    });
+    await asked;
+    // While subscribing: old entries arrive again (dropped), 7 is committed without arriving, 8 arrives.
     for (const e of envs) r.seq.push(e);
     const later = await r.append('s', 2);
     r.seq.push(later[1]!);
     subscribed();
     await opened;
-    assert.deepEqual(r.offsets(), [], 'a joining connection reads these from the store');
+    await r.until(2);
+    assert.deepEqual(r.offsets(), [7, 8], 'what came after the start, in order, 7 read from the store');
     assert.equal(r.seq.delivered('s')?.offset, 8);
     r.seq.push((await r.append('s', 1))[0]!);
-    assert.deepEqual(r.offsets(), [9]);
+    assert.deepEqual(r.offsets(), [7, 8, 9]);
   });
 
   it('orders streams independently and ignores streams it does not follow', async () => {
     const r = rig();
-    await r.seq.open('a', Promise.resolve());
-    await r.seq.open('b', Promise.resolve());
+    await r.seq.open('a', () => Promise.resolve());
+    await r.seq.open('b', () => Promise.resolve());
     const a = await r.append('a', 3);
     const b = await r.append('b', 3);
     const c = await r.append('c', 1);
@@ -143,7 +150,7 @@ describe('Sequencer', () => {
     const store = new MemoryStore(() => ({ maxCount: 3, maxAgeMs: 3_600_000 }));
     const out: number[] = [];
     const seq = new Sequencer(store, (e) => out.push(e.offset), () => {});
-    await seq.open('s', Promise.resolve());
+    await seq.open('s', () => Promise.resolve());
     let last: Envelope | undefined;
     for (let i = 0; i < 10; i++) {
       const r = await store.append('s', '0');
@@ -165,7 +172,7 @@ describe('Sequencer', () => {
       read: (s: string, after: number, limit: number): Promise<StoredMessage[]> =>
         failures-- > 0 ? Promise.reject(new Error('store down')) : store.read(s, after, limit),
     }));
-    await r.seq.open('s', Promise.resolve());
+    await r.seq.open('s', () => Promise.resolve());
     const envs = await r.append('s', 3);
     r.seq.push(envs[2]!);
     await r.until(3);
@@ -175,7 +182,7 @@ describe('Sequencer', () => {
 
   it('resync hands on what was committed while arrivals were lost, and reports a new epoch', async () => {
     const r = rig();
-    await r.seq.open('s', Promise.resolve());
+    await r.seq.open('s', () => Promise.resolve());
     await r.append('s', 4);
     assert.equal(await r.seq.resync(() => Promise.resolve()), false);
     await r.until(4);
@@ -191,10 +198,10 @@ describe('Sequencer', () => {
       position: (s: string) => (fail ? Promise.reject(new Error('down')) : store.position(s)),
       read: (s: string, after: number, limit: number) => store.read(s, after, limit),
     }));
-    await assert.rejects(r.seq.open('s', Promise.resolve()), /down/);
+    await assert.rejects(r.seq.open('s', () => Promise.resolve()), /down/);
     assert.equal(r.seq.has('s'), false);
     fail = false;
-    await r.seq.open('s', Promise.resolve());
+    await r.seq.open('s', () => Promise.resolve());
     assert.deepEqual(r.seq.delivered('s')?.offset, 0);
   });
 });
@@ -210,7 +217,7 @@ async function epochChangeResync(): Promise<boolean> {
     () => {},
   );
   await first.append('s', '1');
-  await seq.open('s', Promise.resolve());
+  await seq.open('s', () => Promise.resolve());
   current = second;
   const changed = await seq.resync(() => Promise.resolve());
   assert.equal(seq.delivered('s')?.epoch, (await second.position('s')).epoch);

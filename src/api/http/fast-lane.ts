@@ -1,13 +1,13 @@
 import { STATUS_CODES, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { ApiKeyCheck } from '../../auth/api-key.ts';
-import type { Context } from '../../core/context.ts';
+import type { Context } from '../../context.ts';
 import { errorHeaders, failureOf, unauthorized } from '../errors.ts';
 import { ReplyQueue } from '../line/replies.ts';
 import type { Operations } from '../operations.ts';
 import { bodyObject, parseJson } from './body.ts';
 import { parseFastHead, type FastRequest } from './fast-head.ts';
-import { frontConnections, type ConnectionHandler } from '../../net-front.ts';
+import { frontConnections, type ConnectionHandler } from '../../net/front.ts';
 
 /**
  * The HTTP fast lane: publish requests answered straight from the socket, in front of Node's HTTP server.

@@ -3,8 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, join, normalize, sep } from 'node:path';
 import type { Registry } from 'prom-client';
 import type { ApiKeyCheck } from '../../auth/api-key.ts';
-import type { Demo } from '../../demo/index.ts';
-import type { Context } from '../../core/context.ts';
+import type { Context } from '../../context.ts';
 import { isValidUser } from '../../domain/streams.ts';
 import { PUBLIC_DIR, SDK_FILE } from '../../paths.ts';
 import { ErrorCode } from '../../protocol/codes.ts';
@@ -27,8 +26,8 @@ export interface HttpDeps {
   ops: Operations;
   apiKey: ApiKeyCheck;
   metrics: Registry;
-  /** The dev demo's backend (`/demo/*`), when enabled. */
-  demo?: Demo;
+  /** The dev demo's backend (`/demo/*`), when enabled; mounted by the composition root, not known here. */
+  demo?: MountedRoutes;
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -37,6 +36,11 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
   res.end(text);
 }
 
+
+/** Requests under a path prefix handed to another part of the application as they are. */
+export interface MountedRoutes {
+  handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void>;
+}
 
 export function isLoopback(addr: string | undefined): boolean {
   return addr === '127.0.0.1' || addr === '::1' || addr === '::ffff:127.0.0.1' || (addr?.startsWith('127.') ?? false);

@@ -1,6 +1,6 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { ApiKeyCheck } from '../../auth/api-key.ts';
-import { countError, type Context } from '../../core/context.ts';
+import { countError, type Context } from '../../context.ts';
 import { ErrorCode } from '../../protocol/codes.ts';
 import { failureOf } from '../errors.ts';
 import { operationNamed, type Operations } from '../operations.ts';

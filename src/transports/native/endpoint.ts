@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { countError, type Context } from '../../core/context.ts';
+import { countError, type Context } from '../../context.ts';
 import { compileChannelPatterns } from '../../domain/streams.ts';
 import { CloseCode, ErrorCode } from '../../protocol/codes.ts';
 import { decodeClientFrame, encodeError, encodeWelcome, PING_FRAME, type SincePosition } from '../../protocol/frames.ts';

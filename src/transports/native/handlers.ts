@@ -1,4 +1,4 @@
-import { countError, type Context } from '../../core/context.ts';
+import { countError, type Context } from '../../context.ts';
 import { BROADCAST_STREAM, channelOfStream, channelStream, isValidChannel, userStream } from '../../domain/streams.ts';
 import { capToDelivered, planRecovery } from '../../core/recovery.ts';
 import { UpstreamError } from '../../core/upstream.ts';

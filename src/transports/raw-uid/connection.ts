@@ -4,7 +4,7 @@ import type { Connection } from '../../core/connection.ts';
 import type { Delivery } from '../../core/delivery.ts';
 import type { Envelope } from '../../domain/streams.ts';
 import { Outbox } from '../../core/outbox.ts';
-import { dataAsText } from '../../compat/wire.ts';
+import { dataAsText } from '../common/wire.ts';
 import { frameText } from '../../protocol/wsframe.ts';
 
 /** Close code for a slow consumer on the compat websocket: 1008 (policy), as the client knows no Herald codes. */

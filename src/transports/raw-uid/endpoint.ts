@@ -1,8 +1,8 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
-import { countError, type Context } from '../../core/context.ts';
-import { resolveLogin, type LoginErrorCode } from '../../compat/login.ts';
+import { countError, type Context } from '../../context.ts';
+import { resolveLogin, type LoginErrorCode } from '../common/login.ts';
 import { CloseCode } from '../../protocol/codes.ts';
 import { RawUidConnection } from './connection.ts';
 

@@ -1,8 +1,8 @@
 import { Server as SocketIoServer, type Socket } from 'socket.io';
-import { countError, type Context } from '../../core/context.ts';
-import { resolveLogin } from '../../compat/login.ts';
-import type { OriginPolicy } from '../../compat/origins.ts';
-import { boundAddress, closeServer, createWebServer, listenOn, type CompatListener, type TlsFiles } from '../../compat/servers.ts';
+import { countError, type Context } from '../../context.ts';
+import { resolveLogin } from '../common/login.ts';
+import type { OriginPolicy } from '../common/origins.ts';
+import { boundAddress, closeServer, createWebServer, listenOn, type CompatListener, type TlsFiles } from '../../net/servers.ts';
 import { SocketIoConnection, type Backlog } from './connection.ts';
 import { OnlineCount } from './online-count.ts';
 

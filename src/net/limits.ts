@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import type { Server, Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { frontConnections } from './net-front.ts';
+import { frontConnections } from './front.ts';
 
 /**
  * Connections past the open-file limit (`ulimit -n`), for every listener of the process.

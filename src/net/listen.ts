@@ -1,5 +1,5 @@
 import type { Server } from 'node:net';
-import { connectionLimits } from './net-limits.ts';
+import { connectionLimits } from './limits.ts';
 
 /**
  * Listens and resolves once bound, or rejects with the bind error (EADDRINUSE, EACCES) instead of emitting it.

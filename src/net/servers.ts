@@ -1,10 +1,10 @@
-import { listenOn } from '../net.ts';
+import { listenOn } from './listen.ts';
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Server as NetServer } from 'node:net';
 import { ConfigError } from '../config.ts';
-import type { CompatConfig } from './config.ts';
+import type { CompatConfig } from '../config/compat.ts';
 
 /** What every compat listener offers the composition in ./index.ts. */
 export interface CompatListener {

@@ -1,5 +1,5 @@
-import type { TokenService } from '../auth/tokens.ts';
-import { isValidUser } from '../domain/streams.ts';
+import type { TokenService } from '../../auth/tokens.ts';
+import { isValidUser } from '../../domain/streams.ts';
 
 export type LoginResult = { ok: true; user: string; viaToken: boolean } | { ok: false; code: LoginErrorCode; message: string };
 export type LoginErrorCode = 'bad_login' | 'invalid_uid' | 'token_required' | 'invalid_token' | 'token_expired';

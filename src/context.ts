@@ -1,14 +1,14 @@
 import type { Logger } from 'pino';
-import type { TokenService } from '../auth/tokens.ts';
-import type { HeraldConfig } from '../config.ts';
-import type { Broker } from '../broker/broker.ts';
-import type { Presence } from '../presence/presence.ts';
-import type { Store } from '../store/store.ts';
-import type { Dispatcher } from './dispatcher.ts';
-import type { Idempotency } from './idempotency.ts';
-import type { Receipts } from './receipts.ts';
-import type { Hub } from './hub.ts';
-import type { Upstream } from './upstream.ts';
+import type { TokenService } from './auth/tokens.ts';
+import type { HeraldConfig } from './config.ts';
+import type { Broker } from './broker/broker.ts';
+import type { Presence } from './presence/presence.ts';
+import type { Store } from './store/store.ts';
+import type { Dispatcher } from './core/dispatcher.ts';
+import type { Idempotency } from './core/idempotency.ts';
+import type { Receipts } from './core/receipts.ts';
+import type { Hub } from './core/hub.ts';
+import type { Upstream } from './core/upstream.ts';
 
 /** What transports and APIs get from the composition root. */
 export interface Context {

@@ -59,10 +59,6 @@ export function createBackends(config: HeraldConfig, hub: Hub, log: Logger, node
   const broker = new RedisBroker(sub, store, announce, log);
   const presence = new RedisPresence(main, hub, { prefix, nodeId, heartbeatMs: config.redis.presenceHeartbeatMs });
   hub.observe({
-    connected: () => {},
-    disconnected: () => {},
-    subscribed: () => {},
-    unsubscribed: () => {},
     interest: (stream, on) => (on ? void broker.watch(stream).catch(() => {}) : broker.unwatch(stream)),
   });
   // Announcements made while our subscriber was away never reach us: once both connections are back, the broker

@@ -13,7 +13,7 @@ import { Dispatcher } from './core/dispatcher.ts';
 import { Hub } from './core/hub.ts';
 import { Idempotency } from './core/idempotency.ts';
 import { Receipts } from './core/receipts.ts';
-import { Upstream } from './core/upstream.ts';
+import { announceConnections, Upstream } from './core/upstream.ts';
 import { attachFastLane } from './api/http/fast-lane.ts';
 import { createHttpHandler } from './api/http/handler.ts';
 import { createLineServer } from './api/line/server.ts';
@@ -62,6 +62,7 @@ export function createHerald(opts: CreateOptions = {}): HeraldServer {
     { url: config.webhook.url, secret: config.webhook.secret ?? secrets.apiKey, timeoutMs: config.webhook.timeoutMs, events: config.webhook.events },
     log,
   );
+  announceConnections(hub, upstream);
   const ctx: Context = {
     config,
     hub,

@@ -7,12 +7,12 @@ import { channelStream, userStream, type Envelope, type Target } from '../domain
  * subscribes to a stream while some local connection needs it (`interest`).
  */
 export interface HubObserver {
-  connected(conn: Connection): void;
-  disconnected(conn: Connection, channels: readonly string[]): void;
-  subscribed(conn: Connection, channel: string): void;
-  unsubscribed(conn: Connection, channel: string): void;
+  connected?(conn: Connection): void;
+  disconnected?(conn: Connection, channels: readonly string[]): void;
+  subscribed?(conn: Connection, channel: string): void;
+  unsubscribed?(conn: Connection, channel: string): void;
   /** A user or channel got its first local connection (`true`) or lost its last one (`false`). */
-  interest(stream: string, on: boolean): void;
+  interest?(stream: string, on: boolean): void;
 }
 
 /**
@@ -36,7 +36,7 @@ export class Hub {
     this.all.add(conn);
     // An anonymous connection (user '') receives broadcasts only: it belongs to no user.
     if (conn.user !== '' && addTo(this.byUser, conn.user, conn)) this.interest(userStream(conn.user), true);
-    for (const o of this.observers) o.connected(conn);
+    for (const o of this.observers) o.connected?.(conn);
   }
 
   remove(conn: Connection): void {
@@ -46,11 +46,11 @@ export class Hub {
     const channels = this.observers.length > 0 ? [...conn.channels] : EMPTY_LIST;
     for (const ch of conn.channels) if (removeFrom(this.byChannel, ch, conn)) this.interest(channelStream(ch), false);
     conn.channels.clear();
-    for (const o of this.observers) o.disconnected(conn, channels);
+    for (const o of this.observers) o.disconnected?.(conn, channels);
   }
 
   private interest(stream: string, on: boolean): void {
-    for (const o of this.observers) o.interest(stream, on);
+    for (const o of this.observers) o.interest?.(stream, on);
   }
 
   /** Returns false when the connection already has `limit` channels. */
@@ -59,14 +59,14 @@ export class Hub {
     if (conn.channels.size >= limit) return false;
     conn.channels.add(channel);
     if (addTo(this.byChannel, channel, conn)) this.interest(channelStream(channel), true);
-    for (const o of this.observers) o.subscribed(conn, channel);
+    for (const o of this.observers) o.subscribed?.(conn, channel);
     return true;
   }
 
   unsubscribe(conn: Connection, channel: string): boolean {
     if (!conn.channels.delete(channel)) return false;
     if (removeFrom(this.byChannel, channel, conn)) this.interest(channelStream(channel), false);
-    for (const o of this.observers) o.unsubscribed(conn, channel);
+    for (const o of this.observers) o.unsubscribed?.(conn, channel);
     return true;
   }
 

@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import type { Logger } from 'pino';
 import { ErrorCode } from '../protocol/codes.ts';
+import type { Hub } from './hub.ts';
 
 export interface UpstreamOptions {
   url?: string;
@@ -97,4 +98,16 @@ export class Upstream {
       signal: AbortSignal.timeout(this.opts.timeoutMs),
     });
   }
+}
+
+/**
+ * The `connect` and `disconnect` webhook events of every transport, posted from the hub's observer, so a transport
+ * only adds its connections to the hub. Connections without a user yet (a Socket.IO page before its login) are not
+ * announced: their login is the connect.
+ */
+export function announceConnections(hub: Hub, upstream: Upstream): void {
+  hub.observe({
+    connected: (c) => c.user !== '' && upstream.event('connect', { session: c.id, user: c.user, transport: c.transport }),
+    disconnected: (c) => c.user !== '' && upstream.event('disconnect', { session: c.id, user: c.user, transport: c.transport }),
+  });
 }

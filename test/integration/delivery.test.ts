@@ -84,10 +84,6 @@ describe('resume', () => {
     // them): the client must still get them, as everything published after its welcome.
     ctx.hub.observe({
       connected: () => void Promise.all([1, 2, 3].map((i) => ctx.dispatcher.publish({ to: { all: true }, data: String(i) }))),
-      disconnected: () => {},
-      subscribed: () => {},
-      unsubscribed: () => {},
-      interest: () => {},
     });
     const c = await TestClient.welcome(h.wsUrl, await h.token('late'));
     const recovery = await c.next((f) => f.type === 'recovery' && f.stream === 'broadcast');

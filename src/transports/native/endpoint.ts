@@ -106,7 +106,6 @@ export class NativeEndpoint implements NativeHost {
     if (conn.auth !== AUTH_DONE || !this.conns.delete(conn)) return;
     this.ctx.hub.remove(conn);
     if (this.conns.size === 0) this.onEmpty?.();
-    this.ctx.upstream.event('disconnect', { session: conn.id, user: conn.user, transport: conn.transport });
   }
 
   private authenticate(conn: NativeConnection, token: string, positions: Record<string, SincePosition> | undefined): void {
@@ -143,7 +142,6 @@ export class NativeEndpoint implements NativeHost {
     // Registered after recovery starts holding the user's stream, so inbox replay and live messages stay in order.
     resumeImplicitStreams(ctx, conn, positions);
     ctx.hub.add(conn);
-    ctx.upstream.event('connect', { session: conn.id, user: conn.user, transport: conn.transport });
   }
 
   private onFrame(conn: NativeConnection, raw: Buffer, isBinary: boolean): void {

@@ -96,7 +96,6 @@ export class RawUidEndpoint {
           const conn = new RawUidConnection(ctx.nextSessionId(), res.user, ws, socket, ctx.config.limits.maxBufferedBytes);
           state.conn = conn;
           ctx.hub.add(conn);
-          ctx.upstream.event('connect', { session: conn.id, user: conn.user, transport: conn.transport });
         },
         (err: unknown) => {
           ctx.log.error({ err }, 'compat websocket login failed');
@@ -114,7 +113,6 @@ export class RawUidEndpoint {
       const conn = state.conn;
       if (conn === undefined) return;
       ctx.hub.remove(conn);
-      ctx.upstream.event('disconnect', { session: conn.id, user: conn.user, transport: conn.transport });
     });
   }
 

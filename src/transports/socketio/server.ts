@@ -92,7 +92,6 @@ export function createSocketIoPort(ctx: Context, origins: OriginPolicy, tls: Tls
           ctx.hub.add(conn);
           socket.emit('update_online_count', online.text());
           ack?.({ ok: true, uid: res.user });
-          ctx.upstream.event('connect', { session: conn.id, user: conn.user, transport: conn.transport });
         })
         .catch((err: unknown) => {
           loggingIn = false;
@@ -104,7 +103,6 @@ export function createSocketIoPort(ctx: Context, origins: OriginPolicy, tls: Tls
       dropAnon();
       if (conn === undefined) return;
       ctx.hub.remove(conn);
-      ctx.upstream.event('disconnect', { session: conn.id, user: conn.user, transport: conn.transport });
     });
     socket.on('error', (err: Error) => ctx.log.debug({ err: err.message }, 'compat socket.io socket error'));
   });

@@ -30,7 +30,8 @@ export async function planRecovery(
   let recovered: boolean;
   if (own !== undefined || floor !== undefined) {
     from = Math.max(own ?? 0, floor ?? 0);
-    recovered = from >= position.first - 1;
+    // A position from a lost epoch cannot be continued whatever the floor says: what followed it there is gone.
+    recovered = from >= position.first - 1 && (since === undefined || own !== undefined);
   } else if (opts.replayAll) {
     from = 0;
     // A client that had a position in another epoch lost what that epoch held; a first-time client did not.

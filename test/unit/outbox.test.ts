@@ -1,0 +1,275 @@
+// The outbox, on real TCP sockets over loopback: what is pushed within one event-loop turn leaves in one write, in
+// order; backpressure is counted in bytes (queued here plus not yet taken by the kernel); close() sends what was
+// queued and nothing after.
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { Outbox } from '../../src/core/outbox.ts';
+
+let server: Server;
+/** Accepted sockets by the client's port, so that several pairs can be made at once. */
+const arrived = new Map<number, Socket>();
+const waiting = new Map<number, (s: Socket) => void>();
+
+before(async () => {
+  server = createServer((s) => {
+    const port = s.remotePort!;
+    const w = waiting.get(port);
+    if (w === undefined) arrived.set(port, s);
+    else (waiting.delete(port), w(s));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+});
+after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+function acceptedFrom(port: number): Promise<Socket> {
+  const s = arrived.get(port);
+  if (s !== undefined) {
+    arrived.delete(port);
+    return Promise.resolve(s);
+  }
+  return new Promise((resolve) => waiting.set(port, resolve));
+}
+
+interface Pair {
+  /** The side the outbox writes to, with every `write` call recorded. */
+  out: Socket;
+  /** What `out.write` was called with, one entry per call. */
+  writes: Buffer[];
+  /** The peer. */
+  peer: Socket;
+  /** Everything the peer has read so far. */
+  received(): Buffer;
+  /** Resolves once the peer has read `n` bytes. */
+  until(n: number): Promise<Buffer>;
+  /** Resolves with everything the peer read, once the writer ended the connection. */
+  ended(): Promise<Buffer>;
+  destroy(): void;
+}
+
+async function pair(): Promise<Pair> {
+  const out = connect((server.address() as AddressInfo).port, '127.0.0.1');
+  await once(out, 'connect');
+  const peer = await acceptedFrom(out.localPort!);
+  const writes: Buffer[] = [];
+  const write = out.write.bind(out) as (chunk: Buffer) => boolean;
+  // Counting the calls is the point of the test: each is one syscall on the way out.
+  out.write = ((chunk: Buffer) => {
+    writes.push(chunk);
+    return write(chunk);
+  }) as typeof out.write;
+
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let wake = (): void => {};
+  peer.on('data', (c: Buffer) => {
+    chunks.push(c);
+    size += c.length;
+    wake();
+  });
+  const endedP = once(peer, 'end').then(() => Buffer.concat(chunks));
+  return {
+    out,
+    writes,
+    peer,
+    received: () => Buffer.concat(chunks),
+    until: (n) =>
+      new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`peer read ${size} of ${n} bytes`)), 5000);
+        wake = () => {
+          if (size >= n) {
+            clearTimeout(timer);
+            resolve(Buffer.concat(chunks));
+          }
+        };
+        wake();
+      }),
+    ended: () => endedP,
+    destroy() {
+      out.destroy();
+      peer.destroy();
+    },
+  };
+}
+
+/** An owner that counts how often it was told of an overflow. */
+const owner = () => ({ overflows: 0, overflow() { this.overflows++; } });
+const frame = (s: string) => Buffer.from(s);
+/** Resolves after the current turn's setImmediate callbacks, which is when the outbox flushes. */
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+describe('Outbox coalescing', () => {
+  it('writes everything pushed within one turn in one write, in order', async () => {
+    const p = await pair();
+    try {
+      const box = new Outbox(p.out, 1 << 20, owner());
+      for (const s of ['one,', 'two,', 'three,', 'four']) assert.equal(box.push(frame(s)), true);
+      assert.equal(p.writes.length, 0, 'nothing is written before the turn ends');
+      assert.equal((await p.until(18)).toString(), 'one,two,three,four');
+      assert.equal(p.writes.length, 1);
+    } finally {
+      p.destroy();
+    }
+  });
+
+  it('writes a lone frame as it is, and each turn separately', async () => {
+    const p = await pair();
+    try {
+      const box = new Outbox(p.out, 1 << 20, owner());
+      const first = frame('first');
+      box.push(first);
+      await p.until(5);
+      assert.equal(p.writes[0], first, 'the frame itself, not a copy');
+      box.push(frame('second'));
+      box.push(frame('third'));
+      assert.equal((await p.until(16)).toString(), 'firstsecondthird');
+      assert.deepEqual(p.writes.map(String), ['first', 'secondthird']);
+    } finally {
+      p.destroy();
+    }
+  });
+
+  it('gives each socket one write per turn when many outboxes are due together', async () => {
+    const pairs = await Promise.all([pair(), pair(), pair()]);
+    try {
+      const boxes = pairs.map((p) => new Outbox(p.out, 1 << 20, owner()));
+      for (let i = 0; i < 100; i++) for (const [k, box] of boxes.entries()) box.push(frame(`${k}:${i};`));
+      const expected = (k: number) => Array.from({ length: 100 }, (_, i) => `${k}:${i};`).join('');
+      for (const [k, p] of pairs.entries()) assert.equal((await p.until(expected(k).length)).toString(), expected(k));
+      assert.deepEqual(pairs.map((p) => p.writes.length), [1, 1, 1]);
+    } finally {
+      for (const p of pairs) p.destroy();
+    }
+  });
+
+  it('keeps the order across many turns', async () => {
+    const p = await pair();
+    try {
+      const box = new Outbox(p.out, 1 << 20, owner());
+      let expected = '';
+      for (let turn = 0; turn < 20; turn++) {
+        for (let i = 0; i < turn; i++) {
+          const s = `${turn}.${i} `;
+          box.push(frame(s));
+          expected += s;
+        }
+        await nextTurn();
+      }
+      assert.equal((await p.until(expected.length)).toString(), expected);
+      assert.ok(p.writes.length <= 20, `at most one write per turn, got ${p.writes.length}`);
+    } finally {
+      p.destroy();
+    }
+  });
+});
+
+describe('Outbox backpressure', () => {
+  it('counts what is queued in this turn against the limit, refuses past it, and tells the owner once', async () => {
+    const p = await pair();
+    try {
+      const o = owner();
+      const box = new Outbox(p.out, 100, o);
+      assert.equal(box.push(Buffer.alloc(40, 'a')), true);
+      assert.equal(box.push(Buffer.alloc(60, 'b')), true, 'exactly at the limit is still accepted');
+      assert.equal(o.overflows, 0);
+      assert.equal(box.push(frame('c')), false, 'one byte over');
+      assert.equal(o.overflows, 1);
+      assert.equal(box.push(frame('d')), false, 'refuses everything after');
+      assert.equal(box.push(Buffer.alloc(0)), false);
+      assert.equal(o.overflows, 1, 'the owner is told once');
+    } finally {
+      p.destroy();
+    }
+  });
+
+  it('refuses a single frame larger than the limit', async () => {
+    const p = await pair();
+    try {
+      const o = owner();
+      const box = new Outbox(p.out, 10, o);
+      assert.equal(box.push(Buffer.alloc(11)), false);
+      assert.equal(o.overflows, 1);
+    } finally {
+      p.destroy();
+    }
+  });
+
+  it('counts what the kernel has not taken yet: a peer that stops reading is cut off at the limit', async () => {
+    const p = await pair();
+    try {
+      p.peer.pause();
+      const o = owner();
+      const limit = 1 << 20;
+      const box = new Outbox(p.out, limit, o);
+      const chunk = Buffer.alloc(64 * 1024, 'x');
+      let accepted = 0;
+      // One frame per turn, as a steady publisher would send: never more than the limit is queued in one turn, so
+      // only the socket's own backlog can make it overflow. The bound turns a missing overflow into a failure.
+      for (let turn = 0; turn < 100_000 && o.overflows === 0; turn++) {
+        if (box.push(chunk)) accepted++;
+        await nextTurn();
+      }
+      assert.equal(o.overflows, 1);
+      assert.ok(p.out.writableLength > 0, 'the socket still holds what the peer did not read');
+      assert.ok(p.out.writableLength <= limit, `no more than the limit is left waiting (${p.out.writableLength})`);
+      assert.equal(box.push(frame('late')), false);
+
+      // Everything accepted reaches the peer once it reads again, and nothing else.
+      p.out.end();
+      p.peer.resume();
+      const got = await p.ended();
+      assert.equal(got.length, accepted * chunk.length);
+    } finally {
+      p.destroy();
+    }
+  });
+
+  it('refuses a socket that is ended or destroyed, without calling it an overflow', async () => {
+    const p = await pair();
+    const o = owner();
+    const box = new Outbox(p.out, 1 << 20, o);
+    p.out.end();
+    assert.equal(box.push(frame('x')), false);
+    p.destroy();
+    assert.equal(box.push(frame('y')), false);
+    assert.equal(o.overflows, 0);
+    assert.equal(p.writes.length, 0);
+  });
+});
+
+describe('Outbox close', () => {
+  it('writes what was queued at once, then accepts nothing', async () => {
+    const p = await pair();
+    try {
+      const box = new Outbox(p.out, 1 << 20, owner());
+      box.push(frame('queued-1 '));
+      box.push(frame('queued-2'));
+      box.close();
+      assert.deepEqual(p.writes.map(String), ['queued-1 queued-2'], 'written before close() returns, ahead of the Close frame');
+      // The transport's Close frame goes straight to the socket after close(), as NativeConnection writes it.
+      p.out.write(frame(' CLOSE'));
+      assert.equal(box.push(frame(' late')), false);
+      p.out.end();
+      assert.equal((await p.ended()).toString(), 'queued-1 queued-2 CLOSE');
+      assert.equal(p.writes.length, 2, 'the turn flush that was scheduled writes nothing more');
+    } finally {
+      p.destroy();
+    }
+  });
+
+  it('closing an empty outbox writes nothing', async () => {
+    const p = await pair();
+    try {
+      const box = new Outbox(p.out, 1 << 20, owner());
+      box.close();
+      assert.equal(box.push(frame('x')), false);
+      p.out.end();
+      assert.equal((await p.ended()).length, 0);
+      assert.equal(p.writes.length, 0);
+    } finally {
+      p.destroy();
+    }
+  });
+});

@@ -1,9 +1,10 @@
 import type { Connection } from '../../src/core/connection.ts';
 import type { Delivery } from '../../src/core/delivery.ts';
+import { nativeFrame } from '../../src/transports/native/connection.ts';
 
 /**
  * A transport of its own for core tests: implements the hub's `Connection` seam and keeps what it was given, the
- * way a real transport takes the shared native frame (`d.native()`) on delivery. `refusing` makes it answer as a
+ * way a real transport takes the shared native frame (`d.as(nativeFrame)`) on delivery. `refusing` makes it answer as a
  * connection whose outbox is full or closed.
  */
 export class RecordingConnection implements Connection {
@@ -25,7 +26,7 @@ export class RecordingConnection implements Connection {
   deliver(d: Delivery): boolean {
     if (this.refusing) return false;
     this.deliveries.push(d);
-    this.frames.push(d.native());
+    this.frames.push(d.as(nativeFrame));
     for (const w of [...this.waiters]) {
       if (this.deliveries.length >= w.n) {
         clearTimeout(w.timer);

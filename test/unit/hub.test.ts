@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Connection } from '../../src/core/connection.ts';
-import type { Envelope } from '../../src/core/delivery.ts';
+import type { Envelope } from '../../src/domain/streams.ts';
 import { Hub, type HubObserver } from '../../src/core/hub.ts';
 import { RecordingConnection } from '../helpers/recording-connection.ts';
 

@@ -29,7 +29,7 @@ storeContract('sqlite', {
   },
 });
 
-// Real Redis (`.ci/run` starts one on 127.0.0.1:6379); each store gets its own key prefix.
+// Real Redis (`npm test` starts one on 127.0.0.1:6379 when none answers); each store gets its own key prefix.
 const redisConns: Redis[] = [];
 const prefixes = new WeakMap<object, string>();
 const redisStore = (prefix: string, retention: (s: string) => RetentionPolicy) => {

@@ -147,6 +147,8 @@ export class SioClient {
   readonly loginErrors = new Recorder<{ code: string; message: string }>();
   readonly disconnects = new Recorder<string>();
   readonly connected: Promise<void>;
+  /** The `update_online_count` that answered the login, when `login()` made this client. */
+  loginCount: string | undefined;
 
   constructor(
     readonly version: 2 | 4,
@@ -171,10 +173,24 @@ export class SioClient {
     return new SioClient(version, socket, uid);
   }
 
-  /** Connects and logs in; resolves on the `update_online_count` the server sends on login. */
+  /**
+   * Connects and logs in with an ack; resolves once the server processed the login. The server sends the login's
+   * `update_online_count` and then the ack, in one go: the count received last before the ack is the login's
+   * (`loginCount`). Counts before it can be the interval's broadcast to the still-anonymous socket.
+   */
   static async login(h: CompatHerald, version: 2 | 4, uid: unknown, opts: Record<string, unknown> = {}): Promise<SioClient> {
-    const c = SioClient.create(version, h.ports.socketio, uid, opts);
-    await c.counts.next(() => true, 5000, 'update_online_count after login');
+    const c = SioClient.create(version, h.ports.socketio, undefined, opts);
+    await c.connected;
+    const reply = await new Promise<{ ok: boolean }>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no answer to login(${JSON.stringify(uid)}) within 5000 ms`)), 5000);
+      c.socket.emit('login', uid, (r: { ok: boolean }) => {
+        clearTimeout(timer);
+        resolve(r);
+      });
+    });
+    if (!reply.ok) throw new Error(`login(${JSON.stringify(uid)}) refused: ${JSON.stringify(reply)}`);
+    c.loginCount = c.counts.items.at(-1);
+    if (c.loginCount === undefined) throw new Error(`login(${JSON.stringify(uid)}) was answered without an update_online_count`);
     return c;
   }
 

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
-/** The shared Redis the tests use: a real server (`.ci/run` starts one when none answers). */
+/** The shared Redis the tests use: a real server (`npm test`, through scripts/provision.mjs, starts one when none answers). */
 export const REDIS_URL = process.env.HERALD_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
 
 export function freePort(): Promise<number> {

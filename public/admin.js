@@ -294,6 +294,23 @@ $('pub-kind').addEventListener('change', () => {
   $('pub-target').disabled = $('pub-kind').value === 'all';
 });
 
+/** Who a test publish reached, and where in the demo (/) a person sees it: "delivered to 2" alone says neither. */
+async function whereItWent(kind, target, event, delivered) {
+  const onDemo = kind === 'all' || (kind === 'channel' && target === 'orders' && (event === '' || event === 'announcement'));
+  const seen = onDemo ? ' Open demo pages (/) show it as an announcement.' : kind === 'user' ? ` The demo (/) shows it in ${target}'s notifications.` : '';
+  if (kind === 'all') return ` (everyone connected).${seen}`;
+  if (kind === 'user') return delivered > 0 ? ` of user ${target}.${seen}` : `: no connection of user ${target} here now; it waits in their inbox for their next connection.`;
+  if (delivered === 0) return `: no connection here is subscribed to channel ${target} now; it is kept in the channel's history.`;
+  let users = '';
+  try {
+    const c = await api('GET', `/api/channels/${encodeURIComponent(target)}`);
+    users = c.users.length > 0 ? ` (${c.users.join(', ')})` : '';
+  } catch {
+    // Only a detail of the sentence: the publish itself succeeded.
+  }
+  return ` on channel ${target}${users}.${seen}`;
+}
+
 $('publish-form').addEventListener('submit', async (e) => {
   e.preventDefault();
   const kind = $('pub-kind').value;
@@ -315,7 +332,7 @@ $('publish-form').addEventListener('submit', async (e) => {
   const body = { to: kind === 'all' ? { all: true } : { [kind]: target }, data, ...(event ? { event } : {}) };
   try {
     const r = await api('POST', '/api/publish', body);
-    $('publish-result').textContent = `Published: delivered to ${r.delivered} connection(s)\n${JSON.stringify(r, null, 2)}`;
+    $('publish-result').textContent = `Published: delivered to ${r.delivered} connection(s)${await whereItWent(kind, target, event, r.delivered)}\n${JSON.stringify(r, null, 2)}`;
   } catch (err) {
     $('publish-error').textContent = `${err.code ?? 'error'}: ${err.message}`;
   }

@@ -1,11 +1,12 @@
-// The live-list demo (seed 000): rows come from the demo backend's SQLite table; new rows, presence and private
-// notifications are pushed by Herald. Plain browser JavaScript over the SDK the server builds, no build step.
+// The live-list demo (seed 000): rows come from the demo backend's SQLite table; new rows, presence, private
+// notifications and announcements (the admin dashboard's test publish, for one) are pushed by Herald. Plain browser JavaScript over the SDK the server builds, no build step.
 // Everything received is rendered with textContent, never as HTML: pushed data is untrusted.
 import { Herald } from '/sdk/herald.js';
 
 const CHANNEL = 'orders';
 const MAX_ROWS = 200;
 const MAX_NOTES = 50;
+const MAX_ANNOUNCEMENTS = 3;
 const $ = (id) => document.getElementById(id);
 
 const params = new URLSearchParams(location.search);
@@ -81,13 +82,31 @@ function setPresence(p) {
   $('online-count').textContent = `(${ul.children.length})`;
 }
 
+/** What a pushed value says to a person: its `text`, a string as is, anything else as JSON. */
+function textOf(data) {
+  if (typeof data === 'string') return data;
+  return typeof data === 'object' && data !== null && typeof data.text === 'string' ? data.text : JSON.stringify(data);
+}
+
 function addNotice(data) {
-  const text = typeof data === 'object' && data !== null && typeof data.text === 'string' ? data.text : JSON.stringify(data);
+  const text = textOf(data);
   const li = el('li', undefined, 'fresh');
   li.append(timeEl(Date.now()), el('span', text));
   $('notices').prepend(li);
   while ($('notices').children.length > MAX_NOTES) $('notices').lastElementChild.remove();
   $('notices-empty').hidden = true;
+}
+
+/** A message for everyone on the page (a broadcast, or the orders channel without an order or presence event). */
+function addAnnouncement(data) {
+  const li = el('li', undefined, 'fresh');
+  const close = el('button', '×');
+  close.type = 'button';
+  close.setAttribute('aria-label', 'Dismiss the announcement');
+  close.addEventListener('click', () => li.remove());
+  li.append(el('span', 'Announcement', 'label'), el('span', textOf(data), 'text'), timeEl(Date.now()), close);
+  $('announcements').prepend(li);
+  while ($('announcements').children.length > MAX_ANNOUNCEMENTS) $('announcements').lastElementChild.remove();
 }
 
 async function getJson(path) {
@@ -145,6 +164,7 @@ async function start() {
     if (m.channel === CHANNEL && m.event === 'order') addOrder(m.data, true);
     else if (m.channel === CHANNEL && m.event === 'online') setPresence(m.data);
     else if (m.stream === `user:${user}`) addNotice(m.data);
+    else if (m.stream === 'broadcast' || (m.channel === CHANNEL && (m.event === undefined || m.event === 'announcement'))) addAnnouncement(m.data);
   });
   herald.on('subscribed', ({ channel }) => {
     if (channel === CHANNEL) load().catch((err) => ($('order-error').textContent = `Could not load the orders: ${err.message}`));
@@ -168,8 +188,13 @@ $('order-form').addEventListener('submit', async (e) => {
   const item = $('item').value.trim();
   const quantity = Number($('quantity').value);
   if (!item) return;
-  $('place').disabled = true;
   $('order-error').textContent = '';
+  // The form is hidden until sign-in; should it be submitted anyway, say what to do rather than what the API wants.
+  if (!token) {
+    $('order-error').textContent = 'Sign in first: choose a user name above.';
+    return;
+  }
+  $('place').disabled = true;
   try {
     const res = await fetch('/demo/orders', {
       method: 'POST',
@@ -177,6 +202,7 @@ $('order-form').addEventListener('submit', async (e) => {
       body: JSON.stringify({ item, quantity }),
     });
     const body = await res.json();
+    if (res.status === 401) throw new Error('this page is no longer signed in; reload it to sign in again');
     if (!res.ok) throw new Error(body.error?.message ?? `HTTP ${res.status}`);
     $('item').value = '';
     $('quantity').value = '1';

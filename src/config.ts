@@ -187,8 +187,8 @@ function isPlainObject(v: unknown): v is Json {
 }
 
 export interface ConfigSources {
-  /** Explicit `--config FILE`; when absent, `herald.json` in cwd is used if it exists. */
-  configFile?: string;
+  /** Explicit `--config FILE`; when absent, `herald.json` in cwd is used if it exists; `false`: no file (the library). */
+  configFile?: string | false;
   env?: NodeJS.ProcessEnv;
   flags?: Record<string, string | boolean>;
   cwd?: string;
@@ -200,9 +200,9 @@ export interface ConfigSources {
 export function loadConfig(src: ConfigSources = {}): HeraldConfig {
   const cwd = src.cwd ?? process.cwd();
   let merged: Json = {};
-  const file = src.configFile !== undefined ? resolve(cwd, src.configFile) : resolve(cwd, 'herald.json');
-  if (src.configFile !== undefined && !existsSync(file)) throw new ConfigError(`config file not found: ${file}`);
-  if (existsSync(file)) {
+  const file = src.configFile === false ? undefined : resolve(cwd, src.configFile ?? 'herald.json');
+  if (file !== undefined && src.configFile !== undefined && !existsSync(file)) throw new ConfigError(`config file not found: ${file}`);
+  if (file !== undefined && existsSync(file)) {
     let parsed: unknown;
     try {
       parsed = JSON.parse(readFileSync(file, 'utf8'));

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { Server as TlsServer } from 'node:tls';
 import { pino, type Logger } from 'pino';
 import { ApiKeyCheck } from './auth/api-key.ts';
 import { createBackends } from './backends.ts';
@@ -28,15 +30,24 @@ export interface HeraldServer {
   readonly config: HeraldConfig;
   readonly secrets: Secrets;
   readonly log: Logger;
-  /** Base HTTP URL, e.g. http://127.0.0.1:8080 (valid after listen). */
+  /** Base HTTP URL, e.g. http://127.0.0.1:8080 (valid after listen; attached: once the application's server listens). */
   readonly url: string;
+  /** The native WebSocket endpoint's URL, e.g. ws://127.0.0.1:8080/ws. */
+  readonly wsUrl: string;
   readonly port: number;
   /** Line port number, or undefined when disabled. */
   readonly linePort: number | undefined;
+  /** The HTTP server Herald serves on: its own, or the application's it is attached to. */
   readonly http: Server;
   readonly context: Context;
   readonly compat: CompatListeners;
   listen(): Promise<void>;
+  /** `POST /api/publish` without HTTP: the same operation, so the same validation, reply and `ApiError`s. */
+  publish(message: object): Promise<unknown>;
+  /** Serves `/api/*` (the HTTP API) and returns true; returns false, touching nothing, for any other path. */
+  handleRequest(req: IncomingMessage, res: ServerResponse): boolean;
+  /** Takes a WebSocket upgrade of the native endpoint's path and returns true; false, touching nothing, otherwise. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
   /** Graceful: stop accepting, tell clients to reconnect (4000), wait up to shutdownTimeoutMs, then force. */
   close(): Promise<void>;
 }
@@ -44,6 +55,12 @@ export interface HeraldServer {
 export interface CreateOptions extends ConfigSources {
   /** A ready logger (tests pass a silent one). */
   logger?: Logger;
+  /**
+   * Serve on the application's HTTP(S) server instead of a server of Herald's own (docs/library.md): Herald takes
+   * the upgrades of `path` and leaves every other upgrade and request to the application, which mounts
+   * `handleRequest` for the HTTP API and listens itself. Without a server of its own there is no fast lane.
+   */
+  attach?: { server: Server; path: string };
 }
 
 /** The composition root: config -> implementations -> listeners. */
@@ -83,17 +100,35 @@ export function createHerald(opts: CreateOptions = {}): HeraldServer {
   const metrics = createMetrics(ctx);
   const native = new NativeEndpoint(ctx);
   const demo = demoEnabled(ctx) ? createDemo(ctx, ops) : undefined;
-  const http = createHttpServer(createHttpHandler({ ctx, ops, apiKey, metrics, ...(demo ? { demo } : {}) }));
-  const fastLane = attachFastLane(http, { ctx, ops, apiKey });
-  http.on('upgrade', (req, socket, head) => {
+  const handler = createHttpHandler({ ctx, ops, apiKey, metrics, ...(demo ? { demo } : {}) });
+  const wsPath = opts.attach?.path ?? '/ws';
+  const handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): boolean => {
     const url = new URL(req.url ?? '/', 'http://herald');
-    if (url.pathname === '/ws') return native.handleUpgrade(req, socket, head, url);
-    socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
-  });
-  http.on('clientError', (err, socket) => {
-    log.debug({ err: err.message }, 'bad HTTP request');
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
-  });
+    if (url.pathname !== wsPath) return false;
+    native.handleUpgrade(req, socket, head, url);
+    return true;
+  };
+  const handleRequest = (req: IncomingMessage, res: ServerResponse): boolean => {
+    const path = new URL(req.url ?? '/', 'http://herald').pathname;
+    if (path !== '/api' && !path.startsWith('/api/')) return false;
+    handler(req, res);
+    return true;
+  };
+  const owned = opts.attach === undefined;
+  const http = opts.attach?.server ?? createHttpServer(handler);
+  const fastLane = owned ? attachFastLane(http, { ctx, ops, apiKey }) : undefined;
+  // Attached, the application owns the server: other upgrade paths may belong to its own WebSocket servers, so
+  // they are left alone rather than answered 404, and the server's connections and 'request' event stay its own.
+  const onAttachedUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => void handleUpgrade(req, socket, head);
+  if (owned) {
+    http.on('upgrade', (req, socket, head) => {
+      if (!handleUpgrade(req, socket, head)) socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+    });
+    http.on('clientError', (err, socket) => {
+      log.debug({ err: err.message }, 'bad HTTP request');
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+    });
+  }
   const line = config.line.enabled ? createLineServer(ctx, ops, apiKey) : undefined;
   const compat = createCompat(ctx, ops);
 
@@ -106,11 +141,17 @@ export function createHerald(opts: CreateOptions = {}): HeraldServer {
     context: ctx,
     compat,
     get port() {
-      return (http.address() as AddressInfo | null)?.port ?? config.port;
+      return (http.address() as AddressInfo | null)?.port ?? (owned ? config.port : 0);
     },
     get url() {
-      const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
-      return `http://${host.includes(':') ? `[${host}]` : host}:${server.port}`;
+      // Attached, the application chose the address (and maybe TLS); config.host and config.port are not used.
+      const bound = owned ? config.host : ((http.address() as AddressInfo | null)?.address ?? '127.0.0.1');
+      const host = bound === '0.0.0.0' || bound === '::' ? '127.0.0.1' : bound;
+      const scheme = http instanceof TlsServer ? 'https' : 'http';
+      return `${scheme}://${host.includes(':') ? `[${host}]` : host}:${server.port}`;
+    },
+    get wsUrl() {
+      return `${server.url.replace(/^http/, 'ws')}${wsPath}`;
     },
     get linePort() {
       return line ? ((line.address() as AddressInfo | null)?.port ?? config.line.port) : undefined;
@@ -118,27 +159,35 @@ export function createHerald(opts: CreateOptions = {}): HeraldServer {
     async listen() {
       await backends.ready();
       await broker.start((target, env) => dispatcher.deliverFromBroker(target, env));
-      await listenOn(http, config.port, config.host);
+      if (owned) await listenOn(http, config.port, config.host);
+      else http.on('upgrade', onAttachedUpgrade);
       if (line) await listenOn(line, config.line.port, config.line.host);
       await compat.listen();
     },
     close() {
       closing ??= (async () => {
-        http.close();
-        fastLane.closeIdle();
+        if (owned) {
+          http.close();
+          fastLane?.closeIdle();
+        } else http.off('upgrade', onAttachedUpgrade);
         line?.close();
         native.stop();
         native.closeAll(CloseCode.Shutdown, 'server shutting down');
         await compat.close();
         const left = await native.drained(config.shutdownTimeoutMs);
         if (left > 0) log.warn({ connections: left }, 'shutdown timeout: dropping connections that did not close');
-        http.closeAllConnections();
-        fastLane.closeAll();
+        if (owned) {
+          http.closeAllConnections();
+          fastLane?.closeAll();
+        }
         demo?.close();
         await backends.close();
       })();
       return closing;
     },
+    publish: (message) => ops.publish(message),
+    handleRequest,
+    handleUpgrade,
   };
   return server;
 }

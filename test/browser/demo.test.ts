@@ -111,6 +111,36 @@ describe('browser: live-list demo and admin dashboard', { timeout: 90_000 }, () 
     assert.deepEqual(list.orders.map((o) => o.id), [2, 1]);
   });
 
+  it('before sign-in only the sign-in card shows (not an empty order list while the database has orders)', async () => {
+    const page = await (await newContext()).newPage();
+    page.on('pageerror', (err) => failures.push(`signed out: ${err.message}`));
+    await page.goto(`${h.url}/`);
+    await page.waitForSelector('#signin', { state: 'visible', ...WAIT });
+    // The page hides these with the hidden attribute, which a display rule of the stylesheet once overrode.
+    for (const sel of ['#app', '#order-form', '#orders', '#orders-empty', '#online', '#who']) {
+      assert.equal(await page.locator(sel).isVisible(), false, `${sel} is not shown before sign-in`);
+    }
+    assert.equal(await page.evaluate(() => getComputedStyle(document.getElementById('app')!).display), 'none');
+    await page.screenshot({ path: join(SHOTS, 'demo-signed-out.png'), fullPage: true });
+    // Should the hidden form be submitted anyway (by a script), the page says what to do, not what the API wants.
+    await page.evaluate(() => {
+      (document.getElementById('item') as HTMLInputElement).value = 'tea';
+      (document.getElementById('order-form') as HTMLFormElement).requestSubmit();
+    });
+    await text(page, '#order-error', 'Sign in first: choose a user name above.');
+
+    // Signing in shows the orders the database holds.
+    await page.fill('#signin-user', 'erin');
+    await page.click('#signin-form button[type=submit]');
+    await page.waitForSelector('body[data-live="true"]', WAIT);
+    assert.equal(await page.locator('#app').isVisible(), true);
+    assert.equal(await page.locator('#signin').isVisible(), false);
+    assert.equal(await page.locator('#orders-empty').isVisible(), false);
+    assert.deepEqual(await page.locator('#orders tbody tr').evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset.id)), ['2', '1']);
+    await page.close();
+    for (const p of [alice1, alice2, bob]) await presence(p, { alice: 2, bob: 1 });
+  });
+
   it("a private notification reaches only its user's tabs", async () => {
     // Bob's order (above) notified bob. Now alice orders from her second tab: both of her tabs get her notice.
     await alice2.fill('#item', 'croissants');
@@ -150,6 +180,20 @@ describe('browser: live-list demo and admin dashboard', { timeout: 90_000 }, () 
     await admin.press('#lookup-name', 'Enter');
     await admin.waitForFunction(() => document.querySelectorAll('#lookup-result tbody tr').length === 2, undefined, WAIT);
     assert.deepEqual(await admin.locator('#lookup-result tbody td:nth-child(3)').allTextContents(), ['orders', 'orders']);
+
+    // The dashboard's test publish, as it is: an announcement on every open demo page, and the dashboard says so.
+    await admin.click('#publish-form button[type=submit]');
+    await admin.waitForFunction(() => document.querySelector('#publish-result')?.textContent?.startsWith('Published: delivered to 3 connection(s) on channel orders'), undefined, WAIT);
+    assert.match(
+      (await admin.locator('#publish-result').textContent())!,
+      /^Published: delivered to 3 connection\(s\) on channel orders \((alice, bob|bob, alice)\)\. Open demo pages \(\/\) show it as an announcement\.\n/,
+    );
+    for (const p of [alice1, alice2, bob]) {
+      await p.waitForSelector('#announcements li:has-text("hello from the admin dashboard")', WAIT);
+      assert.deepEqual(await p.locator('#announcements .text').allTextContents(), ['hello from the admin dashboard']);
+    }
+    await bob.screenshot({ path: join(SHOTS, 'demo-announcement.png'), fullPage: true });
+    await admin.screenshot({ path: join(SHOTS, 'admin-test-publish.png'), fullPage: true });
 
     // Publish a test message to bob from the dashboard: it lands in bob's notifications only.
     await admin.selectOption('#pub-kind', 'user');

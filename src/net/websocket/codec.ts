@@ -3,8 +3,9 @@
 // Why our own: `ws` costs ~1.5 KB of heap per idle connection (a WebSocket, a Receiver that is a Writable stream
 // with its own state, a Sender, bound listeners), which made it the largest per-connection cost in Herald. The
 // server already frames everything it sends (protocol/wsframe.ts), so only this parser and a close handshake
-// (ws-socket.ts) are needed. The parser's state is a few fields on the connection object itself (a subclass),
-// allocated nothing while idle, and it allocates per frame only for partial or fragmented frames.
+// (socket.ts) are needed. The parser's state is a few fields on the connection object itself (a subclass),
+// allocated nothing while idle, and it allocates per frame only for partial or fragmented frames. Every
+// WebSocket listener of Herald uses it, so there is one WebSocket stack to get right.
 //
 // Not supported, on purpose: extensions (permessage-deflate is never negotiated, so RSV bits are errors).
 import { isUtf8 } from 'node:buffer';

@@ -1,6 +1,7 @@
 // The server side of the WebSocket opening handshake (RFC 6455 section 4.2), on the socket Node's HTTP server
-// hands over in its 'upgrade' event. Replaces `ws`'s handleUpgrade for the native endpoint (see ws-codec.ts for
-// why); the checks and answers follow `ws`, except that only version 13 (every current client) is accepted.
+// hands over in its 'upgrade' event: Herald's replacement for `ws`'s handleUpgrade (see codec.ts for why), used by
+// every WebSocket listener. The checks and answers follow `ws`, except that only version 13 (every current
+// client) is accepted.
 import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -25,7 +26,7 @@ export function checkUpgrade(req: IncomingMessage): { status: number; reason: st
   if (key === undefined || !KEY_RE.test(key)) return { status: 400, reason: 'missing or invalid Sec-WebSocket-Key header' };
   if (req.headers['sec-websocket-version'] !== '13') return { status: 400, reason: 'unsupported Sec-WebSocket-Version: only 13 is supported' };
   // Browsers fail a connection whose offered subprotocols get no answer, so the first is echoed (as `ws` does);
-  // the native protocol does not depend on it.
+  // no protocol of Herald depends on it.
   const offered = req.headers['sec-websocket-protocol'];
   let protocol = '';
   if (offered !== undefined) {

@@ -1,12 +1,12 @@
-// A server-side WebSocket over an upgraded socket (after ws-handshake.ts answered 101): reads frames through
+// A server-side WebSocket over an upgraded socket (after handshake.ts answered 101): reads frames through
 // FrameParser, answers pings, runs the close handshake, and tells the subclass when the socket is gone.
-// It replaces `ws`'s WebSocket for the native endpoint with the same close semantics, at a fraction of the memory
-// (see ws-codec.ts): the state is a few fields of the subclass's object, and the socket listeners are four
-// functions shared by every connection, which find their connection through a symbol on the socket, so a
-// connection allocates no closures.
+// It replaces `ws`'s WebSocket for every listener with the same close semantics, at a fraction of the memory
+// (see codec.ts): the state is a few fields of the subclass's object (a transport's connection class extends this
+// one, so a connection is one object), and the socket listeners are four functions shared by every connection,
+// which find their connection through a symbol on the socket, so a connection allocates no closures.
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { closeFrame, controlFrame, FrameParser, OP_PONG } from './ws-codec.ts';
+import { closeFrame, controlFrame, FrameParser, OP_PONG } from './codec.ts';
 
 /** How long a close handshake may take before the socket is destroyed (as `ws`). */
 export const CLOSE_TIMEOUT_MS = 30_000;

@@ -6,7 +6,7 @@
 // which find their connection through a symbol on the socket, so a connection allocates no closures.
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { closeFrame, controlFrame, FrameParser, OP_PONG } from './codec.ts';
+import { closeFrame, controlFrame, FrameParser, OP_PING, OP_PONG } from './codec.ts';
 
 /** How long a close handshake may take before the socket is destroyed (as `ws`). */
 export const CLOSE_TIMEOUT_MS = 30_000;
@@ -23,6 +23,9 @@ const FAILED = 4;
 const GONE = 8;
 /** The peer ended its side of the socket. */
 const ENDED = 16;
+
+/** An empty ping, as `ws`'s ping() sends: built once, written to every socket. */
+const PING = controlFrame(OP_PING, Buffer.alloc(0));
 
 export abstract class ServerWebSocket extends FrameParser {
   private flags = 0;
@@ -72,6 +75,11 @@ export abstract class ServerWebSocket extends FrameParser {
     this.closeTimer.unref();
   }
 
+  /** Sends an empty ping frame while open; the peer's pong arrives through `onPong`. */
+  protected wsPing(): void {
+    if (this.wsOpen) this.socket.write(PING);
+  }
+
   /** Drops the connection without a close handshake. */
   protected terminate(): void {
     if ((this.flags & GONE) === 0) this.socket.destroy();
@@ -96,9 +104,17 @@ export abstract class ServerWebSocket extends FrameParser {
     this.wsClose(code === 1005 ? undefined : code, reason);
   }
 
+  /**
+   * Whether the close frame that answers a protocol error carries the reason (Herald's default: it helps whoever
+   * debugs a client) or only the code (as `ws` sends it).
+   */
+  protected get explainsProtocolErrors(): boolean {
+    return true;
+  }
+
   protected override onProtocolError(code: number, reason: string): void {
     this.flags |= FAILED;
-    this.wsClose(code, reason);
+    this.wsClose(code, this.explainsProtocolErrors ? reason : '');
   }
 
   /** @internal socket listener */

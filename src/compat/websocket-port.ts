@@ -1,3 +1,4 @@
+import type { Duplex } from 'node:stream';
 import type { Context } from '../context.ts';
 import { RawUidEndpoint } from '../transports/raw-uid/endpoint.ts';
 import type { OriginPolicy } from '../transports/common/origins.ts';
@@ -18,8 +19,8 @@ export function createWebsocketPort(ctx: Context, origins: OriginPolicy, tls: Tl
     res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' });
     res.end('Bad Request: this port speaks WebSocket only\n');
   });
-  server.on('upgrade', (req, socket, head) => {
-    socket.on('error', () => socket.destroy());
+  server.on('upgrade', (req, socket: Duplex, head: Buffer) => {
+    socket.on('error', destroy);
     if (!origins.admits(req.headers.origin)) {
       ctx.log.info({ origin: req.headers.origin }, 'compat websocket: origin not allowed');
       socket.end('HTTP/1.1 403 Forbidden\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
@@ -39,4 +40,9 @@ export function createWebsocketPort(ctx: Context, origins: OriginPolicy, tls: Tl
       await closed;
     },
   };
+}
+
+// Shared by every socket: a listener per socket would be a closure per idle connection.
+function destroy(this: Duplex): void {
+  this.destroy();
 }

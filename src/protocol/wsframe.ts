@@ -1,6 +1,6 @@
 // Server-to-client WebSocket framing (RFC 6455 section 5.2): a final, unmasked text frame.
 // Built here rather than through ws.send so a message is framed once and the same Buffer is written to every
-// recipient. Client frames are parsed by transports/native/ws-codec.ts on /ws (and by `ws` on the raw-uid port).
+// recipient. Client frames are parsed by net/websocket/codec.ts, on every WebSocket listener.
 // Requires permessage-deflate to be off on the connection (neither negotiates it).
 
 export function frameText(payload: string): Buffer {

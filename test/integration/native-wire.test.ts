@@ -1,4 +1,4 @@
-// The WebSocket layer of /ws at the byte level (ws-handshake.ts, ws-codec.ts, ws-socket.ts): a raw TCP client
+// The WebSocket layer of /ws at the byte level (net/websocket/: handshake, codec, socket): a raw TCP client
 // writes exactly the frames a test needs, including ones a WebSocket library would refuse to send.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';

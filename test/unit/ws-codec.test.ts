@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { closeFrame, controlFrame, FrameParser, isValidCloseCode, OP_BINARY, OP_CLOSE, OP_CONTINUATION, OP_PING, OP_PONG, OP_TEXT } from '../../src/transports/native/ws-codec.ts';
-import { acceptKey } from '../../src/transports/native/ws-handshake.ts';
+import { closeFrame, controlFrame, FrameParser, isValidCloseCode, OP_BINARY, OP_CLOSE, OP_CONTINUATION, OP_PING, OP_PONG, OP_TEXT } from '../../src/net/websocket/codec.ts';
+import { acceptKey } from '../../src/net/websocket/handshake.ts';
 
 type Event =
   | { kind: 'message'; data: string; binary: boolean }

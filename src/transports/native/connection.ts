@@ -7,7 +7,7 @@ import type { Position, StoredMessage } from '../../store/store.ts';
 import { CloseCode } from '../../protocol/codes.ts';
 import { encodeAck, encodeMessage } from '../../protocol/frames.ts';
 import { frameText } from '../../protocol/wsframe.ts';
-import { CLOSE_TIMEOUT_MS, ServerWebSocket } from './ws-socket.ts';
+import { CLOSE_TIMEOUT_MS, ServerWebSocket } from '../../net/websocket/socket.ts';
 
 /** What a connection needs from its endpoint: shared by all connections, so none holds its own callbacks. */
 export interface NativeHost {

@@ -7,16 +7,16 @@ import { decodeClientFrame, encodeError, encodeWelcome, PING_FRAME, type SincePo
 import { frameText } from '../../protocol/wsframe.ts';
 import { AUTH_CHECKING, AUTH_DONE, AUTH_WAITING, NativeConnection, type NativeHost } from './connection.ts';
 import { handleFrame, resumeImplicitStreams, sendError } from './handlers.ts';
-import { completeHandshake } from './ws-handshake.ts';
+import { completeHandshake } from '../../net/websocket/handshake.ts';
 
 const PING = frameText(PING_FRAME);
 /** Frames a client may send while its token is being checked; more is a protocol error. */
 const MAX_EARLY_FRAMES = 16;
 
 /**
- * The native protocol on /ws (docs/protocol.md). The WebSocket layer is ours (ws-handshake.ts, ws-codec.ts,
- * ws-socket.ts), not `ws`, to keep idle connections small; every per-connection event lands in a method of this
- * object with the connection as argument, so connections carry no callbacks of their own.
+ * The native protocol on /ws (docs/protocol.md). The WebSocket layer is Herald's own (net/websocket/), not `ws`,
+ * to keep idle connections small; every per-connection event lands in a method of this object with the
+ * connection as argument, so connections carry no callbacks of their own.
  */
 export class NativeEndpoint implements NativeHost {
   private readonly conns = new Set<NativeConnection>();

@@ -1,10 +1,10 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { countError, type Context } from '../../context.ts';
-import { resolveLogin, type LoginErrorCode } from '../common/login.ts';
+import { resolveLogin, type LoginErrorCode, type LoginResult } from '../common/login.ts';
+import { completeHandshake, WS_PACKAGE_HANDSHAKE } from '../../net/websocket/handshake.ts';
 import { CloseCode } from '../../protocol/codes.ts';
-import { RawUidConnection } from './connection.ts';
+import { LOGGED_IN, LOGIN_CHECKING, LOGIN_WAITING, RawUidConnection, type RawUidHost } from './connection.ts';
 
 export interface RawUidOptions {
   requireToken: boolean;
@@ -27,108 +27,128 @@ const LOGIN_CLOSE: Record<LoginErrorCode, [number, string]> = {
  * signed token), later frames are ignored. Unlike the original, every connection of a uid is kept (all tabs
  * receive) and one closing does not unmap the others: the hub holds them all. Dead peers are found with
  * WebSocket ping frames, which browsers answer by themselves.
+ *
+ * Runs on Herald's WebSocket layer (net/websocket/) and accepts exactly the handshakes the `ws` server it
+ * replaced did. Every per-connection event lands in a method of this object with the connection as argument, and
+ * one timer each serves the heartbeat and the login deadline of all connections.
  */
-export class RawUidEndpoint {
-  private readonly wss: WebSocketServer;
-  private readonly sockets = new Map<WebSocket, { alive: boolean; conn?: RawUidConnection }>();
+export class RawUidEndpoint implements RawUidHost {
+  /** Every upgraded connection, logged in or not, until its socket closes. */
+  private readonly conns = new Set<RawUidConnection>();
+  /** Connections that have not sent their first frame, oldest first (see `awaitLogin`). */
+  private readonly awaitingLogin = new Set<RawUidConnection>();
+  private loginTimer: NodeJS.Timeout | undefined;
   private readonly timer: NodeJS.Timeout;
+  readonly maxPayload: number;
+  readonly maxBufferedBytes: number;
 
   constructor(
     private readonly ctx: Context,
     private readonly opts: RawUidOptions,
   ) {
-    this.wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: opts.maxPayload, clientTracking: false });
+    this.maxPayload = opts.maxPayload;
+    this.maxBufferedBytes = ctx.config.limits.maxBufferedBytes;
     this.timer = setInterval(() => this.heartbeat(), ctx.config.heartbeatMs);
     this.timer.unref();
   }
 
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.onOpen(ws, socket));
+    if (!completeHandshake(req, socket, WS_PACKAGE_HANDSHAKE)) return;
+    const conn = new RawUidConnection(this, socket);
+    this.conns.add(conn);
+    this.awaitLogin(conn);
+    // Frames that came with the handshake are parsed now, the uid among them.
+    conn.start(head);
   }
 
   get size(): number {
-    return this.sockets.size;
+    return this.conns.size;
   }
 
-  /** Stops the heartbeat and closes every connection (graceful shutdown). */
+  /** Stops the timers and closes every connection (graceful shutdown). */
   closeAll(code: number, reason: string): void {
     clearInterval(this.timer);
-    for (const [ws, s] of this.sockets) {
-      if (s.conn !== undefined) s.conn.close(code, reason);
-      else ws.close(code, reason);
-      setTimeout(() => ws.terminate(), 1000).unref();
-    }
+    if (this.loginTimer !== undefined) clearTimeout(this.loginTimer);
+    this.loginTimer = undefined;
+    this.awaitingLogin.clear();
+    for (const c of this.conns) c.close(code, reason);
   }
 
-  private onOpen(ws: WebSocket, socket: Duplex): void {
+  /** RawUidHost: a complete message. As in the original, only the first one means something. */
+  onMessage(conn: RawUidConnection, data: Buffer, binary: boolean): void {
     const { ctx } = this;
-    const state: { alive: boolean; conn?: RawUidConnection } = { alive: true };
-    this.sockets.set(ws, state);
-    let loggingIn = false;
-    const loginTimer = setTimeout(() => {
-      if (!loggingIn) ws.close(1008, 'no uid in time');
-    }, this.opts.loginTimeoutMs);
+    ctx.stats.framesIn++;
+    if (conn.login !== LOGIN_WAITING) return;
+    conn.login = LOGIN_CHECKING;
+    this.awaitingLogin.delete(conn);
+    if (binary) {
+      countError(ctx, 'bad_login');
+      ctx.log.debug('compat websocket: binary first frame refused');
+      conn.refuseLogin(1003, 'first frame must be the uid as text');
+      return;
+    }
+    resolveLogin(ctx.tokens, data.toString('utf8'), this.opts.requireToken).then(
+      (res) => this.login(conn, res),
+      (err: unknown) => {
+        ctx.log.error({ err }, 'compat websocket login failed');
+        conn.refuseLogin(1011, 'internal error');
+      },
+    );
+  }
 
-    ws.on('message', (raw: RawData, isBinary: boolean) => {
-      ctx.stats.framesIn++;
-      state.alive = true;
-      // As in the original, only the first frame means something: later ones are ignored.
-      if (loggingIn) return;
-      loggingIn = true;
-      clearTimeout(loginTimer);
-      if (isBinary) {
-        countError(ctx, 'bad_login');
-        ctx.log.debug('compat websocket: binary first frame refused');
-        ws.close(1003, 'first frame must be the uid as text');
-        return;
-      }
-      const text = Buffer.isBuffer(raw) ? raw.toString('utf8') : Buffer.concat(Array.isArray(raw) ? raw : [Buffer.from(raw)]).toString('utf8');
-      resolveLogin(ctx.tokens, text, this.opts.requireToken).then(
-        (res) => {
-          if (ws.readyState !== ws.OPEN) return;
-          if (!res.ok) {
-            countError(ctx, res.code);
-            ctx.log.info({ code: res.code }, `compat websocket login refused: ${res.message}`);
-            const [code, reason] = LOGIN_CLOSE[res.code];
-            ws.close(code, reason);
-            return;
-          }
-          const conn = new RawUidConnection(ctx.nextSessionId(), res.user, ws, socket, ctx.config.limits.maxBufferedBytes);
-          state.conn = conn;
-          ctx.hub.add(conn);
-        },
-        (err: unknown) => {
-          ctx.log.error({ err }, 'compat websocket login failed');
-          ws.close(1011, 'internal error');
-        },
-      );
-    });
-    ws.on('pong', () => {
-      state.alive = true;
-    });
-    ws.on('error', (err) => ctx.log.debug({ err: err.message }, 'compat websocket error'));
-    ws.on('close', () => {
-      clearTimeout(loginTimer);
-      this.sockets.delete(ws);
-      const conn = state.conn;
-      if (conn === undefined) return;
-      ctx.hub.remove(conn);
-    });
+  /** RawUidHost: the connection is already closing with `code` (1002, 1007, 1008, 1009). */
+  onProtocolError(conn: RawUidConnection, code: number, reason: string): void {
+    this.ctx.log.debug({ err: reason, code, session: conn.id || undefined }, 'compat websocket error');
+  }
+
+  /** RawUidHost: the socket is gone. */
+  onClosed(conn: RawUidConnection): void {
+    this.conns.delete(conn);
+    this.awaitingLogin.delete(conn);
+    if (conn.login === LOGGED_IN) this.ctx.hub.remove(conn);
+  }
+
+  private login(conn: RawUidConnection, res: LoginResult): void {
+    const { ctx } = this;
+    if (!conn.wsOpen) return;
+    if (!res.ok) {
+      countError(ctx, res.code);
+      ctx.log.info({ code: res.code }, `compat websocket login refused: ${res.message}`);
+      const [code, reason] = LOGIN_CLOSE[res.code];
+      conn.refuseLogin(code, reason);
+      return;
+    }
+    conn.loggedIn(ctx.nextSessionId(), res.user);
+    ctx.hub.add(conn);
+  }
+
+  /**
+   * A connection has `loginTimeoutMs` to send its first frame. Connections join `awaitingLogin` in the order they
+   * open, which is the order their time runs out, so one timer for the oldest serves all of them.
+   */
+  private awaitLogin(conn: RawUidConnection): void {
+    this.awaitingLogin.add(conn);
+    if (this.loginTimer === undefined) this.armLoginTimer(conn.openedAt);
+  }
+
+  private armLoginTimer(openedAt: number): void {
+    const delay = Math.max(1, openedAt + this.opts.loginTimeoutMs - Date.now());
+    this.loginTimer = setTimeout(() => this.loginSweep(), delay);
+    this.loginTimer.unref();
+  }
+
+  private loginSweep(): void {
+    this.loginTimer = undefined;
+    const now = Date.now();
+    for (const c of this.awaitingLogin) {
+      if (c.openedAt + this.opts.loginTimeoutMs > now) return this.armLoginTimer(c.openedAt);
+      this.awaitingLogin.delete(c);
+      c.refuseLogin(1008, 'no uid in time');
+    }
   }
 
   /** One timer for all: a socket that answered nothing since the last round is dead; the others get a ping. */
   private heartbeat(): void {
-    for (const [ws, s] of this.sockets) {
-      if (!s.alive) {
-        ws.terminate();
-        continue;
-      }
-      s.alive = false;
-      try {
-        ws.ping();
-      } catch {
-        // not open (closing): the close event cleans up
-      }
-    }
+    for (const c of this.conns) c.beat();
   }
 }

@@ -3,8 +3,9 @@
 // Why our own: `ws` costs ~1.5 KB of heap per idle connection (a WebSocket, a Receiver that is a Writable stream
 // with its own state, a Sender, bound listeners), which made it the largest per-connection cost in Herald. The
 // server already frames everything it sends (protocol/wsframe.ts), so only this parser and a close handshake
-// (ws-socket.ts) are needed. The parser's state is a few fields on the connection object itself (a subclass),
-// allocated nothing while idle, and it allocates per frame only for partial or fragmented frames.
+// (socket.ts) are needed. The parser's state is a few fields on the connection object itself (a subclass),
+// allocated nothing while idle, and it allocates per frame only for partial or fragmented frames. Every
+// WebSocket listener of Herald uses it, so there is one WebSocket stack to get right.
 //
 // Not supported, on purpose: extensions (permessage-deflate is never negotiated, so RSV bits are errors).
 import { isUtf8 } from 'node:buffer';
@@ -19,6 +20,8 @@ export const OP_PONG = 0xa;
 /** Close codes the parser reports (RFC 6455 section 7.4.1). */
 export const CLOSE_PROTOCOL_ERROR = 1002;
 export const CLOSE_INVALID_DATA = 1007;
+/** Policy violation: what `ws` closes with when a message has too many fragments. */
+export const CLOSE_POLICY = 1008;
 export const CLOSE_TOO_BIG = 1009;
 /** "No status received": a close frame without a payload. Never sent on the wire. */
 export const CLOSE_NO_STATUS = 1005;
@@ -35,8 +38,9 @@ export function isValidCloseCode(code: number): boolean {
  * Enforced: client frames are masked; RSV bits are zero; opcodes are known; control frames are final and at most
  * 125 bytes; continuation frames follow an unfinished message and no new message starts before it ends; a
  * message (all its fragments) is at most `maxPayload` bytes, checked from the header, before its payload is
- * buffered (1009); text messages are valid UTF-8 (1007); a close frame's code is valid and its reason UTF-8.
- * After a close frame or an error nothing more is parsed.
+ * buffered (1009); when `maxFragments` is set, a message has at most that many frames (1008); text messages are
+ * valid UTF-8 (1007); a close frame's code is valid and its reason UTF-8. After a close frame or an error nothing
+ * more is parsed.
  */
 export abstract class FrameParser {
   /** Received bytes not parsed yet (an incomplete frame): one Buffer, or several until `need` bytes are in. */
@@ -53,13 +57,20 @@ export abstract class FrameParser {
 
   /** Largest message accepted, in bytes (a getter, so it need not be stored per connection). */
   protected abstract get maxPayload(): number;
+  /**
+   * Most frames one message may span (0: no limit, the default). Without a limit, empty continuation frames
+   * grow a message's fragment list while its size stays 0, so `maxPayload` never stops them.
+   */
+  protected get maxFragments(): number {
+    return 0;
+  }
   /** A complete text (valid UTF-8) or binary message. `data` may share memory with the socket's chunk. */
   protected abstract onMessage(data: Buffer, binary: boolean): void;
   protected abstract onPing(data: Buffer): void;
   protected abstract onPong(data: Buffer): void;
   /** The peer's close frame; `code` is 1005 when it had no payload. */
   protected abstract onCloseFrame(code: number, reason: string): void;
-  /** The peer broke the protocol: close with `code` (1002, 1007 or 1009). */
+  /** The peer broke the protocol: close with `code` (1002, 1007, 1009, or 1008 for too many fragments). */
   protected abstract onProtocolError(code: number, reason: string): void;
 
   protected get parsing(): boolean {
@@ -145,6 +156,8 @@ export abstract class FrameParser {
         this.onPong(payload);
         break;
       case OP_CONTINUATION: {
+        // `fragments` holds one payload per frame so far. Checked once the payload is in, as `ws` does.
+        if (this.maxFragments > 0 && this.fragments!.length >= this.maxFragments) return this.fail(CLOSE_POLICY, 'too many message fragments');
         this.fragments!.push(payload);
         this.fragBytes += len;
         if (!fin) break;

@@ -1,12 +1,12 @@
-// A server-side WebSocket over an upgraded socket (after ws-handshake.ts answered 101): reads frames through
+// A server-side WebSocket over an upgraded socket (after handshake.ts answered 101): reads frames through
 // FrameParser, answers pings, runs the close handshake, and tells the subclass when the socket is gone.
-// It replaces `ws`'s WebSocket for the native endpoint with the same close semantics, at a fraction of the memory
-// (see ws-codec.ts): the state is a few fields of the subclass's object, and the socket listeners are four
-// functions shared by every connection, which find their connection through a symbol on the socket, so a
-// connection allocates no closures.
+// It replaces `ws`'s WebSocket for every listener with the same close semantics, at a fraction of the memory
+// (see codec.ts): the state is a few fields of the subclass's object (a transport's connection class extends this
+// one, so a connection is one object), and the socket listeners are four functions shared by every connection,
+// which find their connection through a symbol on the socket, so a connection allocates no closures.
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { closeFrame, controlFrame, FrameParser, OP_PONG } from './ws-codec.ts';
+import { closeFrame, controlFrame, FrameParser, OP_PING, OP_PONG } from './codec.ts';
 
 /** How long a close handshake may take before the socket is destroyed (as `ws`). */
 export const CLOSE_TIMEOUT_MS = 30_000;
@@ -23,6 +23,9 @@ const FAILED = 4;
 const GONE = 8;
 /** The peer ended its side of the socket. */
 const ENDED = 16;
+
+/** An empty ping, as `ws`'s ping() sends: built once, written to every socket. */
+const PING = controlFrame(OP_PING, Buffer.alloc(0));
 
 export abstract class ServerWebSocket extends FrameParser {
   private flags = 0;
@@ -72,6 +75,11 @@ export abstract class ServerWebSocket extends FrameParser {
     this.closeTimer.unref();
   }
 
+  /** Sends an empty ping frame while open; the peer's pong arrives through `onPong`. */
+  protected wsPing(): void {
+    if (this.wsOpen) this.socket.write(PING);
+  }
+
   /** Drops the connection without a close handshake. */
   protected terminate(): void {
     if ((this.flags & GONE) === 0) this.socket.destroy();
@@ -96,9 +104,17 @@ export abstract class ServerWebSocket extends FrameParser {
     this.wsClose(code === 1005 ? undefined : code, reason);
   }
 
+  /**
+   * Whether the close frame that answers a protocol error carries the reason (Herald's default: it helps whoever
+   * debugs a client) or only the code (as `ws` sends it).
+   */
+  protected get explainsProtocolErrors(): boolean {
+    return true;
+  }
+
   protected override onProtocolError(code: number, reason: string): void {
     this.flags |= FAILED;
-    this.wsClose(code, reason);
+    this.wsClose(code, this.explainsProtocolErrors ? reason : '');
   }
 
   /** @internal socket listener */

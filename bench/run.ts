@@ -111,7 +111,8 @@ async function main(): Promise<number> {
   return results.some((r) => r.error) || !storeOk || !clusterOk ? 1 : 0;
 }
 
-let code = 1;
+// A throw from main() skips the exit below and is reported by Node with a non-zero status.
+let code: number;
 try {
   code = await main();
 } finally {

@@ -129,7 +129,9 @@ async function fetchToken() {
     let message = `HTTP ${res.status}`;
     try {
       message = (await res.json()).error?.message ?? message;
-    } catch {}
+    } catch {
+      // Not a JSON error body (a proxy's page): the status line says enough.
+    }
     throw new Error(`no token for ${user}: ${message}`);
   }
   token = (await res.json()).token;

@@ -1,3 +1,4 @@
+/* global Bun -- this file runs under Bun, not Node */
 // Peer: Bun's built-in uWebSockets server with topic `publish` (run with `bun bench/peers/bun.mjs <port>`).
 // Bun's clocks are not CLOCK_MONOTONIC; the orchestrator calibrates an offset through the driver's `clock` command.
 import { runDriver } from './driver.mjs';

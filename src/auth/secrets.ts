@@ -29,7 +29,7 @@ export function ensureSecrets(config: HeraldConfig, opts: { create: boolean } = 
     try {
       stored = JSON.parse(readFileSync(file, 'utf8')) as typeof stored;
     } catch (err) {
-      throw new Error(`cannot read ${file}: ${(err as Error).message}; fix or delete it to generate new secrets`);
+      throw new Error(`cannot read ${file}: ${(err as Error).message}; fix or delete it to generate new secrets`, { cause: err });
     }
   }
   let generated = false;

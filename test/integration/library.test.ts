@@ -20,9 +20,9 @@ describe('createHerald (the library)', () => {
 
   /** An application server with its own `ws` endpoint on /app-ws, and Herald attached on /realtime. */
   async function app(): Promise<{ server: Server; herald: Herald; url: string }> {
-    let herald: Herald | undefined;
+    const holder: { herald?: Herald } = {};
     const server = createServer((req, res) => {
-      if (herald?.handleRequest(req, res)) return;
+      if (holder.herald?.handleRequest(req, res)) return;
       res.end(`app ${req.method} ${req.url}`);
     });
     const own = new WebSocketServer({ noServer: true });
@@ -31,7 +31,7 @@ describe('createHerald (the library)', () => {
       if (req.url === '/app-ws') own.handleUpgrade(req, socket, head, (ws) => own.emit('connection', ws, req));
     });
     const h = createHerald({ ...BASE, server, path: '/realtime' });
-    herald = h;
+    holder.herald = h;
     await h.listen();
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');

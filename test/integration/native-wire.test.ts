@@ -7,7 +7,6 @@ import { afterEach, describe, it } from 'node:test';
 import { CloseCode } from '../../src/protocol/codes.ts';
 import { hubChanged } from '../helpers/compat.ts';
 import { perTestCleanup, type TestHerald } from '../helpers/herald.ts';
-import { TestClient } from '../helpers/ws-client.ts';
 
 const KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
 const ACCEPT = 's3pPLMBiTxaQ9kYGzzhZRbK+xOo=';

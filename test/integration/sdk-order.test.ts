@@ -48,7 +48,11 @@ async function scripted(handedNow: () => number): Promise<Scripted> {
         waiting.shift()?.(conn);
       } else if (f.type === 'ack') {
         acks.push({ offset: f.offset!, handed: handedNow() });
-        for (const w of [...ackWaiters]) if (w.pred(f.offset!)) ackWaiters.splice(ackWaiters.indexOf(w), 1), w.resolve();
+        for (const w of [...ackWaiters]) {
+          if (!w.pred(f.offset!)) continue;
+          ackWaiters.splice(ackWaiters.indexOf(w), 1);
+          w.resolve();
+        }
       }
     });
   });

@@ -7,15 +7,13 @@ import {
   CloseCode,
   Herald,
   HeraldError,
-  type HeraldEvent,
-  type HeraldEvents,
   type HeraldMessage,
   type HeraldOptions,
   type State,
   type WebSocketLike,
 } from '../../client/index.ts';
 import { signWebhook } from '../../src/core/upstream.ts';
-import { API_KEY, perTestCleanup, startHerald, type TestHerald } from '../helpers/herald.ts';
+import { API_KEY, perTestCleanup } from '../helpers/herald.ts';
 import { nextEvent } from '../helpers/sdk.ts';
 
 const { cleanups, server } = perTestCleanup(afterEach);

@@ -41,7 +41,7 @@ async function backend(answer: (r: Received, res: ServerResponse) => void): Prom
 describe('upstream webhook', () => {
   let h: TestHerald;
   let b: Awaited<ReturnType<typeof backend>>;
-  let hang: ServerResponse[] = [];
+  const hang: ServerResponse[] = [];
 
   before(async () => {
     b = await backend((r, res) => {

@@ -17,7 +17,10 @@ before(async () => {
     const port = s.remotePort!;
     const w = waiting.get(port);
     if (w === undefined) arrived.set(port, s);
-    else (waiting.delete(port), w(s));
+    else {
+      waiting.delete(port);
+      w(s);
+    }
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');

@@ -32,7 +32,11 @@ function rig(history?: (store: MemoryStore) => History): Rig {
     history?.(store) ?? store,
     (env) => {
       out.push(env);
-      for (const w of [...waiters]) if (out.length >= w.n) waiters.splice(waiters.indexOf(w), 1), w.resolve();
+      for (const w of [...waiters]) {
+        if (out.length < w.n) continue;
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve();
+      }
     },
     (_stream, err) => errors.push(err),
   );

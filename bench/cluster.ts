@@ -32,10 +32,14 @@ interface Node {
 
 function startNode(env: Record<string, string>): Promise<Node> {
   const dataDir = mkdtempSync(join(tmpdir(), 'herald-bench-node-'));
-  const proc = spawn(process.execPath, [join(ROOT, 'bin/herald.js'), 'start', '--host', '127.0.0.1', '--port', '0', '--line-port', '0', '--data-dir', dataDir], {
-    env: { PATH: process.env.PATH, HERALD_API_KEY: API_KEY, HERALD_TOKEN_SECRET: SECRET, HERALD_STORE: 'memory', ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const proc = spawn(
+    process.execPath,
+    [join(ROOT, 'bin/herald.js'), 'start', '--host', '127.0.0.1', '--port', '0', '--line-port', '0', '--data-dir', dataDir],
+    {
+      env: { PATH: process.env.PATH, HERALD_API_KEY: API_KEY, HERALD_TOKEN_SECRET: SECRET, HERALD_STORE: 'memory', ...env },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   proc.on('exit', () => rmSync(dataDir, { recursive: true, force: true }));
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('node did not start')), 15_000);
@@ -85,7 +89,11 @@ async function measure(label: string, publishTo: Node | Node[], receiveOn: Node)
   const t0 = nowUs();
   for (let b = 0; b < MESSAGES; b += BATCH) {
     const messages = Array.from({ length: BATCH }, () => ({ to: { all: true }, data: { t: nowUs() } }));
-    const res = await fetch(`${publishers[(b / BATCH) % publishers.length]!.url}/api/publish/batch`, { method: 'POST', headers: { authorization: `Bearer ${API_KEY}` }, body: JSON.stringify({ messages }) });
+    const res = await fetch(`${publishers[(b / BATCH) % publishers.length]!.url}/api/publish/batch`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${API_KEY}` },
+      body: JSON.stringify({ messages }),
+    });
     await res.arrayBuffer();
   }
   let timer: NodeJS.Timeout | undefined;
@@ -95,7 +103,16 @@ async function measure(label: string, publishTo: Node | Node[], receiveOn: Node)
   for (const ws of sockets) ws.terminate();
   lat.sort((a, b) => a - b);
   const pct = (p: number) => ((lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] ?? 0) / 1000).toFixed(2);
-  return { path: label, clients: CLIENTS, messages: MESSAGES, received: lat.length, expected, 'deliveries/s': Math.round(lat.length / seconds), 'p50 ms': pct(0.5), 'p99 ms': pct(0.99) };
+  return {
+    path: label,
+    clients: CLIENTS,
+    messages: MESSAGES,
+    received: lat.length,
+    expected,
+    'deliveries/s': Math.round(lat.length / seconds),
+    'p50 ms': pct(0.5),
+    'p99 ms': pct(0.99),
+  };
 }
 
 /**
@@ -150,12 +167,14 @@ try {
   console.table(rows);
   const latencyRows = [
     await latency('latency, one at a time: single node, embedded', [embedded], embedded),
-    await latency('latency, one at a time: Redis, published on the clients\' node', [a], a),
+    await latency("latency, one at a time: Redis, published on the clients' node", [a], a),
     await latency('latency, one at a time: Redis, published on another node', [b], a),
     await latency('latency, one at a time: Redis, alternating between both nodes', [a, b], a),
   ];
   console.table(latencyRows);
-  writeReport(quick ? 'cluster-quick' : 'cluster', { quick, rows, latencyRows }, rows, { sections: [{ title: 'Latency without queueing', table: latencyRows }] });
+  writeReport(quick ? 'cluster-quick' : 'cluster', { quick, rows, latencyRows }, rows, {
+    sections: [{ title: 'Latency without queueing', table: latencyRows }],
+  });
 } finally {
   for (const n of [embedded, a, b]) n.proc.kill('SIGTERM');
 }

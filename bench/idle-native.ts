@@ -91,7 +91,10 @@ function summarise(file: string): Summary {
   for (let i = 0; i < snap.nodes.length; i += stride) {
     const type = types[snap.nodes[i + iType]!]!;
     // Strings and code are grouped by type only (their names are their contents).
-    let name = type === 'string' || type === 'concatenated string' || type === 'sliced string' || type === 'code' || type === 'number' ? '' : snap.strings[snap.nodes[i + iName]!]!;
+    let name =
+      type === 'string' || type === 'concatenated string' || type === 'sliced string' || type === 'code' || type === 'number'
+        ? ''
+        : snap.strings[snap.nodes[i + iName]!]!;
     if (type === 'closure') name = name || '(anonymous)';
     if (name.length > 60) name = `${name.slice(0, 57)}...`;
     const key = `${type}: ${name}`;

@@ -103,10 +103,15 @@ async function main(): Promise<number> {
     pinned: twoCores ? 'server on CPU 0, load client on CPU 1 (taskset)' : 'not pinned (one core)',
   };
   const data = { quick, runs: RUNS, config: CFG, machine, bun: bun.note, seconds: benchSeconds, variants: results };
-  writeReport(quick ? 'bench-quick' : 'bench', data, table, { notes: [...TABLE_NOTES, `Bench ${benchSeconds.toFixed(0)} s (without the store and cluster suites).`], sections: [{ title: `Against the targets in issue 7${quick ? ' (quick run: smaller N and one paced level, indicative only)' : ''}`, table: targets }] });
+  writeReport(quick ? 'bench-quick' : 'bench', data, table, {
+    notes: [...TABLE_NOTES, `Bench ${benchSeconds.toFixed(0)} s (without the store and cluster suites).`],
+    sections: [{ title: `Against the targets in issue 7${quick ? ' (quick run: smaller N and one paced level, indicative only)' : ''}`, table: targets }],
+  });
 
   const storeOk = FLAGS.skipStore || (log('store suite (bench/store.ts)'), runSuite('store.ts', quick ? 60_000 : 300_000));
-  const clusterOk = FLAGS.skipCluster || (log('cluster suite (bench/cluster.ts): cross-node delivery through Redis next to single-node'), runSuite('cluster.ts', quick ? 90_000 : 300_000));
+  const clusterOk =
+    FLAGS.skipCluster ||
+    (log('cluster suite (bench/cluster.ts): cross-node delivery through Redis next to single-node'), runSuite('cluster.ts', quick ? 90_000 : 300_000));
   log(`done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
   return results.some((r) => r.error) || !storeOk || !clusterOk ? 1 : 0;
 }

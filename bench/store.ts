@@ -32,7 +32,15 @@ async function run(store: ConfigInput['store'], label: string): Promise<Row[]> {
     env: {},
     cwd: dataDir,
     logger: pino({ level: 'silent' }),
-    overrides: { host: '127.0.0.1', port: 0, dataDir, store, apiKey: 'bench-api-key-0123456789', tokenSecret: 'bench-token-secret-0123456789abcdef012345', line: { enabled: false } },
+    overrides: {
+      host: '127.0.0.1',
+      port: 0,
+      dataDir,
+      store,
+      apiKey: 'bench-api-key-0123456789',
+      tokenSecret: 'bench-token-secret-0123456789abcdef012345',
+      line: { enabled: false },
+    },
   });
   await server.listen();
   // Connected users, so the measured path includes framing and socket writes, not only the store.
@@ -76,7 +84,14 @@ async function run(store: ConfigInput['store'], label: string): Promise<Row[]> {
     await res.arrayBuffer();
   }
   const s2 = Number(process.hrtime.bigint() - t1) / 1e9;
-  rows.push({ store: label, path: `HTTP batch (${BATCH}/request)`, messages: MESSAGES, seconds: s2, perSecond: MESSAGES / s2, delivered: server.context.hub.deliveries - before });
+  rows.push({
+    store: label,
+    path: `HTTP batch (${BATCH}/request)`,
+    messages: MESSAGES,
+    seconds: s2,
+    perSecond: MESSAGES / s2,
+    delivered: server.context.hub.deliveries - before,
+  });
 
   for (const ws of sockets) ws.close();
   await server.close();

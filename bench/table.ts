@@ -14,7 +14,13 @@ export interface VariantResult {
 }
 
 export const k = (x: number | undefined): string =>
-  x === undefined || !Number.isFinite(x) ? '–' : x >= 10_000 ? `${(x / 1000).toFixed(0)}k` : x >= 1000 ? `${(x / 1000).toFixed(1)}k` : x.toFixed(x < 10 ? 2 : 0);
+  x === undefined || !Number.isFinite(x)
+    ? '–'
+    : x >= 10_000
+      ? `${(x / 1000).toFixed(0)}k`
+      : x >= 1000
+        ? `${(x / 1000).toFixed(1)}k`
+        : x.toFixed(x < 10 ? 2 : 0);
 export const ms = (x: number | undefined): string => (x === undefined || !Number.isFinite(x) ? '–' : x < 10 ? x.toFixed(2) : x.toFixed(0));
 
 export function maxSustained(p: PacedResult[] | undefined): PacedResult | undefined {
@@ -46,14 +52,29 @@ function metrics(): Metric[] {
     m.push({ label: `sustained N=${n}: highest unsaturated rate, deliveries/s`, better: 'higher', get: (r) => maxSustained(b(r)?.paced)?.achieved, fmt: k });
     m.push({ label: `sustained N=${n}: p99 ms at that rate`, better: 'lower', get: (r) => maxSustained(b(r)?.paced)?.p99ms, fmt: ms });
     const r50 = rate50();
-    m.push({ label: `paced N=${n} at ${r50 / 1000}k deliveries/s: p99 ms`, better: 'lower', get: (r) => b(r)?.paced.find((p) => p.target === r50)?.p99ms, fmt: ms });
+    m.push({
+      label: `paced N=${n} at ${r50 / 1000}k deliveries/s: p99 ms`,
+      better: 'lower',
+      get: (r) => b(r)?.paced.find((p) => p.target === r50)?.p99ms,
+      fmt: ms,
+    });
   }
   m.push({ label: 'unicast HTTP POST, 1 keep-alive conn: req/s', better: 'higher', get: (r) => r.unicast?.http1?.rps, fmt: k });
   m.push({ label: 'unicast HTTP POST, 1 conn: p99 ms', better: 'lower', get: (r) => r.unicast?.http1?.p99ms, fmt: ms });
   m.push({ label: 'unicast HTTP POST, 8 keep-alive conns: req/s', better: 'higher', get: (r) => r.unicast?.http8?.rps, fmt: k });
   m.push({ label: 'unicast HTTP POST, 8 conns: p99 ms', better: 'lower', get: (r) => r.unicast?.http8?.p99ms, fmt: ms });
-  m.push({ label: 'unicast HTTP POST, 8 conns: server CPU %', better: 'lower', get: (r) => (r.unicast?.http8 ? r.unicast.http8.serverCpu * 100 : undefined), fmt: ms });
-  m.push({ label: 'unicast HTTP POST, 8 conns: loader CPU %', better: 'lower', get: (r) => (r.unicast?.http8 ? r.unicast.http8.loaderCpu * 100 : undefined), fmt: ms });
+  m.push({
+    label: 'unicast HTTP POST, 8 conns: server CPU %',
+    better: 'lower',
+    get: (r) => (r.unicast?.http8 ? r.unicast.http8.serverCpu * 100 : undefined),
+    fmt: ms,
+  });
+  m.push({
+    label: 'unicast HTTP POST, 8 conns: loader CPU %',
+    better: 'lower',
+    get: (r) => (r.unicast?.http8 ? r.unicast.http8.loaderCpu * 100 : undefined),
+    fmt: ms,
+  });
   m.push({ label: 'unicast, pipelined line port: msgs/s', better: 'higher', get: (r) => r.unicast?.line?.perSec, fmt: k });
   m.push({ label: 'unicast, batch publish (500/request): msgs/s', better: 'higher', get: (r) => r.unicast?.batch?.perSec, fmt: k });
   m.push({ label: `idle memory at ${CFG.idleN} connections: KB/connection (RSS)¹`, better: 'lower', get: (r) => r.idle?.kbPerConnection, fmt: ms });
@@ -62,7 +83,8 @@ function metrics(): Metric[] {
   return m;
 }
 
-const ratio = (a: number | undefined, b: number | undefined): string => (a !== undefined && b !== undefined && Number.isFinite(a) && b > 0 ? `${(a / b).toFixed(2)}x` : '–');
+const ratio = (a: number | undefined, b: number | undefined): string =>
+  a !== undefined && b !== undefined && Number.isFinite(a) && b > 0 ? `${(a / b).toFixed(2)}x` : '–';
 
 /**
  * Ratio columns: Herald (native) over every peer; and Herald's compat Socket.IO listener (EIO3 clients) over the
@@ -90,7 +112,7 @@ export function buildTable(results: VariantResult[]): Record<string, string>[] {
 export const TABLE_NOTES = [
   `Timed figures (bursts, paced levels, unicast) are medians of ${RUNS} runs on the same connections; the JSON keeps each run under \`runs\`.`,
   '¹ Measured once per variant: connection setup (connection rate) and idle memory.',
-  'A ratio is the first variant\'s figure divided by the second\'s. herald-eio3 is Herald\'s Workerman-profile Socket.IO listener with socket.io-client 2.x clients (Engine.IO v3).',
+  "A ratio is the first variant's figure divided by the second's. herald-eio3 is Herald's Workerman-profile Socket.IO listener with socket.io-client 2.x clients (Engine.IO v3).",
 ];
 
 /** The performance targets of issue 7, with what this run measured (at the largest N of the run). */
@@ -105,11 +127,23 @@ export function buildTargets(results: VariantResult[]): Record<string, string>[]
   const rows: Record<string, string>[] = [];
   const add = (target: string, measured: string, ok: boolean | undefined) => rows.push({ target, measured, status: status(ok) });
   const rBun = sus(h) !== undefined && sus(get('bun')) ? sus(h)! / sus(get('bun'))! : undefined;
-  add(`sustained broadcast N=${nBig}: >= 1.0x Bun publish`, `${k(sus(h))} vs ${k(sus(get('bun')))}: ${ratio(sus(h), sus(get('bun')))}`, rBun === undefined ? undefined : rBun >= 1);
+  add(
+    `sustained broadcast N=${nBig}: >= 1.0x Bun publish`,
+    `${k(sus(h))} vs ${k(sus(get('bun')))}: ${ratio(sus(h), sus(get('bun')))}`,
+    rBun === undefined ? undefined : rBun >= 1,
+  );
   const rSio = sus(h) !== undefined && sus(get('socket.io')) ? sus(h)! / sus(get('socket.io'))! : undefined;
-  add(`sustained broadcast N=${nBig}: >= 10x socket.io`, `${k(sus(h))} vs ${k(sus(get('socket.io')))}: ${ratio(sus(h), sus(get('socket.io')))}`, rSio === undefined ? undefined : rSio >= 10);
+  add(
+    `sustained broadcast N=${nBig}: >= 10x socket.io`,
+    `${k(sus(h))} vs ${k(sus(get('socket.io')))}: ${ratio(sus(h), sus(get('socket.io')))}`,
+    rSio === undefined ? undefined : rSio >= 10,
+  );
   const rRaw = single(h) !== undefined && single(get('raw')) ? single(h)! / single(get('raw'))! : undefined;
-  add(`one-at-a-time broadcast N=${nBig}: Herald / raw TCP >= 0.9x`, `${k(single(h))} vs ${k(single(get('raw')))}: ${ratio(single(h), single(get('raw')))}`, rRaw === undefined ? undefined : rRaw >= 0.9);
+  add(
+    `one-at-a-time broadcast N=${nBig}: Herald / raw TCP >= 0.9x`,
+    `${k(single(h))} vs ${k(single(get('raw')))}: ${ratio(single(h), single(get('raw')))}`,
+    rRaw === undefined ? undefined : rRaw >= 0.9,
+  );
   const p50k = h?.broadcast[nSmall]?.paced.find((p) => p.target === rate50())?.p99ms;
   add(`p99 at ${rate50() / 1000}k deliveries/s, N=${nSmall}: <= 15 ms`, `${ms(p50k)} ms`, p50k === undefined ? undefined : p50k <= 15);
   const kb = h?.idle?.kbPerConnection;

@@ -389,5 +389,4 @@ export class Herald extends Emitter<HeraldEvents> {
     this._state = state;
     this.emit('state', { state, previous });
   }
-
 }

@@ -54,16 +54,16 @@ function phpModules() {
 function missingPackages() {
   const php = phpModules();
   const needs = [
-    ['php-cli', php !== undefined, 'php: the compatibility tests run the seeds\' PHP backends'],
-    ['php-curl', php?.has('curl') === true, 'PHP curl module: the seeds\' push backends'],
+    ['php-cli', php !== undefined, "php: the compatibility tests run the seeds' PHP backends"],
+    ['php-curl', php?.has('curl') === true, "PHP curl module: the seeds' push backends"],
     ['php-sqlite3', php?.has('pdo_sqlite') === true, 'PHP pdo_sqlite module: examples/php'],
     ['chromium', isExecutable(CHROMIUM), `${CHROMIUM}: the browser tests`],
     ['openssl', onPath('openssl'), 'openssl: certificates for the TLS tests'],
-    ['gcc', onPath('gcc'), 'gcc: the benchmark\'s C load client (its smoke test)'],
+    ['gcc', onPath('gcc'), "gcc: the benchmark's C load client (its smoke test)"],
     ['redis-server', onPath('redis-server'), 'redis-server: the Redis tests and their private servers'],
     // On a new machine of this kind these two are there already; a slimmer Debian may lack them.
     ['python3', onPath('python3'), 'python3: examples/python'],
-    ['curl', onPath('curl'), 'curl: the documentation\'s shell examples'],
+    ['curl', onPath('curl'), "curl: the documentation's shell examples"],
   ];
   return needs.filter(([, present]) => !present).map(([pkg, , why]) => ({ pkg, why }));
 }

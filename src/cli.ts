@@ -27,7 +27,8 @@ async function start(argv: string[]): Promise<void> {
   const defined = Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined)) as Record<string, string | boolean>;
   const sources = configFile === undefined ? { flags: defined } : { flags: defined, configFile: String(configFile) };
   const workers = workersFlag === undefined ? 1 : Number(workersFlag);
-  if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new ConfigError(`--workers: expected a whole number from 1 to 64, got ${String(workersFlag)}`);
+  if (!Number.isInteger(workers) || workers < 1 || workers > 64)
+    throw new ConfigError(`--workers: expected a whole number from 1 to 64, got ${String(workersFlag)}`);
   if (workers > 1 && cluster.isPrimary) {
     const config = loadConfig(sources);
     return runPrimary(workers, config, pino({ level: config.logLevel, base: { service: 'herald', role: 'primary' } }));
@@ -40,7 +41,8 @@ async function start(argv: string[]): Promise<void> {
     log.warn('DEV MODE: GET /dev/token hands out client tokens to any loopback caller. Never run --dev in production.');
     log.info({ apiKey: secrets.apiKey }, `dev mode: API key (also in ${secrets.file ?? 'the configuration'})`);
   }
-  if (config.line.enabled && config.line.allowLoopbackWithoutKey) log.warn('line port accepts loopback peers without the API key (line.allowLoopbackWithoutKey)');
+  if (config.line.enabled && config.line.allowLoopbackWithoutKey)
+    log.warn('line port accepts loopback peers without the API key (line.allowLoopbackWithoutKey)');
   log.info(
     {
       http: server.url,
@@ -86,7 +88,10 @@ async function token(argv: string[]): Promise<void> {
   const flags: Record<string, string> = values['data-dir'] === undefined ? {} : { 'data-dir': values['data-dir'] };
   const config = loadConfig(values.config === undefined ? { flags } : { flags, configFile: values.config });
   const secrets = ensureSecrets(config, { create: false });
-  const channels = values.channels?.split(',').map((c) => c.trim()).filter(Boolean);
+  const channels = values.channels
+    ?.split(',')
+    .map((c) => c.trim())
+    .filter(Boolean);
   const tokens = new TokenService(secrets.tokenSecret);
   process.stdout.write(`${await tokens.sign(user, channels === undefined ? { ttlSeconds } : { ttlSeconds, channels })}\n`);
 }
@@ -110,7 +115,8 @@ export async function main(argv: string[]): Promise<void> {
     }
   } catch (err) {
     const e = err as Error & { code?: string };
-    const known = err instanceof ConfigError || e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' || e.code === 'EADDRINUSE';
+    const known =
+      err instanceof ConfigError || e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' || e.code === 'EADDRINUSE';
     process.stderr.write(`herald: ${known ? e.message : (e.stack ?? e.message)}\n`);
     process.exit(2);
   }

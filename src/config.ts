@@ -32,12 +32,28 @@ export const ConfigSchema = z
       .prefault({}),
     limits: z
       .object({
-        maxFrameBytes: z.number().int().min(256).default(64 * 1024),
-        maxBodyBytes: z.number().int().min(256).default(1024 * 1024),
-        maxLineBytes: z.number().int().min(256).default(1024 * 1024),
+        maxFrameBytes: z
+          .number()
+          .int()
+          .min(256)
+          .default(64 * 1024),
+        maxBodyBytes: z
+          .number()
+          .int()
+          .min(256)
+          .default(1024 * 1024),
+        maxLineBytes: z
+          .number()
+          .int()
+          .min(256)
+          .default(1024 * 1024),
         maxChannelsPerConnection: z.number().int().min(1).default(128),
         /** Bytes queued for one connection before it is closed as a slow consumer. */
-        maxBufferedBytes: z.number().int().min(1024).default(4 * 1024 * 1024),
+        maxBufferedBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .default(4 * 1024 * 1024),
         maxPendingSends: z.number().int().min(1).default(32),
         maxBatch: z.number().int().min(1).default(1000),
         /** Upper bound for a publish's `waitMs` (delivery receipt). */
@@ -62,7 +78,10 @@ export const ConfigSchema = z
     /** Scale-out: with a URL, history, presence and fan-out between nodes go through this Redis (docs/scaling.md). */
     redis: z
       .object({
-        url: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
+        url: z
+          .string()
+          .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+          .optional(),
         /** Key and channel prefix, so several installations can share one Redis. */
         prefix: z.string().min(1).max(64).default('herald:'),
         /** Presence heartbeat; a node silent for 3 intervals stops counting. */
@@ -84,21 +103,36 @@ export const ConfigSchema = z
     history: z
       .object({
         channelMaxCount: z.number().int().min(1).default(1000),
-        channelMaxAgeMs: z.number().int().min(1000).default(24 * 3600_000),
+        channelMaxAgeMs: z
+          .number()
+          .int()
+          .min(1000)
+          .default(24 * 3600_000),
         userMaxCount: z.number().int().min(1).default(10_000),
-        userMaxAgeMs: z.number().int().min(1000).default(7 * 24 * 3600_000),
+        userMaxAgeMs: z
+          .number()
+          .int()
+          .min(1000)
+          .default(7 * 24 * 3600_000),
         /** Per-channel retention: first rule whose pattern matches the channel (or `broadcast`) wins. */
         rules: z
           .array(
-            z
-              .object({ pattern: z.string().min(1), maxCount: z.number().int().min(1).optional(), maxAgeMs: z.number().int().min(1000).optional() })
-              .strict(),
+            z.object({ pattern: z.string().min(1), maxCount: z.number().int().min(1).optional(), maxAgeMs: z.number().int().min(1000).optional() }).strict(),
           )
           .default([]),
       })
       .strict()
       .prefault({}),
-    idempotency: z.object({ windowMs: z.number().int().min(1000).default(24 * 3600_000) }).strict().prefault({}),
+    idempotency: z
+      .object({
+        windowMs: z
+          .number()
+          .int()
+          .min(1000)
+          .default(24 * 3600_000),
+      })
+      .strict()
+      .prefault({}),
     /** The live-list demo at `/` (src/demo/): its own SQLite file `<dataDir>/demo.db`. Unset: on exactly when `dev` is. */
     demo: z.object({ enabled: z.boolean().optional() }).strict().prefault({}),
   })

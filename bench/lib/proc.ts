@@ -44,7 +44,8 @@ export class Proc {
       live.delete(this);
       this.exited = true;
       // Nothing more will come: fail whoever waits now instead of at their timeout.
-      for (const w of this.waiters.splice(0)) w.reject(new Error(`pid ${this.pid} exited (${signal ?? code}) while waiting for "${w.event}"; stderr: ${this.stderr.slice(-800)}`));
+      for (const w of this.waiters.splice(0))
+        w.reject(new Error(`pid ${this.pid} exited (${signal ?? code}) while waiting for "${w.event}"; stderr: ${this.stderr.slice(-800)}`));
     });
   }
 

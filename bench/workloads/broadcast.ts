@@ -124,7 +124,9 @@ export async function paced(srv: Proc, cli: Proc, n: number): Promise<Repeated<P
     const expected = Math.max(1, Math.round((target / n) * CFG.pacedSec)) * n;
     m.saturated = isSaturated(m, expected);
     out.push(m);
-    log(`  paced ${target / 1000}k/s: achieved ${(m.achieved / 1000).toFixed(0)}k/s p50 ${m.p50ms.toFixed(2)} p99 ${m.p99ms.toFixed(2)} ms${m.saturated ? ' (saturated)' : ''}`);
+    log(
+      `  paced ${target / 1000}k/s: achieved ${(m.achieved / 1000).toFixed(0)}k/s p50 ${m.p50ms.toFixed(2)} p99 ${m.p99ms.toFixed(2)} ms${m.saturated ? ' (saturated)' : ''}`,
+    );
     if (m.saturated) break;
   }
   return out;
@@ -137,12 +139,17 @@ export async function broadcastAt(v: Variant, srv: Proc, cli: Proc, n: number, c
   const singleN = CFG.single[n]!;
   await burst(srv, cli, n, Math.max(5, Math.round(singleN / 5)), 1); // warm-up
   const single = await repeat(RUNS, () => burst(srv, cli, n, singleN, 1));
-  log(`  one at a time: ${kps(single.deliveriesPerSec)} deliveries/s (runs ${single.runs.map((r) => kps(r.deliveriesPerSec)).join(' ')}), p99 ${single.p99ms.toFixed(2)} ms, server ${(single.serverCpu * 100).toFixed(0)}% client ${(single.clientCpu * 100).toFixed(0)}%`);
+  log(
+    `  one at a time: ${kps(single.deliveriesPerSec)} deliveries/s (runs ${single.runs.map((r) => kps(r.deliveriesPerSec)).join(' ')}), p99 ${single.p99ms.toFixed(2)} ms, server ${(single.serverCpu * 100).toFixed(0)}% client ${(single.clientCpu * 100).toFixed(0)}%`,
+  );
   const burst10 = await repeat(RUNS, () => burst(srv, cli, n, CFG.burst10[n]!, 10));
-  log(`  10 per turn: ${kps(burst10.deliveriesPerSec)} deliveries/s (runs ${burst10.runs.map((r) => kps(r.deliveriesPerSec)).join(' ')}), p99 ${burst10.p99ms.toFixed(2)} ms`);
+  log(
+    `  10 per turn: ${kps(burst10.deliveriesPerSec)} deliveries/s (runs ${burst10.runs.map((r) => kps(r.deliveriesPerSec)).join(' ')}), p99 ${burst10.p99ms.toFixed(2)} ms`,
+  );
   const sweep = runs(v, 'paced') ? await paced(srv, cli, n) : [];
   for (const r of [...single.runs, ...burst10.runs]) {
-    if (r.delivered < r.expected) log(`  ${r.expected - r.delivered} of ${r.expected} deliveries missing in a ${r.perTurn}-per-turn run${quick ? '' : ' (timeout)'}`);
+    if (r.delivered < r.expected)
+      log(`  ${r.expected - r.delivered} of ${r.expected} deliveries missing in a ${r.perTurn}-per-turn run${quick ? '' : ' (timeout)'}`);
   }
   return { n, connected, single, burst10, paced: sweep };
 }

@@ -32,5 +32,14 @@ export async function idle(v: Variant, s: Server): Promise<IdleResult> {
   await cli.stop();
   const secs = Number(connected.ms) / 1000;
   if (Number(r.open) < ok) log(`  idle: ${ok - Number(r.open)} connections closed by the server while idle`);
-  return { n: CFG.idleN, connected: ok, failed: Number(connected.failed), connectSeconds: secs, connectionsPerSec: ok / secs, baselineMB: base / 1024, idleMB: rss / 1024, kbPerConnection: ok > 0 ? (rss - base) / ok : 0 };
+  return {
+    n: CFG.idleN,
+    connected: ok,
+    failed: Number(connected.failed),
+    connectSeconds: secs,
+    connectionsPerSec: ok / secs,
+    baselineMB: base / 1024,
+    idleMB: rss / 1024,
+    kbPerConnection: ok > 0 ? (rss - base) / ok : 0,
+  };
 }

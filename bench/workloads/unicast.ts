@@ -44,7 +44,11 @@ async function unicastHttp(srv: Proc, cli: Proc, port: number, conns: number, us
   await cli.ask('reset', 'reset');
   const s0 = cpuTicks(srv.pid);
   const t0 = nowUs();
-  const pub = new Proc(loadClient(), ['http', '127.0.0.1', String(port), String(conns), String(CFG.unicastCount), String(users), API_KEY, String(quick ? 15_000 : 30_000)], { cpu: 1 });
+  const pub = new Proc(
+    loadClient(),
+    ['http', '127.0.0.1', String(port), String(conns), String(CFG.unicastCount), String(users), API_KEY, String(quick ? 15_000 : 30_000)],
+    { cpu: 1 },
+  );
   const r = await pub.wait('http', 40_000);
   const loaderTicks = cpuTicks(pub.pid);
   const wall = (nowUs() - t0) / 1e6;
@@ -140,7 +144,11 @@ async function batch(srv: Proc, cli: Proc, port: number, users: number): Promise
         let body = '{"messages":[';
         for (let k = 0; k < size; k++) body += `${k ? ',' : ''}{"to":{"user":"u${((base + k) * 7919) % users}"},"data":{"t":${nowUs()},"text":"${MSG}"}}`;
         body += ']}';
-        const res = await fetch(`http://127.0.0.1:${port}/api/publish/batch`, { method: 'POST', headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' }, body });
+        const res = await fetch(`http://127.0.0.1:${port}/api/publish/batch`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
+          body,
+        });
         await res.arrayBuffer();
         if (res.status !== 200) throw new Error(`batch publish: HTTP ${res.status}`);
       }
@@ -161,7 +169,9 @@ export async function unicastAt(v: Variant, s: Server, cli: Proc, users: number)
     log(`${v.name}: unicast via HTTP, ${users} users connected`);
     out.http1 = await repeat(RUNS, () => unicastHttp(s.srv, cli, s.port, 1, users));
     out.http8 = await repeat(RUNS, () => unicastHttp(s.srv, cli, s.port, 8, users));
-    log(`  HTTP 1 conn: ${k(out.http1.rps)} req/s (runs ${out.http1.runs.map((r) => k(r.rps)).join(' ')}) p99 ${out.http1.p99ms} ms; 8 conns: ${k(out.http8.rps)} req/s p99 ${out.http8.p99ms} ms`);
+    log(
+      `  HTTP 1 conn: ${k(out.http1.rps)} req/s (runs ${out.http1.runs.map((r) => k(r.rps)).join(' ')}) p99 ${out.http1.p99ms} ms; 8 conns: ${k(out.http8.rps)} req/s p99 ${out.http8.p99ms} ms`,
+    );
   }
   if (runs(v, 'line')) out.line = await repeat(RUNS, () => linePort(s.srv, cli, s.linePort, users));
   if (runs(v, 'batch')) out.batch = await repeat(RUNS, () => batch(s.srv, cli, s.port, users));

@@ -69,7 +69,11 @@ export function createOperations(ctx: Context) {
       const keys = typeof msg.to === 'object' && msg.to !== null ? Object.keys(msg.to) : [];
       // A known key with a bad value (an invalid channel name, say) gets the detail; still one code for callers.
       const detail = keys.length === 1 && TARGET_KEYS.includes(keys[0]!) ? ` (to.${fromZod(to.error).message})` : '';
-      throw new ApiError(400, ErrorCode.UnknownTarget, `to must be one of {"user":id}, {"users":[ids]}, {"channel":name}, {"channels":[names]}, {"all":true}${detail}`);
+      throw new ApiError(
+        400,
+        ErrorCode.UnknownTarget,
+        `to must be one of {"user":id}, {"users":[ids]}, {"channel":name}, {"channels":[names]}, {"all":true}${detail}`,
+      );
     }
     const data = JSON.stringify(msg.data);
     const req: PublishRequest = msg.event === undefined ? { to: to.data as PublishTarget, data } : { to: to.data as PublishTarget, data, event: msg.event };

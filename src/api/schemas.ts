@@ -33,8 +33,6 @@ export const TARGET_KEYS = ['user', 'users', 'channel', 'channels', 'all'];
 export const UserSchema = z.object({ user }).strict();
 export const ChannelSchema = z.object({ channel }).strict();
 export const UserChannelSchema = z.object({ user, channel }).strict();
-export const DisconnectSchema = z
-  .object({ user, reason: z.string().max(120).optional(), reconnect: z.boolean().default(false) })
-  .strict();
+export const DisconnectSchema = z.object({ user, reason: z.string().max(120).optional(), reconnect: z.boolean().default(false) }).strict();
 export const ListSchema = z.object({ limit: z.coerce.number().int().min(1).max(100_000).default(1000) }).strict();
 export const EmptySchema = z.object({}).strict();

@@ -9,9 +9,7 @@ import { LineSplitter } from '../api/line/parser.ts';
 import { boundAddress, closeServer, listenOn, type CompatListener, type TlsFiles } from '../net/servers.ts';
 
 /** What one Text-protocol line asks for; `reply` is the word answered (without the newline). */
-export type TextPush =
-  | { ok: true; to: PublishTarget; user?: string; data: string }
-  | { ok: false; reply: 'fail' | 'unauthorized'; why: string };
+export type TextPush = { ok: true; to: PublishTarget; user?: string; data: string } | { ok: false; reply: 'fail' | 'unauthorized'; why: string };
 
 /**
  * Reads one line of the Workerman Text push protocol (pure, unit-tested):

@@ -32,7 +32,10 @@ export function insecureDefaults(config: { compat: CompatConfig }): InsecureDefa
     }
   }
   if (clients.length > 0 && c.corsOrigins.includes('*')) {
-    out.push({ option: 'compat.corsOrigins', message: 'compat.corsOrigins is "*": pages of any site may connect to the compat client ports; list your origins' });
+    out.push({
+      option: 'compat.corsOrigins',
+      message: 'compat.corsOrigins is "*": pages of any site may connect to the compat client ports; list your origins',
+    });
   }
   for (const n of pushes) {
     const l = c[n];
@@ -41,7 +44,10 @@ export function insecureDefaults(config: { compat: CompatConfig }): InsecureDefa
     out.push({ option: 'compat.secret', message: `compat.${n} (${l.host}:${l.port}) accepts pushes from ${who} without a secret; set compat.secret` });
   }
   if (c.httpPush.enabled && !c.escapeHtml) {
-    out.push({ option: 'compat.escapeHtml', message: 'compat.escapeHtml is off: httpPush content reaches pages unescaped (pages that insert it as HTML are open to script injection)' });
+    out.push({
+      option: 'compat.escapeHtml',
+      message: 'compat.escapeHtml is off: httpPush content reaches pages unescaped (pages that insert it as HTML are open to script injection)',
+    });
   }
   return out;
 }

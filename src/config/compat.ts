@@ -31,7 +31,10 @@ export const CompatConfigSchema = z
         host: z.string().min(1).default('0.0.0.0'),
         port: port.default(2120),
         /** Engine.IO path, as the client's `path` option (web-msg-sender: the default `/socket.io`). */
-        path: z.string().regex(/^\/\S*$/, 'must start with /').default('/socket.io'),
+        path: z
+          .string()
+          .regex(/^\/\S*$/, 'must start with /')
+          .default('/socket.io'),
       })
       .strict()
       .prefault({}),
@@ -65,9 +68,17 @@ export const CompatConfigSchema = z
     /** Escape `content` on httpPush like PHP 8's htmlspecialchars (the original does; pages insert it with .html()). */
     escapeHtml: z.boolean().default(true),
     /** Longest text-port line; a longer one closes only that connection (Workerman: 10 MiB; sends over 1 MiB dropped). */
-    maxLineBytes: z.number().int().min(256).default(1024 * 1024),
+    maxLineBytes: z
+      .number()
+      .int()
+      .min(256)
+      .default(1024 * 1024),
     /** Largest frame / Engine.IO message a client may send on the client ports. */
-    maxClientMessageBytes: z.number().int().min(256).default(64 * 1024),
+    maxClientMessageBytes: z
+      .number()
+      .int()
+      .min(256)
+      .default(64 * 1024),
     /** Time a connection gets to finish its HTTP / WebSocket / Socket.IO handshake, and a websocket its first frame. */
     handshakeTimeoutMs: z.number().int().min(100).max(120_000).default(10_000),
     /** How often `update_online_count` is considered (sent only when a count changed), as in the original. */

@@ -30,7 +30,9 @@ interface Plan {
 
 function planOf(req: PublishRequest): Plan {
   const targets = expandTarget(req.to);
-  const items = targets.map((t) => (req.event === undefined ? { stream: streamOf(t), data: req.data } : { stream: streamOf(t), data: req.data, event: req.event }));
+  const items = targets.map((t) =>
+    req.event === undefined ? { stream: streamOf(t), data: req.data } : { stream: streamOf(t), data: req.data, event: req.event },
+  );
   return { req, targets, items };
 }
 

@@ -91,7 +91,15 @@ export function compileChannelPatterns(patterns: readonly string[]): (channel: s
     if (!PATTERN_RE.test(p)) continue;
     if (p === '*') return () => true;
     if (!p.includes('*')) exact.add(p);
-    else globs.push(new RegExp(`^${p.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\/]/g, '\\$&')).join('.*')}$`));
+    else
+      globs.push(
+        new RegExp(
+          `^${p
+            .split('*')
+            .map((s) => s.replace(/[.+?^${}()|[\]\\/]/g, '\\$&'))
+            .join('.*')}$`,
+        ),
+      );
   }
   return (channel) => exact.has(channel) || globs.some((g) => g.test(channel));
 }

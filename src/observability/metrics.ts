@@ -11,7 +11,14 @@ export function createMetrics(ctx: Context): Registry {
   collectDefaultMetrics({ register: registry, prefix: 'herald_process_' });
   const { hub, dispatcher, stats } = ctx;
   const gauge = (name: string, help: string, read: () => number) =>
-    new Gauge({ name, help, registers: [registry], collect() { this.set(read()); } });
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(read());
+      },
+    });
   const counter = (name: string, help: string, read: () => number) =>
     new Counter({
       name,

@@ -1,5 +1,16 @@
 import { randomBytes } from 'node:crypto';
-import { provisionalResult, RecordExists, type AppendItem, type AppendRecord, type AppendResult, type Position, type RetentionPolicy, type Store, type StoredMessage, type StreamPosition } from './store.ts';
+import {
+  provisionalResult,
+  RecordExists,
+  type AppendItem,
+  type AppendRecord,
+  type AppendResult,
+  type Position,
+  type RetentionPolicy,
+  type Store,
+  type StoredMessage,
+  type StreamPosition,
+} from './store.ts';
 
 interface StreamLog {
   top: number;

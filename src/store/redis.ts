@@ -1,6 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { RecordExists, type AppendItem, type AppendRecord, type AppendResult, type Position, type RetentionPolicy, type Store, type StoredMessage, type StreamPosition } from './store.ts';
+import {
+  RecordExists,
+  type AppendItem,
+  type AppendRecord,
+  type AppendResult,
+  type Position,
+  type RetentionPolicy,
+  type Store,
+  type StoredMessage,
+  type StreamPosition,
+} from './store.ts';
 
 // Each stream is a Redis Stream whose entry IDs are `<offset>-0`, so a resume is one XRANGE from the client's
 // offset; the counter `top:<stream>` and the XADD run in one script, so offsets are atomic across nodes. The epoch
@@ -158,7 +168,13 @@ export class RedisStore implements Store {
 
   async position(stream: string): Promise<StreamPosition> {
     const p = this.opts.retentionFor(stream);
-    const [epoch, top, first] = await this.r.heraldPosition(this.key('epoch'), this.key('top:', stream), this.key('h:', stream), this.fresh, Date.now() - p.maxAgeMs);
+    const [epoch, top, first] = await this.r.heraldPosition(
+      this.key('epoch'),
+      this.key('top:', stream),
+      this.key('h:', stream),
+      this.fresh,
+      Date.now() - p.maxAgeMs,
+    );
     return { epoch: String(epoch), top: Number(top), first: Math.max(Number(first), Number(top) - p.maxCount + 1) };
   }
 

@@ -2,7 +2,18 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { provisionalResult, RecordExists, type AppendItem, type AppendRecord, type AppendResult, type Position, type RetentionPolicy, type Store, type StoredMessage, type StreamPosition } from './store.ts';
+import {
+  provisionalResult,
+  RecordExists,
+  type AppendItem,
+  type AppendRecord,
+  type AppendResult,
+  type Position,
+  type RetentionPolicy,
+  type Store,
+  type StoredMessage,
+  type StreamPosition,
+} from './store.ts';
 
 export interface SqliteOptions {
   file: string;
@@ -88,7 +99,9 @@ export class SqliteStore implements Store {
         'INSERT INTO acks (user, seq, epoch) VALUES (?, ?, ?) ON CONFLICT (user) DO UPDATE SET seq = excluded.seq, epoch = excluded.epoch WHERE excluded.epoch <> acks.epoch OR excluded.seq > acks.seq',
       ),
       recall: db.prepare<[string, number], { value: string }>('SELECT value FROM idempotency WHERE key = ? AND expires > ?'),
-      remember: db.prepare('INSERT INTO idempotency (key, value, expires) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires = excluded.expires'),
+      remember: db.prepare(
+        'INSERT INTO idempotency (key, value, expires) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires = excluded.expires',
+      ),
       trimCount: db.prepare('DELETE FROM messages WHERE stream = ? AND seq <= ?'),
       trimAge: db.prepare('DELETE FROM messages WHERE stream = ? AND time < ?'),
       sweepIdem: db.prepare('DELETE FROM idempotency WHERE expires <= ?'),
@@ -134,7 +147,9 @@ export class SqliteStore implements Store {
   read(stream: string, after: number, limit: number): Promise<StoredMessage[]> {
     const { minSeq, minTime } = this.window(stream);
     const rows = this.q.read.all(stream, after, minSeq, minTime, limit);
-    return Promise.resolve(rows.map((r) => (r.event === null ? { offset: r.seq, data: r.data, time: r.time } : { offset: r.seq, data: r.data, event: r.event, time: r.time })));
+    return Promise.resolve(
+      rows.map((r) => (r.event === null ? { offset: r.seq, data: r.data, time: r.time } : { offset: r.seq, data: r.data, event: r.event, time: r.time })),
+    );
   }
 
   position(stream: string): Promise<StreamPosition> {

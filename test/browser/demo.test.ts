@@ -108,7 +108,10 @@ describe('browser: live-list demo and admin dashboard', { timeout: 90_000 }, () 
     for (const p of [alice1, alice2, bob]) assert.equal(await rowText(p, order.id), 'oat milk');
     // The list is what the database holds: a page opened now loads the same rows.
     const list = (await (await fetch(`${h.url}/demo/orders`)).json()) as { orders: { id: number }[] };
-    assert.deepEqual(list.orders.map((o) => o.id), [2, 1]);
+    assert.deepEqual(
+      list.orders.map((o) => o.id),
+      [2, 1],
+    );
   });
 
   it('before sign-in only the sign-in card shows (not an empty order list while the database has orders)', async () => {
@@ -183,7 +186,11 @@ describe('browser: live-list demo and admin dashboard', { timeout: 90_000 }, () 
 
     // The dashboard's test publish, as it is: an announcement on every open demo page, and the dashboard says so.
     await admin.click('#publish-form button[type=submit]');
-    await admin.waitForFunction(() => document.querySelector('#publish-result')?.textContent?.startsWith('Published: delivered to 3 connection(s) on channel orders'), undefined, WAIT);
+    await admin.waitForFunction(
+      () => document.querySelector('#publish-result')?.textContent?.startsWith('Published: delivered to 3 connection(s) on channel orders'),
+      undefined,
+      WAIT,
+    );
     assert.match(
       (await admin.locator('#publish-result').textContent())!,
       /^Published: delivered to 3 connection\(s\) on channel orders \((alice, bob|bob, alice)\)\. Open demo pages \(\/\) show it as an announcement\.\n/,
@@ -200,7 +207,11 @@ describe('browser: live-list demo and admin dashboard', { timeout: 90_000 }, () 
     await admin.fill('#pub-target', 'bob');
     await admin.fill('#pub-data', '{"text":"hello bob, from the operator"}');
     await admin.click('#publish-form button[type=submit]');
-    await admin.waitForFunction(() => document.querySelector('#publish-result')?.textContent?.startsWith('Published: delivered to 1 connection'), undefined, WAIT);
+    await admin.waitForFunction(
+      () => document.querySelector('#publish-result')?.textContent?.startsWith('Published: delivered to 1 connection'),
+      undefined,
+      WAIT,
+    );
     await waitNotices(bob, 2);
     assert.equal((await notices(bob))[0], 'hello bob, from the operator');
 
@@ -209,7 +220,9 @@ describe('browser: live-list demo and admin dashboard', { timeout: 90_000 }, () 
     const polls = Number(await admin.evaluate(() => document.body.dataset.polls));
     for (const [i, n] of [4, 9, 6, 12, 8].entries()) {
       await admin.waitForFunction((k) => Number(document.body.dataset.polls) >= k, polls + i + 1, WAIT);
-      const r = await h.api('POST', '/api/publish/batch', { messages: Array.from({ length: n }, (_, j) => ({ to: { channel: 'orders' }, event: 'tick', data: j })) });
+      const r = await h.api('POST', '/api/publish/batch', {
+        messages: Array.from({ length: n }, (_, j) => ({ to: { channel: 'orders' }, event: 'tick', data: j })),
+      });
       assert.equal(r.status, 200);
     }
     await admin.waitForFunction((k) => Number(document.body.dataset.polls) >= k, polls + 6, WAIT);

@@ -83,8 +83,14 @@ export function brokerContract(name: string, factory: BrokerFactory): void {
       for (const at of [atA, atB]) {
         await at.until(102);
         const news = at.got.filter((r) => r.env.stream === 'channel:news');
-        assert.deepEqual(news.map((r) => r.env.offset), Array.from({ length: 100 }, (_, i) => i + 1));
-        assert.deepEqual(news.map((r) => r.env.data), Array.from({ length: 100 }, (_, i) => data(i + 1)));
+        assert.deepEqual(
+          news.map((r) => r.env.offset),
+          Array.from({ length: 100 }, (_, i) => i + 1),
+        );
+        assert.deepEqual(
+          news.map((r) => r.env.data),
+          Array.from({ length: 100 }, (_, i) => data(i + 1)),
+        );
         assert.deepEqual(news[0]!.target, { kind: 'channel', channel: 'news' });
         assert.deepEqual(at.got.find((r) => r.env.stream === 'user:bob')?.target, { kind: 'user', user: 'bob' });
         assert.deepEqual(at.got.find((r) => r.env.stream === 'broadcast')?.target, { kind: 'all' }, 'broadcast is always received');
@@ -97,7 +103,11 @@ export function brokerContract(name: string, factory: BrokerFactory): void {
       await a.store.append('channel:marker', data(1));
       await atB.until(103);
       assert.equal(atB.got.filter((r) => r.env.stream === 'user:bob').length, 1, 'nothing after unwatch');
-      assert.equal(atB.got.some((r) => r.env.stream === 'user:nobody-watches'), false, 'unwatched streams are not received');
+      assert.equal(
+        atB.got.some((r) => r.env.stream === 'user:nobody-watches'),
+        false,
+        'unwatched streams are not received',
+      );
       assert.equal(b.broker.delivered('user:bob'), undefined);
       await a.broker.close();
       await b.broker.close();
@@ -116,7 +126,10 @@ export function brokerContract(name: string, factory: BrokerFactory): void {
       await Promise.all(Array.from({ length: N }, (_, i) => nodes[i % 2]!.store.append('user:u', data(i))));
       for (const at of ats) {
         await at.until(N);
-        assert.deepEqual(at.got.map((r) => r.env.offset), Array.from({ length: N }, (_, i) => i + 1));
+        assert.deepEqual(
+          at.got.map((r) => r.env.offset),
+          Array.from({ length: N }, (_, i) => i + 1),
+        );
       }
       for (const n of nodes) await n.broker.close();
     });
@@ -131,7 +144,10 @@ export function brokerContract(name: string, factory: BrokerFactory): void {
       assert.equal(pos?.offset, 5);
       await a.store.append('channel:late', data(6));
       await at.until(1);
-      assert.deepEqual(at.got.filter((r) => r.env.stream === 'channel:late').map((r) => r.env.offset), [6]);
+      assert.deepEqual(
+        at.got.filter((r) => r.env.stream === 'channel:late').map((r) => r.env.offset),
+        [6],
+      );
       await a.broker.close();
     });
   });

@@ -49,17 +49,23 @@ describe('Redis broker: what pub/sub loses or repeats', () => {
         wake();
       });
     await received(4);
-    assert.deepEqual(got.map((e) => [e.offset, e.data, e.event]), [
-      [1, '"1"', undefined],
-      [2, '"2"', undefined],
-      [3, '"3"', 'ev'],
-      [4, '"4"', undefined],
-    ]);
+    assert.deepEqual(
+      got.map((e) => [e.offset, e.data, e.event]),
+      [
+        [1, '"1"', undefined],
+        [2, '"2"', undefined],
+        [3, '"3"', 'ev'],
+        [4, '"4"', undefined],
+      ],
+    );
     // A repeat of an old announcement (as a duplicated delivery would be) is dropped; the next one passes.
     await node.main.publish(`herald-test:${cluster}:m:user:x`, `2:${got[0]!.epoch}:0:"again"`);
     await node.store.append('user:x', '"5"');
     await received(5);
-    assert.deepEqual(got.map((e) => e.offset), [1, 2, 3, 4, 5]);
+    assert.deepEqual(
+      got.map((e) => e.offset),
+      [1, 2, 3, 4, 5],
+    );
     await node.broker.close();
   });
 });

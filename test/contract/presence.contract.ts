@@ -35,16 +35,22 @@ export function presenceContract(name: string, factory: PresenceFactory): void {
       assert.equal(await p.userConnections('nobody'), 0);
       const users = await p.users(100);
       assert.equal(users.count, 2);
-      assert.deepEqual(users.users.sort((x, y) => x.user.localeCompare(y.user)), [
-        { user: 'alice', connections: 2 },
-        { user: 'bob', connections: 1 },
-      ]);
+      assert.deepEqual(
+        users.users.sort((x, y) => x.user.localeCompare(y.user)),
+        [
+          { user: 'alice', connections: 2 },
+          { user: 'bob', connections: 1 },
+        ],
+      );
       const news = await p.channel('news');
       assert.equal(news.connections, 2);
       assert.deepEqual(news.users.sort(), ['alice', 'bob']);
       const channels = await p.channels(100);
       assert.equal(channels.count, 2);
-      assert.deepEqual(channels.channels.find((c) => c.channel === 'news'), { channel: 'news', connections: 2, users: 2 });
+      assert.deepEqual(
+        channels.channels.find((c) => c.channel === 'news'),
+        { channel: 'news', connections: 2, users: 2 },
+      );
       const t = await p.totals();
       assert.deepEqual([t.connections, t.users, t.channels], [4, 2, 2]);
 

@@ -20,11 +20,20 @@ export function storeContract(name: string, factory: StoreFactory): void {
       const results = await Promise.all(Array.from({ length: 200 }, (_, i) => s.append(i % 2 ? 'a' : 'b', JSON.stringify(i))));
       const a = results.filter((_, i) => i % 2).map((r) => r.offset);
       const b = results.filter((_, i) => !(i % 2)).map((r) => r.offset);
-      assert.deepEqual(a, Array.from({ length: 100 }, (_, i) => i + 1));
-      assert.deepEqual(b, Array.from({ length: 100 }, (_, i) => i + 1));
+      assert.deepEqual(
+        a,
+        Array.from({ length: 100 }, (_, i) => i + 1),
+      );
+      assert.deepEqual(
+        b,
+        Array.from({ length: 100 }, (_, i) => i + 1),
+      );
       assert.equal(new Set(results.map((r) => r.epoch)).size, 1);
       const rows = await s.read('a', 0, 1000);
-      assert.deepEqual(rows.map((r) => JSON.parse(r.data)), Array.from({ length: 100 }, (_, i) => 2 * i + 1));
+      assert.deepEqual(
+        rows.map((r) => JSON.parse(r.data)),
+        Array.from({ length: 100 }, (_, i) => 2 * i + 1),
+      );
       await s.close();
     });
 
@@ -32,7 +41,10 @@ export function storeContract(name: string, factory: StoreFactory): void {
       const s = await factory.create(keepAll);
       for (let i = 1; i <= 10; i++) await s.append('x', String(i), i === 5 ? 'five' : undefined);
       const rows = await s.read('x', 3, 4);
-      assert.deepEqual(rows.map((r) => r.offset), [4, 5, 6, 7]);
+      assert.deepEqual(
+        rows.map((r) => r.offset),
+        [4, 5, 6, 7],
+      );
       assert.equal(rows[1]!.event, 'five');
       assert.equal(rows[0]!.event, undefined);
       assert.deepEqual(await s.read('x', 10, 5), []);
@@ -49,7 +61,10 @@ export function storeContract(name: string, factory: StoreFactory): void {
     it('trims by count without changing offsets, and says where history starts', async () => {
       const s = await factory.create((stream) => (stream === 'small' ? { maxCount: 3, maxAgeMs: 3600_000 } : roomy));
       for (let i = 1; i <= 10; i++) await s.append('small', String(i));
-      assert.deepEqual((await s.read('small', 0, 100)).map((r) => r.offset), [8, 9, 10]);
+      assert.deepEqual(
+        (await s.read('small', 0, 100)).map((r) => r.offset),
+        [8, 9, 10],
+      );
       const pos = await s.position('small');
       assert.equal(pos.first, 8);
       assert.equal(pos.top, 10);
@@ -108,9 +123,19 @@ export function storeContract(name: string, factory: StoreFactory): void {
         ],
         { key: 'rec', ttlMs: 60_000 },
       );
-      assert.deepEqual(res.map((r) => r.offset), [2, 1]);
+      assert.deepEqual(
+        res.map((r) => r.offset),
+        [2, 1],
+      );
       const rec = JSON.parse((await s.recall('rec'))!);
-      assert.deepEqual(rec, { delivered: 0, status: 'stored', streams: [{ stream: 'm1', offset: 2, epoch: res[0]!.epoch }, { stream: 'm2', offset: 1, epoch: res[1]!.epoch }] });
+      assert.deepEqual(rec, {
+        delivered: 0,
+        status: 'stored',
+        streams: [
+          { stream: 'm1', offset: 2, epoch: res[0]!.epoch },
+          { stream: 'm2', offset: 1, epoch: res[1]!.epoch },
+        ],
+      });
       assert.equal((await s.read('m2', 0, 10))[0]!.event, 'e');
       await s.close();
     });
@@ -149,7 +174,10 @@ export function storeContract(name: string, factory: StoreFactory): void {
         await s.setAck('u', { offset: 4, epoch: last.epoch });
         await s.remember('key', 'value', 60_000);
         const s2 = await reopen(s, keepAll);
-        assert.deepEqual((await s2.read('p', 0, 10)).map((r) => r.data), ['1', '2', '3', '4', '5']);
+        assert.deepEqual(
+          (await s2.read('p', 0, 10)).map((r) => r.data),
+          ['1', '2', '3', '4', '5'],
+        );
         const next = await s2.append('p', '6');
         assert.deepEqual(next, { offset: 6, epoch: last.epoch });
         assert.deepEqual(await s2.getAck('u'), { offset: 4, epoch: last.epoch });

@@ -62,7 +62,10 @@ export async function subscribe(c: TestClient, channel: string, id: number): Pro
   c.send({ type: 'subscribe', channel, id });
   const ack = await c.next((f) => (f.type === 'subscribed' || f.type === 'error') && f.id === id);
   const { type, stream, recovered, epoch } = ack;
-  assert.deepEqual({ type, channel: ack.channel, id: ack.id, stream, recovered }, { type: 'subscribed', channel, id, stream: `channel:${channel}`, recovered: true });
+  assert.deepEqual(
+    { type, channel: ack.channel, id: ack.id, stream, recovered },
+    { type: 'subscribed', channel, id, stream: `channel:${channel}`, recovered: true },
+  );
   assert.equal(typeof epoch, 'string');
 }
 

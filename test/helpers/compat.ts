@@ -270,7 +270,7 @@ export function requirePhp(): void {
   try {
     modules = execFileSync('php', ['-m'], { encoding: 'utf8' });
   } catch {
-    throw new Error('php-cli is required by the compatibility tests (they run the seeds\' PHP backends): apt-get install php-cli php-curl');
+    throw new Error("php-cli is required by the compatibility tests (they run the seeds' PHP backends): apt-get install php-cli php-curl");
   }
   if (!/^curl$/m.test(modules)) throw new Error('the PHP curl extension is required by the compatibility tests: apt-get install php-curl');
 }

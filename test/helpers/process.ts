@@ -72,7 +72,11 @@ export function runHerald(args: string[], env: NodeJS.ProcessEnv = {}, opts: { f
 }
 
 /** Runs the binary to completion and returns exit code, stdout and stderr. */
-export async function runHeraldOnce(args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export async function runHeraldOnce(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  cwd?: string,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH, ...env }, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';

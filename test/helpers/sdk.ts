@@ -7,7 +7,12 @@ export function sdkClient(opts: Partial<HeraldOptions> & Pick<HeraldOptions, 'ur
 }
 
 /** Resolves with the next event matching `pred`; register it before the action that causes the event. */
-export function nextEvent<K extends HeraldEvent>(c: Herald, event: K, pred: (p: HeraldEvents[K]) => boolean = () => true, timeoutMs = 5000): Promise<HeraldEvents[K]> {
+export function nextEvent<K extends HeraldEvent>(
+  c: Herald,
+  event: K,
+  pred: (p: HeraldEvents[K]) => boolean = () => true,
+  timeoutMs = 5000,
+): Promise<HeraldEvents[K]> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       off();

@@ -68,7 +68,11 @@ describe('POST /api/publish', () => {
       assert.equal('event' in m, false, 'no event field when the publisher gave none');
     }
     const offsets = c.messages().map((m) => m.offset);
-    assert.deepEqual(offsets, values.map((_, i) => i + 1), 'messages arrive in offset order');
+    assert.deepEqual(
+      offsets,
+      values.map((_, i) => i + 1),
+      'messages arrive in offset order',
+    );
   });
 
   it('keeps one offset sequence per stream', async (t) => {

@@ -114,7 +114,11 @@ describe('users and channels', () => {
       assert.deepEqual(ack, { type: 'subscribed', channel: 'vip' }, 'a server-side subscription has no id');
     }
     await settle(b);
-    assert.equal(b.frames.some((f) => f.type === 'subscribed'), false, 'other users are not subscribed');
+    assert.equal(
+      b.frames.some((f) => f.type === 'subscribed'),
+      false,
+      'other users are not subscribed',
+    );
 
     const pub = await h.api('POST', '/api/publish', { to: { channel: 'vip' }, data: 'secret' });
     assert.equal(pub.body.delivered, 2);
@@ -135,7 +139,10 @@ describe('users and channels', () => {
     assert.equal(res.status, 200);
     assert.equal(res.body.connections, 0, 'a full connection is not subscribed');
     await settle(c);
-    assert.equal(c.frames.some((f) => f.type === 'subscribed' && f.channel === 'two'), false);
+    assert.equal(
+      c.frames.some((f) => f.type === 'subscribed' && f.channel === 'two'),
+      false,
+    );
   });
 
   it('POST /api/users/:user/unsubscribe removes the subscription and tells the client', async (t) => {

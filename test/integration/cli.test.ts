@@ -20,7 +20,10 @@ describe('herald CLI (the real binary)', () => {
     try {
       const ready = await p.waitLog((l) => typeof l.http === 'string');
       const url = ready.http as string;
-      assert.ok(p.logs.some((l) => String(l.msg).includes('generated an API key')), 'says it generated secrets');
+      assert.ok(
+        p.logs.some((l) => String(l.msg).includes('generated an API key')),
+        'says it generated secrets',
+      );
       const secretsFile = join(dataDir, 'secrets.json');
       assert.equal(statSync(secretsFile).mode & 0o777, 0o600, 'secrets file is private');
       const { apiKey } = JSON.parse(readFileSync(secretsFile, 'utf8')) as { apiKey: string };

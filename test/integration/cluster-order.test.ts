@@ -78,7 +78,9 @@ async function publishAll(nodes: Node[], alive: (n: number) => boolean, onProgre
       let node = Math.floor(seq / 3) % nodes.length;
       for (let attempt = 0; ; attempt++) {
         if (!alive(node)) node = (node + 1) % nodes.length;
-        const r = await nodeApi(nodes[node]!, 'POST', '/api/publish', { to: TARGETS[seq % 3], data: { seq }, idempotencyKey: `m${seq}` }).catch(() => undefined);
+        const r = await nodeApi(nodes[node]!, 'POST', '/api/publish', { to: TARGETS[seq % 3], data: { seq }, idempotencyKey: `m${seq}` }).catch(
+          () => undefined,
+        );
         if (r?.status === 200) {
           const s = r.body.streams[0] as { stream: string; offset: number };
           published.get(s.stream)!.set(s.offset, seq);
@@ -123,7 +125,8 @@ async function rawClient(node: Node, user: string): Promise<{ name: string; c: T
   const c = await TestClient.welcome(node.ws, await tokens.sign(user, { channels: ['room'], ttlSeconds: 600 }));
   c.send({ type: 'subscribe', channel: 'room', id: 1 });
   await c.next((f) => f.type === 'subscribed' && f.id === 1);
-  const got = () => c.messages().map((m) => ({ stream: m.stream as string, offset: m.offset as number, seq: (JSON.parse(JSON.stringify(m.data)) as { seq: number }).seq }));
+  const got = () =>
+    c.messages().map((m) => ({ stream: m.stream as string, offset: m.offset as number, seq: (JSON.parse(JSON.stringify(m.data)) as { seq: number }).seq }));
   return { name: `raw ${user} (${node.url})`, c, got, streams: [`user:${user}`, 'channel:room', 'broadcast'] };
 }
 
@@ -174,7 +177,11 @@ describe('per-stream order across nodes', () => {
           })();
         }
         const started = Date.now();
-        const published = await publishAll(nodes, (n) => !dead.has(n), (done) => progress(done));
+        const published = await publishAll(
+          nodes,
+          (n) => !dead.has(n),
+          (done) => progress(done),
+        );
         const ms = Date.now() - started;
         await faultsDone;
 

@@ -136,7 +136,9 @@ describe('three nodes on one Redis', () => {
         checked += total;
         c.client.close();
       }
-      console.log(`cluster loss test: ${MESSAGES} messages over 3 nodes, 1 node SIGKILLed, Redis restarted; ${checked} deliveries checked, 0 lost, 0 duplicated`);
+      console.log(
+        `cluster loss test: ${MESSAGES} messages over 3 nodes, 1 node SIGKILLed, Redis restarted; ${checked} deliveries checked, 0 lost, 0 duplicated`,
+      );
     } finally {
       for (const c of clients) c.client.close();
       await stopAll(nodes);

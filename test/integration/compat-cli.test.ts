@@ -15,7 +15,7 @@ describe('compat: herald start --profile workerman (the real binary)', () => {
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('opens the four listeners, warns about the insecure defaults it keeps, serves the seeds\' clients, and stops on SIGTERM', async () => {
+  it("opens the four listeners, warns about the insecure defaults it keeps, serves the seeds' clients, and stops on SIGTERM", async () => {
     const cfg = join(dir, 'herald.json');
     const any = { port: 0, host: '127.0.0.1' };
     writeFileSync(cfg, JSON.stringify({ host: '127.0.0.1', port: 0, line: { port: 0 }, compat: { websocket: any, text: any, socketio: any, httpPush: any } }));
@@ -24,8 +24,14 @@ describe('compat: herald start --profile workerman (the real binary)', () => {
       const open = await p.waitLog((l) => typeof l.compat === 'object' && l.compat !== null);
       const addr = open.compat as Record<'websocket' | 'text' | 'socketio' | 'httpPush', { port: number }>;
       await p.waitLog((l) => typeof l.http === 'string');
-      assert.ok(p.logs.some((l) => l.level === 40 && /trusts any uid/.test(String(l.msg))), 'warns that logins trust any uid');
-      assert.ok(p.logs.some((l) => l.level === 40 && /without a secret/.test(String(l.msg))), 'warns that push ports have no secret');
+      assert.ok(
+        p.logs.some((l) => l.level === 40 && /trusts any uid/.test(String(l.msg))),
+        'warns that logins trust any uid',
+      );
+      assert.ok(
+        p.logs.some((l) => l.level === 40 && /without a secret/.test(String(l.msg))),
+        'warns that push ports have no secret',
+      );
 
       const ports = { websocket: addr.websocket.port, text: addr.text.port, socketio: addr.socketio.port, httpPush: addr.httpPush.port };
       const page = await RawWsClient.open(`ws://127.0.0.1:${ports.websocket}`);
@@ -50,7 +56,7 @@ describe('compat: herald start --profile workerman (the real binary)', () => {
     }
   });
 
-  it('refuses a line port left on 5678 next to the profile\'s text port, with a clear message', async () => {
+  it("refuses a line port left on 5678 next to the profile's text port, with a clear message", async () => {
     const r = await runHeraldOnce(['start', '--profile', 'workerman', '--line-port', '5678', '--data-dir', join(dir, 'x')]);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /port 5678 is configured for both the line port \(line.port\) and compat.text/);

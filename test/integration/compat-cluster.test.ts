@@ -23,7 +23,9 @@ describe('compat listeners on two nodes sharing Redis', () => {
   it('2121 on node A pushes to a uid on node B and answers ok; offline for nobody', async () => {
     const client = await RawWsClient.login(b, 'cross-uid');
     const push = async (to: string) =>
-      (await fetch(`http://127.0.0.1:${a.ports.httpPush}/`, { method: 'POST', body: new URLSearchParams({ type: 'publish', to, content: 'over there' }) })).text();
+      (
+        await fetch(`http://127.0.0.1:${a.ports.httpPush}/`, { method: 'POST', body: new URLSearchParams({ type: 'publish', to, content: 'over there' }) })
+      ).text();
     assert.equal(await push('cross-uid'), 'ok', 'node A sees the uid online on node B');
     assert.equal(await client.messages.next(), 'over there');
     assert.equal(await push('nobody-anywhere'), 'offline');

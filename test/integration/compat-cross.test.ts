@@ -26,7 +26,7 @@ describe('compat: one hub behind every listener', () => {
     await h.close();
   });
 
-  it('counts the uid\'s connections on every transport in the presence API', async () => {
+  it("counts the uid's connections on every transport in the presence API", async () => {
     const r = await h.api('GET', '/api/users/u1');
     assert.equal(r.body.online, true);
     assert.equal(r.body.connections, 4);
@@ -47,7 +47,7 @@ describe('compat: one hub behind every listener', () => {
     assert.equal(m.event, 'new_msg');
   });
 
-  it('delivers a 5678 push (the seeds\' PHP backend) to all of them', async () => {
+  it("delivers a 5678 push (the seeds' PHP backend) to all of them", async () => {
     assert.equal(await php('text-push.php', [String(h.ports.text), 'u1', '99%']), 'ok\n');
     const line = '{"uid":"u1","percent":"99%"}';
     assert.equal(await sio2.newMsg.next((m) => m === line), line);
@@ -98,7 +98,10 @@ describe('compat: one hub behind every listener', () => {
     const c = await TestClient.welcome(h.wsUrl, await h.token('later'));
     await c.next((f) => f.type === 'message' && f.data?.percent === '10%');
     assert.deepEqual(
-      c.messages().filter((m) => m.stream === 'user:later').map((m) => [m.stream, m.data]),
+      c
+        .messages()
+        .filter((m) => m.stream === 'user:later')
+        .map((m) => [m.stream, m.data]),
       [
         ['user:later', 'while away'],
         ['user:later', { uid: 'later', percent: '10%' }],
@@ -113,7 +116,10 @@ describe('compat: one hub behind every listener', () => {
     assert.equal(await php('text-push.php', [String(h.ports.text), 'u1', 'private']), 'ok\n');
     await raw.messages.next((m) => m.includes('private'));
     await settle(other);
-    assert.deepEqual(other.messages().filter((m) => m.stream !== 'broadcast'), []);
+    assert.deepEqual(
+      other.messages().filter((m) => m.stream !== 'broadcast'),
+      [],
+    );
     // A later push to the other user arrives alone: nothing of u1's was queued before it on that socket.
     assert.equal(await php('text-push.php', [String(h.ports.text), 'someone-else', 'theirs']), 'ok\n');
     await otherRaw.messages.next();

@@ -64,7 +64,11 @@ describe('docs/migrating-from-workerman.md examples', () => {
     const langs = new Set(all.map((b) => b.lang));
     assert.deepEqual([...langs].sort(), ['html', 'json', 'php', 'sh']);
     const starts = all.filter((b) => b.lang === 'sh' && /herald start/.test(b.code));
-    assert.deepEqual(starts.map((b) => b.code.trim()), ['npx herald start --profile workerman'], 'the start command is run by compat-cli.test.ts');
+    assert.deepEqual(
+      starts.map((b) => b.code.trim()),
+      ['npx herald start --profile workerman'],
+      'the start command is run by compat-cli.test.ts',
+    );
   });
 
   it('every json block is a valid herald.json', () => {
@@ -124,7 +128,7 @@ describe('docs/migrating-from-workerman.md examples', () => {
         assert.ok(check.ok && check.identity.user === 'uid1', `docs line ${b.line}: the PHP-minted token is valid for uid1`);
         continue;
       }
-      assert.ok(["ok\n", "'ok'", 'ok'].includes(r.stdout), `docs line ${b.line} printed ${JSON.stringify(r.stdout)}`);
+      assert.ok(['ok\n', "'ok'", 'ok'].includes(r.stdout), `docs line ${b.line} printed ${JSON.stringify(r.stdout)}`);
       outputs.push(r.stdout);
     }
     assert.ok(outputs.length >= 5, `ran ${outputs.length} push examples`);
@@ -135,7 +139,10 @@ describe('docs/migrating-from-workerman.md examples', () => {
     });
     await Promise.race([arrived, timeout]);
     clearTimeout(timer);
-    assert.ok(logs.some((l) => /^当前<b>\d+<\/b>人在线，共打开<b>\d+<\/b>个页面$/.test(l)), 'the page shows update_online_count');
+    assert.ok(
+      logs.some((l) => /^当前<b>\d+<\/b>人在线，共打开<b>\d+<\/b>个页面$/.test(l)),
+      'the page shows update_online_count',
+    );
     for (const s of sockets) s.close();
   });
 });

@@ -45,7 +45,7 @@ describe('compat: web-msg-sender HTTP push API (2121)', () => {
     assert.equal(await bob.newMsg.next((m) => m === 'everyone'), 'everyone');
   });
 
-  it('runs the same backend with an urlencoded body, and the demo page\'s GET link from PHP', async () => {
+  it("runs the same backend with an urlencoded body, and the demo page's GET link from PHP", async () => {
     assert.equal(await php('http-push-curl.php', [url(), 'bob', 'url & encoded'], { MODE: 'urlencoded' }), "'ok'");
     assert.equal(await bob.newMsg.next((m) => m.startsWith('url')), 'url &amp; encoded');
     assert.equal(await php('http-push-get.php', [url(), 'bob', '消息内容']), 'ok');

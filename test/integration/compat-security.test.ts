@@ -89,8 +89,7 @@ describe('compat security: CORS origin allowlist', () => {
   it('echoes an allowed origin and refuses others without any allow-origin header, on 2120, 1234 and 2121', async () => {
     const h = await startCompat({ corsOrigins: ['https://shop.example', 'https://*.shop.example'] });
     try {
-      const handshake = (origin: string) =>
-        fetch(`http://127.0.0.1:${h.ports.socketio}/socket.io/?EIO=4&transport=polling`, { headers: { origin } });
+      const handshake = (origin: string) => fetch(`http://127.0.0.1:${h.ports.socketio}/socket.io/?EIO=4&transport=polling`, { headers: { origin } });
       for (const good of ['https://shop.example', 'https://m.shop.example']) {
         const ok = await handshake(good);
         assert.equal(ok.status, 200);
@@ -123,7 +122,8 @@ describe('compat security: CORS origin allowlist', () => {
       good.ws.send('cors-user');
       await h.hubChanged(() => h.server.context.hub.connectionsOf('cors-user').size === 2);
 
-      const push = (origin: string) => fetch(`http://127.0.0.1:${h.ports.httpPush}/?type=publish&to=cors-user&content=${encodeURIComponent(origin)}`, { headers: { origin } });
+      const push = (origin: string) =>
+        fetch(`http://127.0.0.1:${h.ports.httpPush}/?type=publish&to=cors-user&content=${encodeURIComponent(origin)}`, { headers: { origin } });
       const allowed = await push('https://shop.example');
       assert.equal(await allowed.text(), 'ok');
       assert.equal(allowed.headers.get('access-control-allow-origin'), 'https://shop.example');
@@ -165,7 +165,27 @@ describe('compat security: TLS from config', () => {
     const dir = mkdtempSync(join(tmpdir(), 'herald-tls-'));
     const cert = join(dir, 'cert.pem');
     const key = join(dir, 'key.pem');
-    execFileSync(openssl, ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'], { stdio: 'ignore' });
+    execFileSync(
+      openssl,
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+        '-days',
+        '1',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1,DNS:localhost',
+      ],
+      { stdio: 'ignore' },
+    );
     const ca = readFileSync(cert);
     const h = await startCompat({ tls: { cert, key, pushPorts: true } });
     try {
@@ -251,7 +271,10 @@ describe('compat: startup warnings for the insecure defaults the profile keeps',
       /compat\.text \(127\.0\.0\.1:0\) accepts pushes from any process on this machine without a secret/,
       /compat\.httpPush \(127\.0\.0\.1:0\) accepts pushes .* without a secret/,
     ]) {
-      assert.ok(warnings.some((w) => re.test(w)), `expected a warning matching ${re}; got ${JSON.stringify(warnings)}`);
+      assert.ok(
+        warnings.some((w) => re.test(w)),
+        `expected a warning matching ${re}; got ${JSON.stringify(warnings)}`,
+      );
     }
     const secure = await run({
       requireToken: true,
@@ -260,6 +283,9 @@ describe('compat: startup warnings for the insecure defaults the profile keeps',
       websocket: { port: 0, host: '127.0.0.1' },
       socketio: { port: 0, host: '127.0.0.1' },
     });
-    assert.deepEqual(secure.filter((w) => w.startsWith('compat')), []);
+    assert.deepEqual(
+      secure.filter((w) => w.startsWith('compat')),
+      [],
+    );
   });
 });

@@ -95,7 +95,7 @@ describe('compat: web-msg-sender Socket.IO (2120) with socket.io-client 2.x and 
     c.close();
   });
 
-  it('takes a numeric uid as its string, as the original\'s (string)$uid', async () => {
+  it("takes a numeric uid as its string, as the original's (string)$uid", async () => {
     const c = await SioClient.login(h, 2, 123);
     assert.equal(await push2121(h, { type: 'publish', to: '123', content: 'num' }), 'ok');
     assert.equal(await c.newMsg.next(), 'num');

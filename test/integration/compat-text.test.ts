@@ -22,7 +22,7 @@ describe('compat: Workerman Text push port (5678)', () => {
     assert.equal(await php('text-push.php', [String(h.ports.text), 'nobody-here']), 'fail\n');
   });
 
-  it('forwards PHP\'s escaped JSON byte for byte (slashes and unicode escapes kept)', async () => {
+  it("forwards PHP's escaped JSON byte for byte (slashes and unicode escapes kept)", async () => {
     const page = await RawWsClient.login(h, 'uid2');
     assert.equal(await php('text-push.php', [String(h.ports.text), 'uid2', '50% / 完成']), 'ok\n');
     assert.equal(await page.messages.next(), '{"uid":"uid2","percent":"50% \\/ \\u5b8c\\u6210"}');

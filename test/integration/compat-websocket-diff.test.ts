@@ -335,11 +335,7 @@ describe('compat websocket (1234): the same answers as the `ws` listener it repl
 
   it(`takes a message of ${MAX_FRAGMENTS} fragments and refuses one more with 1008, before and after login`, async () => {
     const many = (n: number): Buffer =>
-      Buffer.concat([
-        frame(OP.text, '', { fin: false }),
-        ...Array.from({ length: n - 2 }, () => frame(OP.cont, '', { fin: false })),
-        frame(OP.cont, 'x'),
-      ]);
+      Buffer.concat([frame(OP.text, '', { fin: false }), ...Array.from({ length: n - 2 }, () => frame(OP.cont, '', { fin: false })), frame(OP.cont, 'x')]);
     const uid: Step = { kind: 'login', label: 'uid', bytes: (u) => frame(OP.text, u) };
     const sync: Step = { kind: 'sync' };
     const cases: Case[] = [

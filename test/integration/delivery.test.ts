@@ -39,7 +39,10 @@ describe('offline inbox', () => {
     await c.connect();
     assert.equal((await recovery).recovered, true);
     await acked(h, 'u1');
-    assert.deepEqual(got.map((m) => m.data), [1, 2, 3, 4, 5, 'sync']);
+    assert.deepEqual(
+      got.map((m) => m.data),
+      [1, 2, 3, 4, 5, 'sync'],
+    );
     assert.equal((await h.api('GET', '/api/users/u1')).body.pending, 0, 'acknowledged messages are no longer pending');
   });
 
@@ -55,7 +58,10 @@ describe('offline inbox', () => {
     const got = collect(second);
     await second.connect();
     await acked(h, 'u2');
-    assert.deepEqual(got.map((m) => m.data), ['while away', 'sync']);
+    assert.deepEqual(
+      got.map((m) => m.data),
+      ['while away', 'sync'],
+    );
   });
 
   it('survives a server restart on the same data directory (SQLite)', async () => {
@@ -90,7 +96,13 @@ describe('resume', () => {
     assert.equal(recovery.top, 1, 'starts after what was there before it joined');
     await c.next((f) => f.type === 'message' && f.data === 3);
     await settle(c);
-    assert.deepEqual(c.messages().filter((m) => m.stream === 'broadcast').map((m) => m.data), [1, 2, 3]);
+    assert.deepEqual(
+      c
+        .messages()
+        .filter((m) => m.stream === 'broadcast')
+        .map((m) => m.data),
+      [1, 2, 3],
+    );
     c.close();
   });
 
@@ -106,7 +118,10 @@ describe('resume', () => {
     assert.equal(ack.top, 5);
     await publish(h, { to: { channel: 'feed' }, data: 6 });
     await settle(c);
-    const offsets = c.messages().filter((m) => m.stream === 'channel:feed').map((m) => m.offset);
+    const offsets = c
+      .messages()
+      .filter((m) => m.stream === 'channel:feed')
+      .map((m) => m.offset);
     assert.deepEqual(offsets, [3, 4, 5, 6]);
     c.close();
   });
@@ -122,7 +137,14 @@ describe('resume', () => {
     c.send({ type: 'subscribe', channel: 'x', id: 2, since: { offset: 0, epoch: 'not-this-one' } });
     assert.equal((await c.next((f) => f.id === 2)).recovered, false);
     await settle(c);
-    assert.deepEqual(c.messages().filter((m) => m.stream === 'channel:short').map((m) => m.offset), [4, 5], 'what is retained still comes');
+    assert.deepEqual(
+      c
+        .messages()
+        .filter((m) => m.stream === 'channel:short')
+        .map((m) => m.offset),
+      [4, 5],
+      'what is retained still comes',
+    );
     c.close();
   });
 
@@ -149,8 +171,14 @@ describe('resume', () => {
     const fourth = nextEvent(b, 'message', (m) => m.data === 4);
     await publish(h, { to: { channel: 'live' }, data: 4 });
     await fourth;
-    assert.deepEqual(got.map((m) => m.data), [1]);
-    assert.deepEqual(gotB.map((m) => m.data), [2, 3, 4]);
+    assert.deepEqual(
+      got.map((m) => m.data),
+      [1],
+    );
+    assert.deepEqual(
+      gotB.map((m) => m.data),
+      [2, 3, 4],
+    );
   });
 });
 

@@ -53,7 +53,12 @@ function title(b: Block): string {
     const kind = /^# expect error$/m.test(b.code) ? ' (error example)' : '';
     return `docs/api.md:${b.line}: curl ${method} ${url[1]}${kind}`;
   }
-  return `docs/api.md:${b.line}: ${b.code.split('\n').find((l) => l.trim() !== '' && !l.startsWith('#') && !l.startsWith('<?php'))?.trim() ?? ''}`;
+  return `docs/api.md:${b.line}: ${
+    b.code
+      .split('\n')
+      .find((l) => l.trim() !== '' && !l.startsWith('#') && !l.startsWith('<?php'))
+      ?.trim() ?? ''
+  }`;
 }
 
 describe('docs/api.md examples', () => {
@@ -82,7 +87,10 @@ describe('docs/api.md examples', () => {
 
   it('has curl examples, error examples and line-port examples to check', () => {
     assert.ok(curlBlocks.length >= 10, `found ${curlBlocks.length} curl blocks`);
-    assert.ok(curlBlocks.some((b) => /^# expect error$/m.test(b.code)), 'at least one "# expect error" example');
+    assert.ok(
+      curlBlocks.some((b) => /^# expect error$/m.test(b.code)),
+      'at least one "# expect error" example',
+    );
     assert.ok(lineShellBlocks.length >= 1, 'a shell line-port example');
     assert.deepEqual(programs.map((b) => b.lang).sort(), ['php', 'python']);
     for (const b of curlBlocks) assert.match(b.code, /http:\/\/localhost:8080\//, `${title(b)} targets the dev server URL`);

@@ -18,7 +18,11 @@ const REFUSING = /connection limit reached/;
 
 /** The real binary under `ulimit -n`, following its JSON log. */
 function startLimited(fdLimit: number, dataDir: string) {
-  return runHerald(['start', '--port', '0', '--line-port', '0', '--host', '127.0.0.1', '--data-dir', dataDir], { HERALD_API_KEY: API_KEY, HERALD_TOKEN_SECRET: TOKEN_SECRET }, { fdLimit });
+  return runHerald(
+    ['start', '--port', '0', '--line-port', '0', '--host', '127.0.0.1', '--data-dir', dataDir],
+    { HERALD_API_KEY: API_KEY, HERALD_TOKEN_SECRET: TOKEN_SECRET },
+    { fdLimit },
+  );
 }
 
 /** One request over the agent's single keep-alive socket; `reused` tells whether it was the socket opened first. */

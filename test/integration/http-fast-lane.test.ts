@@ -102,7 +102,11 @@ describe('HTTP fast lane', () => {
   test('pipelined publishes are answered in order, with the same JSON as the Node path', async () => {
     const h = await server();
     const c = await RawHttp.open(h);
-    c.send(post('/api/publish', publishBody('ann', 1)) + post('/api/publish', publishBody('ann', 2)) + post('/api/publish/batch', JSON.stringify({ messages: [{ to: { user: 'ann' }, data: 3 }] })));
+    c.send(
+      post('/api/publish', publishBody('ann', 1)) +
+        post('/api/publish', publishBody('ann', 2)) +
+        post('/api/publish/batch', JSON.stringify({ messages: [{ to: { user: 'ann' }, data: 3 }] })),
+    );
     const [a, b, batch] = await c.read(3);
     assert.equal(a!.status, 200);
     assert.equal(a!.headers['content-type'], 'application/json');
@@ -175,7 +179,9 @@ describe('HTTP fast lane', () => {
     const h = await server({ limits: { maxBodyBytes: 1000 } });
     const c = await RawHttp.open(h);
     const body = publishBody('dee', 1);
-    c.send(`POST /api/publish HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${API_KEY}\r\nTransfer-Encoding: chunked\r\n\r\n${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`);
+    c.send(
+      `POST /api/publish HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${API_KEY}\r\nTransfer-Encoding: chunked\r\n\r\n${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`,
+    );
     const [chunked] = await c.read(1);
     assert.equal(chunked!.status, 200);
     assert.equal(JSON.parse(chunked!.body).streams[0].offset, 1);

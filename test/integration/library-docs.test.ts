@@ -27,7 +27,14 @@ function examples(md: string): Example[] {
   blocks.forEach((b, i) => {
     if (b.lang !== 'js') return;
     const next = blocks[i + 1];
-    const between = next === undefined ? '' : md.split('\n').slice(b.line + b.code.split('\n').length, next.line - 1).join('\n').trim();
+    const between =
+      next === undefined
+        ? ''
+        : md
+            .split('\n')
+            .slice(b.line + b.code.split('\n').length, next.line - 1)
+            .join('\n')
+            .trim();
     const output = next?.lang === 'text' && between === 'Output:' ? next.code.trimEnd().split('\n') : undefined;
     out.push({ program: b, output });
   });
@@ -37,7 +44,12 @@ function examples(md: string): Example[] {
 const rewrite = (code: string): string => code.replaceAll('port: 8080', 'port: 0').replaceAll('.listen(3000', '.listen(0');
 
 function line(expected: string): RegExp {
-  return new RegExp(`^${expected.split('…').map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+  return new RegExp(
+    `^${expected
+      .split('…')
+      .map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*')}$`,
+  );
 }
 
 function runNode(file: string, cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -58,7 +70,10 @@ describe('docs/library.md examples', () => {
   it('has programs to run, each with the output it prints', () => {
     assert.ok(all.length >= 3, `found ${all.length} js blocks`);
     for (const e of all) assert.ok(e.output, `docs/library.md:${e.program.line}: a js block is followed by "Output:" and a text block`);
-    assert.ok(all.some((e) => /\bserver: app\b/.test(e.program.code)), 'an example attaches to an http.Server');
+    assert.ok(
+      all.some((e) => /\bserver: app\b/.test(e.program.code)),
+      'an example attaches to an http.Server',
+    );
   });
 
   for (const { program, output } of all) {

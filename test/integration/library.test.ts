@@ -10,7 +10,15 @@ import { ApiError, ConfigError, createHerald, type Herald, type HeraldOptions } 
 import { API_KEY, TOKEN_SECRET } from '../helpers/herald.ts';
 import { TestClient } from '../helpers/ws-client.ts';
 
-const BASE: HeraldOptions = { host: '127.0.0.1', port: 0, line: { enabled: false }, store: { type: 'memory' }, logLevel: 'silent', apiKey: API_KEY, tokenSecret: TOKEN_SECRET };
+const BASE: HeraldOptions = {
+  host: '127.0.0.1',
+  port: 0,
+  line: { enabled: false },
+  store: { type: 'memory' },
+  logLevel: 'silent',
+  apiKey: API_KEY,
+  tokenSecret: TOKEN_SECRET,
+};
 
 describe('createHerald (the library)', () => {
   const cleanups: (() => Promise<unknown> | void)[] = [];
@@ -35,7 +43,11 @@ describe('createHerald (the library)', () => {
     await h.listen();
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
-    cleanups.push(() => new Promise((resolve) => server.close(resolve)), () => own.close(), () => h.close());
+    cleanups.push(
+      () => new Promise((resolve) => server.close(resolve)),
+      () => own.close(),
+      () => h.close(),
+    );
     return { server, herald: h, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
   }
 
@@ -80,8 +92,14 @@ describe('createHerald (the library)', () => {
     const herald = createHerald(BASE);
     cleanups.push(() => herald.close());
     await herald.listen();
-    await assert.rejects(herald.publish({ to: { user: '' }, data: 1 }), (err: unknown) => err instanceof ApiError && err.status === 400 && err.code === 'unknown_target');
-    assert.throws(() => createHerald({ ...BASE, apiKey: 'short' }), (err: unknown) => err instanceof ConfigError && /apiKey must be at least 16 characters/.test(err.message));
+    await assert.rejects(
+      herald.publish({ to: { user: '' }, data: 1 }),
+      (err: unknown) => err instanceof ApiError && err.status === 400 && err.code === 'unknown_target',
+    );
+    assert.throws(
+      () => createHerald({ ...BASE, apiKey: 'short' }),
+      (err: unknown) => err instanceof ConfigError && /apiKey must be at least 16 characters/.test(err.message),
+    );
     await assert.rejects(herald.token(''), TypeError);
   });
 });

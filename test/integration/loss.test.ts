@@ -16,7 +16,6 @@ const USERS = 4;
 const MESSAGES = 3000;
 const BATCH = 50;
 
-
 /** Deterministic PRNG (mulberry32), so a failing run can be replayed with its seed. */
 function prng(seed: number): () => number {
   let a = seed >>> 0;
@@ -72,7 +71,12 @@ test('no message is lost or duplicated across disconnects, offline periods and S
     log: [] as string[],
   }));
   const open = async (u: (typeof users)[number]) => {
-    const c = sdkClient({ url: `ws://127.0.0.1:${port}/ws`, token: () => tokens.sign(u.id, { channels: ['*'], ttlSeconds: 3600 }), storage: u.storage, ackIntervalMs: 20 });
+    const c = sdkClient({
+      url: `ws://127.0.0.1:${port}/ws`,
+      token: () => tokens.sign(u.id, { channels: ['*'], ttlSeconds: 3600 }),
+      storage: u.storage,
+      ackIntervalMs: 20,
+    });
     c.on('message', (m) => {
       u.received.push(m);
       for (const w of [...seqWatchers]) w(m);
@@ -127,7 +131,10 @@ test('no message is lost or duplicated across disconnects, offline periods and S
       const res = await post({ messages }).catch(() => undefined);
       if (res?.status === 200) {
         const body = (await res.json()) as { results: { error?: unknown; duplicate?: boolean }[] };
-        assert.ok(body.results.every((r) => r.error === undefined), JSON.stringify(body.results.find((r) => r.error)));
+        assert.ok(
+          body.results.every((r) => r.error === undefined),
+          JSON.stringify(body.results.find((r) => r.error)),
+        );
         if (afterKill) counts.storedBeforeKill.push(body.results.filter((r) => r.duplicate === true).length);
         break;
       }
@@ -177,7 +184,10 @@ test('no message is lost or duplicated across disconnects, offline periods and S
       await nextEvent(u.client!, 'message', () => u.received.length >= total, 30_000).catch((err: Error) => {
         const report = Object.entries(want).map(([stream, seqs]) => {
           const got = new Set(u.received.filter((m) => m.stream === stream).map((m) => (m.data as { seq: number }).seq));
-          return `${stream}: missing ${seqs.filter((q) => !got.has(q)).slice(0, 20).join(',')}`;
+          return `${stream}: missing ${seqs
+            .filter((q) => !got.has(q))
+            .slice(0, 20)
+            .join(',')}`;
         });
         if (process.env.LOSS_DEBUG) {
           console.log(u.log.join('\n'));
@@ -190,7 +200,11 @@ test('no message is lost or duplicated across disconnects, offline periods and S
       const got = u.received.filter((m) => m.stream === stream).map((m) => (m.data as { seq: number }).seq);
       assert.deepEqual(got, seqs, `${u.id} ${stream}: exactly the published sequence, in order (seed ${seed})`);
       const offsets = u.received.filter((m) => m.stream === stream).map((m) => m.offset);
-      assert.deepEqual(offsets, Array.from({ length: offsets.length }, (_, i) => i + 1), `${u.id} ${stream}: offsets dense from 1`);
+      assert.deepEqual(
+        offsets,
+        Array.from({ length: offsets.length }, (_, i) => i + 1),
+        `${u.id} ${stream}: offsets dense from 1`,
+      );
       checked += got.length;
     }
     assert.equal(u.recoveredFalse, 0, `${u.id} never lost history within retention`);

@@ -91,7 +91,10 @@ class RawClient {
   async json(pred: (f: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> {
     let found: Record<string, unknown> | undefined;
     await this.until(() => {
-      found = this.frames.filter((f) => f.opcode === 1).map((f) => JSON.parse(f.payload.toString()) as Record<string, unknown>).find(pred);
+      found = this.frames
+        .filter((f) => f.opcode === 1)
+        .map((f) => JSON.parse(f.payload.toString()) as Record<string, unknown>)
+        .find(pred);
       return found !== undefined;
     });
     return found!;

@@ -161,8 +161,14 @@ describe('native protocol on /ws', () => {
     await settle(c);
     const user = c.messages().filter((m) => m.stream === 'user:kate');
     const chan = c.messages().filter((m) => m.stream === 'channel:offs');
-    assert.deepEqual(user.map((m) => m.offset), [1, 2, 3, 4, 5]);
-    assert.deepEqual(chan.map((m) => m.offset), [1, 2, 3, 4, 5]);
+    assert.deepEqual(
+      user.map((m) => m.offset),
+      [1, 2, 3, 4, 5],
+    );
+    assert.deepEqual(
+      chan.map((m) => m.offset),
+      [1, 2, 3, 4, 5],
+    );
     assert.equal(new Set(c.messages().map((m) => m.epoch)).size, 1);
     c.close();
   });

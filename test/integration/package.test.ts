@@ -183,7 +183,16 @@ describe('the packed package, installed into a new project', { timeout: 180_000 
     const [info] = JSON.parse(r.stdout) as { filename: string; files: { path: string }[] }[];
     tarball = join(dir, info!.filename);
     const files = info!.files.map((f) => f.path);
-    for (const f of ['bin/herald.js', 'dist/cli.js', 'dist/index.js', 'dist/client/herald.js', 'dist/types/src/index.d.ts', 'dist/types/client/index.d.ts', 'public/index.html', 'package.json']) {
+    for (const f of [
+      'bin/herald.js',
+      'dist/cli.js',
+      'dist/index.js',
+      'dist/client/herald.js',
+      'dist/types/src/index.d.ts',
+      'dist/types/client/index.d.ts',
+      'public/index.html',
+      'package.json',
+    ]) {
       assert.ok(files.includes(f), `${f} is in the tarball`);
     }
     assert.ok(!files.some((f) => f.startsWith('src/') || f.startsWith('test/') || f.endsWith('.tsbuildinfo')), 'no sources, tests or build state');
@@ -194,7 +203,16 @@ describe('the packed package, installed into a new project', { timeout: 180_000 
     writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'herald-package-test', private: true, type: 'module' }, null, 2));
     // --ignore-scripts: the dependencies' native builds (better-sqlite3 compiles for a minute) are not what this
     // tests; with the memory store nothing loads them. ws and @types/node are what an application brings itself.
-    const args = ['install', '--no-audit', '--no-fund', '--prefer-offline', '--ignore-scripts', tarball, `ws@${installed('ws')}`, `@types/node@${installed('@types/node')}`];
+    const args = [
+      'install',
+      '--no-audit',
+      '--no-fund',
+      '--prefer-offline',
+      '--ignore-scripts',
+      tarball,
+      `ws@${installed('ws')}`,
+      `@types/node@${installed('@types/node')}`,
+    ];
     t.diagnostic(`npm ${args.join(' ')}`);
     const r = await run(NPM, args, project, 120_000);
     assert.equal(r.code, 0, `npm install failed:\n${r.stdout}\n${r.stderr}`);
@@ -210,7 +228,11 @@ describe('the packed package, installed into a new project', { timeout: 180_000 
 
     assert.ok(out.own.port > 0);
     assert.equal(out.own.wsUrl, `ws://127.0.0.1:${out.own.port}/ws`);
-    assert.deepEqual(out.own.reply, { delivered: 1, streams: [{ stream: 'channel:news', offset: 1, epoch: out.own.reply.streams[0].epoch }], status: 'stored' });
+    assert.deepEqual(out.own.reply, {
+      delivered: 1,
+      streams: [{ stream: 'channel:news', offset: 1, epoch: out.own.reply.streams[0].epoch }],
+      status: 'stored',
+    });
     assert.deepEqual(out.own.message, { stream: 'channel:news', channel: 'news', event: 'headline', data: { title: 'from the package' }, offset: 1 });
     assert.deepEqual(out.own.error, { apiError: true, code: 'unknown_target', status: 400 });
     assert.equal(out.own.http.status, 200);

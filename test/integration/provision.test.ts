@@ -118,7 +118,10 @@ describe('scripts/provision.mjs (npm test provisions its machine)', () => {
     const r = await runTimed(script, { PATH: bin, HERALD_CHROMIUM: join(dir, 'no-chromium') }, { asNobody: true });
     assert.equal(r.code, 1, r.stderr);
     const line = 'sudo apt-get update && sudo apt-get install -y php-cli php-curl php-sqlite3 chromium openssl gcc redis-server python3 curl';
-    assert.ok(r.stderr.split('\n').some((l) => l.trim() === line), `the exact line, alone on its line, in:\n${r.stderr}`);
+    assert.ok(
+      r.stderr.split('\n').some((l) => l.trim() === line),
+      `the exact line, alone on its line, in:\n${r.stderr}`,
+    );
     assert.match(r.stderr, /^npm test needs packages that are not installed:\n {2}php-cli /);
     assert.equal(r.stdout, '');
     assert.ok(r.ms < WITHIN_MS, `took ${r.ms.toFixed(0)} ms beyond a bare node start`);

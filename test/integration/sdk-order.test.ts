@@ -100,8 +100,14 @@ describe('SDK: order within a stream', () => {
     const { server, client, got, conn } = await setup();
     for (const o of [1, 3, 2, 5, 4, 4, 2, 6, 9, 8, 7, 10, 10]) send(conn, o);
     await handed(client, got, 10);
-    assert.deepEqual(got.map((m) => m.offset), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
-    assert.deepEqual(got.map((m) => (m.data as { n: number }).n), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    assert.deepEqual(
+      got.map((m) => m.offset),
+      [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+    );
+    assert.deepEqual(
+      got.map((m) => (m.data as { n: number }).n),
+      [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+    );
     await server.nextAck((o) => o === 10);
     for (const a of server.acks) assert.ok(a.offset <= a.handed, `ack ${a.offset} sent after only ${a.handed} were handed on`);
     assert.deepEqual(client.positions()[STREAM], { offset: 10, epoch: EPOCH });
@@ -118,11 +124,21 @@ describe('SDK: order within a stream', () => {
     assert.equal(d.code, 4006);
     const c2 = await second;
     assert.deepEqual(c2.positions?.[STREAM], { offset: 2, epoch: EPOCH }, 'resumes from the last message handed on');
-    assert.deepEqual(got.map((m) => m.offset), [1, 2], '4 and 5 were held, not handed on');
-    assert.ok(server.acks.every((a) => a.offset <= 2), 'no ack passed the gap');
+    assert.deepEqual(
+      got.map((m) => m.offset),
+      [1, 2],
+      '4 and 5 were held, not handed on',
+    );
+    assert.ok(
+      server.acks.every((a) => a.offset <= 2),
+      'no ack passed the gap',
+    );
     for (const o of [3, 4, 5]) send(c2, o);
     await handed(client, got, 5);
-    assert.deepEqual(got.map((m) => m.offset), [1, 2, 3, 4, 5]);
+    assert.deepEqual(
+      got.map((m) => m.offset),
+      [1, 2, 3, 4, 5],
+    );
   });
 
   it('a late message closes the gap before the timeout, with no reconnect', async () => {
@@ -133,7 +149,10 @@ describe('SDK: order within a stream', () => {
     await handed(client, got, 1);
     send(conn, 2);
     await handed(client, got, 4);
-    assert.deepEqual(got.map((m) => m.offset), [1, 2, 3, 4]);
+    assert.deepEqual(
+      got.map((m) => m.offset),
+      [1, 2, 3, 4],
+    );
     assert.equal(reconnected, false);
     assert.equal(server.conns.length, 1);
   });
@@ -148,6 +167,9 @@ describe('SDK: order within a stream', () => {
     conn.ws.send(encodeRecovery({ stream: STREAM, recovered: false, epoch: EPOCH, top: 4, replay: 0 }));
     await recovery;
     await handed(client, got, 2);
-    assert.deepEqual(got.map((m) => m.offset), [1, 5]);
+    assert.deepEqual(
+      got.map((m) => m.offset),
+      [1, 5],
+    );
   });
 });

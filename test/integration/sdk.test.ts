@@ -3,15 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { afterEach, mock, test } from 'node:test';
 import WebSocket from 'ws';
-import {
-  CloseCode,
-  Herald,
-  HeraldError,
-  type HeraldMessage,
-  type HeraldOptions,
-  type State,
-  type WebSocketLike,
-} from '../../client/index.ts';
+import { CloseCode, Herald, HeraldError, type HeraldMessage, type HeraldOptions, type State, type WebSocketLike } from '../../client/index.ts';
 import { signWebhook } from '../../src/core/upstream.ts';
 import { API_KEY, perTestCleanup } from '../helpers/herald.ts';
 import { nextEvent } from '../helpers/sdk.ts';
@@ -317,10 +309,22 @@ test('answers pings, drops duplicate offsets, times out sends, and replaces a co
 
     const got: [number, string][] = [];
     c.on('message', (m) => got.push([m.offset, m.epoch]));
-    for (const [offset, epoch] of [[1, 'a'], [2, 'a'], [2, 'a'], [1, 'a'], [3, 'a'], [1, 'b']] as const) {
+    for (const [offset, epoch] of [
+      [1, 'a'],
+      [2, 'a'],
+      [2, 'a'],
+      [1, 'a'],
+      [3, 'a'],
+      [1, 'b'],
+    ] as const) {
       s1.receive({ type: 'message', stream: 'user:u', offset, epoch, data: null });
     }
-    assert.deepEqual(got, [[1, 'a'], [2, 'a'], [3, 'a'], [1, 'b']]);
+    assert.deepEqual(got, [
+      [1, 'a'],
+      [2, 'a'],
+      [3, 'a'],
+      [1, 'b'],
+    ]);
 
     // Liveness limit: 2 heartbeats + 5 s = 7 s of silence, counted from the last frame.
     mock.timers.tick(3000);

@@ -13,7 +13,9 @@ interface Received {
 }
 
 /** A real backend on port 0 whose answer each test chooses. */
-async function backend(answer: (r: Received, res: ServerResponse) => void): Promise<{ url: string; calls: Received[]; next(pred: (r: Received) => boolean): Promise<Received>; server: Server }> {
+async function backend(
+  answer: (r: Received, res: ServerResponse) => void,
+): Promise<{ url: string; calls: Received[]; next(pred: (r: Received) => boolean): Promise<Received>; server: Server }> {
   const calls: Received[] = [];
   const waiters: { pred: (r: Received) => boolean; resolve: (r: Received) => void }[] = [];
   const server = createServer((req, res) => {

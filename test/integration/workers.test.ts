@@ -15,7 +15,12 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('herald start --workers N', () => {
   it('runs N processes on one port that act as one server through Redis', async () => {
-    const env = { HERALD_API_KEY: API_KEY, HERALD_TOKEN_SECRET: TOKEN_SECRET, HERALD_REDIS_URL: REDIS_URL, HERALD_REDIS_PREFIX: `herald-test:${randomBytes(4).toString('hex')}:` };
+    const env = {
+      HERALD_API_KEY: API_KEY,
+      HERALD_TOKEN_SECRET: TOKEN_SECRET,
+      HERALD_REDIS_URL: REDIS_URL,
+      HERALD_REDIS_PREFIX: `herald-test:${randomBytes(4).toString('hex')}:`,
+    };
     const p = runHerald(['start', '--workers', '2', '--host', '127.0.0.1', '--port', '0', '--line-port', '0', '--data-dir', join(dir, 'w')], env);
     try {
       const first = await p.waitLog((l) => typeof l.http === 'string');
@@ -35,7 +40,9 @@ describe('herald start --workers N', () => {
       });
       assert.equal(res.status, 200);
       for (const c of clients) assert.equal((await c.next((f) => f.type === 'message')).data, 'everywhere');
-      const stats = (await (await fetch(`${url}/api/stats`, { headers: { authorization: `Bearer ${API_KEY}` } })).json()) as { cluster: { nodes: number; connections: number } };
+      const stats = (await (await fetch(`${url}/api/stats`, { headers: { authorization: `Bearer ${API_KEY}` } })).json()) as {
+        cluster: { nodes: number; connections: number };
+      };
       assert.deepEqual([stats.cluster.nodes, stats.cluster.connections], [2, 4]);
       for (const c of clients) c.close();
       p.child.kill('SIGTERM');
@@ -46,7 +53,10 @@ describe('herald start --workers N', () => {
   });
 
   it('refuses several workers without Redis, and says why', async () => {
-    const r = await runHeraldOnce(['start', '--workers', '2', '--port', '0', '--data-dir', join(dir, 'n')], { HERALD_API_KEY: API_KEY, HERALD_TOKEN_SECRET: TOKEN_SECRET });
+    const r = await runHeraldOnce(['start', '--workers', '2', '--port', '0', '--data-dir', join(dir, 'n')], {
+      HERALD_API_KEY: API_KEY,
+      HERALD_TOKEN_SECRET: TOKEN_SECRET,
+    });
     assert.equal(r.code, 2);
     assert.match(r.stderr, /--workers 2 needs Redis/);
   });

@@ -19,7 +19,7 @@ import { requirePhp } from '../helpers/compat.ts';
 const cwd = mkdtempSync(join(tmpdir(), 'herald-compat-config-'));
 
 describe('compat config', () => {
-  it('keeps every listener off by default, with the seeds\' ports and safe push-port hosts', () => {
+  it("keeps every listener off by default, with the seeds' ports and safe push-port hosts", () => {
     const c = loadConfig({ env: {}, cwd }).compat;
     assert.deepEqual(
       { websocket: c.websocket, text: c.text, socketio: c.socketio, httpPush: c.httpPush },
@@ -43,7 +43,12 @@ describe('compat config', () => {
       assert.equal(c.profile, 'workerman');
       assert.equal(c.line.port, 5679);
       assert.equal(c.port, 8080);
-      for (const [name, port] of [['websocket', 1234], ['text', 5678], ['socketio', 2120], ['httpPush', 2121]] as const) {
+      for (const [name, port] of [
+        ['websocket', 1234],
+        ['text', 5678],
+        ['socketio', 2120],
+        ['httpPush', 2121],
+      ] as const) {
         assert.equal(c.compat[name].enabled, true, name);
         assert.equal(c.compat[name].port, port, name);
       }
@@ -51,7 +56,11 @@ describe('compat config', () => {
   });
 
   it('lets each listener be configured on its own under the profile', () => {
-    const c = loadConfig({ env: {}, cwd, overrides: { profile: 'workerman', compat: { socketio: { enabled: false }, text: { port: 15678, host: '10.0.0.5' } } } });
+    const c = loadConfig({
+      env: {},
+      cwd,
+      overrides: { profile: 'workerman', compat: { socketio: { enabled: false }, text: { port: 15678, host: '10.0.0.5' } } },
+    });
     assert.equal(c.compat.socketio.enabled, false);
     assert.equal(c.compat.websocket.enabled, true);
     assert.deepEqual(c.compat.text, { enabled: true, port: 15678, host: '10.0.0.5' });
@@ -59,16 +68,29 @@ describe('compat config', () => {
 
   it('names port clashes and TLS mistakes', () => {
     const cases: [Parameters<typeof loadConfig>[0], RegExp][] = [
-      [{ env: {}, cwd, overrides: { profile: 'workerman', line: { port: 5678 } } }, /port 5678 is configured for both the line port \(line.port\) and compat.text/],
-      [{ env: {}, cwd, overrides: { compat: { socketio: { enabled: true, port: 8080 } } } }, /port 8080 is configured for both HTTP \(port\) and compat.socketio/],
-      [{ env: {}, cwd, overrides: { compat: { websocket: { enabled: true, port: 2121 }, httpPush: { enabled: true } } } }, /port 2121 .* compat.websocket and compat.httpPush/],
+      [
+        { env: {}, cwd, overrides: { profile: 'workerman', line: { port: 5678 } } },
+        /port 5678 is configured for both the line port \(line.port\) and compat.text/,
+      ],
+      [
+        { env: {}, cwd, overrides: { compat: { socketio: { enabled: true, port: 8080 } } } },
+        /port 8080 is configured for both HTTP \(port\) and compat.socketio/,
+      ],
+      [
+        { env: {}, cwd, overrides: { compat: { websocket: { enabled: true, port: 2121 }, httpPush: { enabled: true } } } },
+        /port 2121 .* compat.websocket and compat.httpPush/,
+      ],
       [{ env: {}, cwd, overrides: { compat: { tls: { cert: '/c.pem' } } } }, /compat.tls needs both cert and key/],
       [{ env: {}, cwd, overrides: { compat: { tls: { pushPorts: true } } } }, /compat.tls.pushPorts is set but/],
       [{ env: {}, cwd, overrides: { compat: { secret: 'short' } } }, /compat.secret must be at least 16/],
       [{ env: {}, cwd, overrides: { compat: { websockets: {} } as never } }, /compat/],
     ];
     for (const [src, re] of cases) {
-      assert.throws(() => loadConfig(src), (err: Error) => err instanceof ConfigError && re.test(err.message), String(re));
+      assert.throws(
+        () => loadConfig(src),
+        (err: Error) => err instanceof ConfigError && re.test(err.message),
+        String(re),
+      );
     }
   });
 
@@ -81,12 +103,15 @@ describe('compat config', () => {
 describe('htmlspecialchars', () => {
   it('matches PHP 8 htmlspecialchars() with default flags, byte for byte', () => {
     requirePhp();
-    const samples = [`<b>hi "a" & 'x'</b>`, '&amp; &lt; already', 'plain', '', '中文 <i>é</i> 😀', "a'b\"c<d>e&f", '\u0000\u001f\t\n'];
+    const samples = [`<b>hi "a" & 'x'</b>`, '&amp; &lt; already', 'plain', '', '中文 <i>é</i> 😀', 'a\'b"c<d>e&f', '\u0000\u001f\t\n'];
     const phpOut = execFileSync('php', ['-r', 'foreach (json_decode(stream_get_contents(STDIN)) as $s) echo json_encode(htmlspecialchars($s)), "\\n";'], {
       input: JSON.stringify(samples),
       encoding: 'utf8',
     });
-    const expected = phpOut.trim().split('\n').map((l) => JSON.parse(l) as string);
+    const expected = phpOut
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as string);
     assert.deepEqual(samples.map(htmlspecialchars), expected);
     assert.equal(htmlspecialchars(`<b>hi "a" & 'x'</b>`), '&lt;b&gt;hi &quot;a&quot; &amp; &#039;x&#039;&lt;/b&gt;');
   });
@@ -172,7 +197,12 @@ describe('Text push lines', () => {
 
   it('checks the secret and removes it from what is forwarded', () => {
     const s = new ApiKeyCheck('0123456789abcdef');
-    assert.deepEqual(parseTextPush('{"uid":"u","secret":"0123456789abcdef","x":"\\/"}', s), { ok: true, to: { user: 'u' }, user: 'u', data: '{"uid":"u","x":"/"}' });
+    assert.deepEqual(parseTextPush('{"uid":"u","secret":"0123456789abcdef","x":"\\/"}', s), {
+      ok: true,
+      to: { user: 'u' },
+      user: 'u',
+      data: '{"uid":"u","x":"/"}',
+    });
     const r = parseTextPush('{"uid":"u","secret":"nope"}', s);
     assert.equal(r.ok === false && r.reply, 'unauthorized');
   });
@@ -213,7 +243,18 @@ describe('compat wire helpers', () => {
         return r.ok ? 'ok' : r.code;
       }),
     );
-    assert.deepEqual(codes, ['bad_login', 'bad_login', 'bad_login', 'bad_login', 'bad_login', 'bad_login', 'bad_login', 'bad_login', 'invalid_uid', 'invalid_uid']);
+    assert.deepEqual(codes, [
+      'bad_login',
+      'bad_login',
+      'bad_login',
+      'bad_login',
+      'bad_login',
+      'bad_login',
+      'bad_login',
+      'bad_login',
+      'invalid_uid',
+      'invalid_uid',
+    ]);
     const req = await resolveLogin(tokens, 'alice', true);
     assert.equal(req.ok === false && req.code, 'token_required');
   });

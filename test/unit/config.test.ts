@@ -46,7 +46,11 @@ describe('config', () => {
       [{ cwd, env: {}, overrides: { limits: { maxFrameBytes: 1 } } }, /limits.maxFrameBytes/],
     ];
     for (const [src, re] of cases) {
-      assert.throws(() => loadConfig(src), (err: Error) => err instanceof ConfigError && re.test(err.message), String(re));
+      assert.throws(
+        () => loadConfig(src),
+        (err: Error) => err instanceof ConfigError && re.test(err.message),
+        String(re),
+      );
     }
     const file = join(cwd, 'unknown.json');
     writeFileSync(file, JSON.stringify({ line: { prot: 1 } }));

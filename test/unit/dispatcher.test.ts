@@ -107,7 +107,8 @@ function rig(makeStore: () => Store, broker: Broker = new MemoryBroker()): Rig {
   };
 }
 
-const req = (to: PublishRequest['to'], n: number, event?: string): PublishRequest => (event === undefined ? { to, data: JSON.stringify({ n }) } : { to, data: JSON.stringify({ n }), event });
+const req = (to: PublishRequest['to'], n: number, event?: string): PublishRequest =>
+  event === undefined ? { to, data: JSON.stringify({ n }) } : { to, data: JSON.stringify({ n }), event };
 const offsets = (r: { streams: { stream: string; offset: number }[] }) => r.streams.map((s) => `${s.stream}@${s.offset}`);
 
 for (const [kind, makeStore] of Object.entries(storeKinds)) {
@@ -132,11 +133,17 @@ for (const [kind, makeStore] of Object.entries(storeKinds)) {
         for (const res of results) assert.equal(res.streams[0]!.epoch, epoch);
         // What the connection got carries the same offsets, data and epoch as what was stored.
         assert.deepEqual(a.received, ['user:alice@1', 'channel:news@1', 'user:alice@2', 'broadcast@1', 'channel:news@2']);
-        assert.deepEqual(a.deliveries.map((d) => [d.envelope.data, d.envelope.epoch]), [1, 2, 3, 4, 6].map((n) => [JSON.stringify({ n }), epoch]));
-        assert.deepEqual((await r.store.read('channel:news', 0, 10)).map((m) => [m.offset, m.data]), [
-          [1, '{"n":2}'],
-          [2, '{"n":6}'],
-        ]);
+        assert.deepEqual(
+          a.deliveries.map((d) => [d.envelope.data, d.envelope.epoch]),
+          [1, 2, 3, 4, 6].map((n) => [JSON.stringify({ n }), epoch]),
+        );
+        assert.deepEqual(
+          (await r.store.read('channel:news', 0, 10)).map((m) => [m.offset, m.data]),
+          [
+            [1, '{"n":2}'],
+            [2, '{"n":6}'],
+          ],
+        );
         assert.equal(r.dispatcher.published, 6);
       } finally {
         await r.close();
@@ -223,12 +230,28 @@ for (const [kind, makeStore] of Object.entries(storeKinds)) {
         ];
         const results = await r.dispatcher.publishMany(reqs);
         assert.deepEqual(r.store.appendCalls, [7], 'one append for all six publishes (seven streams entries)');
-        assert.deepEqual(results.map(offsets), [['user:alice@1'], ['channel:news@1'], ['user:alice@2', 'user:bob@1'], ['broadcast@1'], ['user:alice@3'], ['channel:news@2']]);
-        assert.deepEqual(results.map((x) => x.delivered), [1, 1, 2, 2, 1, 1]);
+        assert.deepEqual(results.map(offsets), [
+          ['user:alice@1'],
+          ['channel:news@1'],
+          ['user:alice@2', 'user:bob@1'],
+          ['broadcast@1'],
+          ['user:alice@3'],
+          ['channel:news@2'],
+        ]);
+        assert.deepEqual(
+          results.map((x) => x.delivered),
+          [1, 1, 2, 2, 1, 1],
+        );
         assert.deepEqual(a.received, ['user:alice@1', 'channel:news@1', 'user:alice@2', 'broadcast@1', 'user:alice@3', 'channel:news@2']);
-        assert.deepEqual(a.deliveries.map((d) => d.envelope.data), ['{"n":1}', '{"n":2}', '{"n":3}', '{"n":4}', '{"n":5}', '{"n":6}']);
+        assert.deepEqual(
+          a.deliveries.map((d) => d.envelope.data),
+          ['{"n":1}', '{"n":2}', '{"n":3}', '{"n":4}', '{"n":5}', '{"n":6}'],
+        );
         assert.deepEqual(b.received, ['user:bob@1', 'broadcast@1']);
-        assert.deepEqual((await r.store.read('user:alice', 0, 10)).map((m) => m.data), ['{"n":1}', '{"n":3}', '{"n":5}']);
+        assert.deepEqual(
+          (await r.store.read('user:alice', 0, 10)).map((m) => m.data),
+          ['{"n":1}', '{"n":3}', '{"n":5}'],
+        );
         assert.equal(r.dispatcher.published, 6);
       } finally {
         await r.close();
@@ -265,11 +288,17 @@ for (const [kind, makeStore] of Object.entries(storeKinds)) {
         const [named, plain] = await r.dispatcher.publishMany([req({ user: 'alice' }, 3, 'ping'), req({ user: 'alice' }, 4)]);
         assert.ok(named !== undefined && plain !== undefined);
         const envs = a.deliveries.map((d) => d.envelope);
-        assert.deepEqual(envs.map((e) => e.event), ['order.shipped', undefined, 'ping', undefined]);
+        assert.deepEqual(
+          envs.map((e) => e.event),
+          ['order.shipped', undefined, 'ping', undefined],
+        );
         assert.equal('event' in envs[1]!, false, 'no event key at all, not an undefined one');
         assert.equal(JSON.parse(a.frames[0]!.subarray(2).toString()).event, 'order.shipped');
         assert.equal(JSON.parse(a.frames[1]!.subarray(2).toString()).event, undefined);
-        assert.deepEqual((await r.store.read('user:alice', 0, 10)).map((m) => m.event), ['order.shipped', undefined, 'ping', undefined]);
+        assert.deepEqual(
+          (await r.store.read('user:alice', 0, 10)).map((m) => m.event),
+          ['order.shipped', undefined, 'ping', undefined],
+        );
       } finally {
         await r.close();
       }
@@ -314,7 +343,10 @@ describe('Dispatcher with a broker that delivers everything', () => {
     const res = await r.dispatcher.publish(req({ user: 'alice' }, 1, 'hi'));
     const many = await r.dispatcher.publishMany([req({ channel: 'news' }, 2), req({ all: true }, 3)]);
     assert.equal(res.delivered, 2, 'counted: two local connections will get it');
-    assert.deepEqual(many.map((m) => m.delivered), [1, 2]);
+    assert.deepEqual(
+      many.map((m) => m.delivered),
+      [1, 2],
+    );
     assert.deepEqual(offsets(res), ['user:alice@1']);
     assert.deepEqual([...a1.received, ...a2.received], [], 'nothing delivered by the dispatcher itself');
     assert.equal(r.hub.deliveries, 0);
@@ -346,7 +378,13 @@ describe('Dispatcher with the Redis store and broker', () => {
     const hub = new Hub();
     // As src/backends.ts wires it: a stream is watched while a local connection needs it. A failed watch is not
     // lost: the test awaits the same watches below.
-    hub.observe({ connected() {}, disconnected() {}, subscribed() {}, unsubscribed() {}, interest: (s, on) => (on ? void broker.watch(s).catch(() => {}) : broker.unwatch(s)) });
+    hub.observe({
+      connected() {},
+      disconnected() {},
+      subscribed() {},
+      unsubscribed() {},
+      interest: (s, on) => (on ? void broker.watch(s).catch(() => {}) : broker.unwatch(s)),
+    });
     const dispatcher = new Dispatcher(hub, store, broker);
     const handed: string[] = [];
     let allHanded: () => void = () => {};
@@ -368,7 +406,10 @@ describe('Dispatcher with the Redis store and broker', () => {
     const toAlice = await dispatcher.publish(req({ user: 'alice' }, 1));
     const toNews = await dispatcher.publish(req({ channel: 'news' }, 2, 'headline'));
     const toAll = await dispatcher.publish(req({ all: true }, 3));
-    assert.deepEqual([toAlice, toNews, toAll].map((x) => x.delivered), [2, 1, 3]);
+    assert.deepEqual(
+      [toAlice, toNews, toAll].map((x) => x.delivered),
+      [2, 1, 3],
+    );
     assert.deepEqual([toAlice, toNews, toAll].map(offsets), [['user:alice@1'], ['channel:news@1'], ['broadcast@1']]);
 
     // Once the broker has handed on all three, everything any path could deliver has been delivered: a copy from

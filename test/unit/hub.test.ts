@@ -65,7 +65,11 @@ describe('Hub bookkeeping', () => {
     assert.deepEqual([...a.channels], ['chat']);
     assert.equal(hub.unsubscribe(a, 'news'), false, 'a channel the connection is not in');
     assert.equal(hub.unsubscribe(b, 'news'), true);
-    assert.deepEqual([...hub.channels()].map(([ch]) => ch), ['chat'], 'the emptied channel entry is deleted');
+    assert.deepEqual(
+      [...hub.channels()].map(([ch]) => ch),
+      ['chat'],
+      'the emptied channel entry is deleted',
+    );
     assert.equal(hub.channelCount, 1);
   });
 
@@ -82,7 +86,10 @@ describe('Hub bookkeeping', () => {
     assert.equal(a.channels.size, 0);
     assert.equal(hub.membersOf('x').size, 0);
     assert.deepEqual(ids(hub.membersOf('y')), ['b']);
-    assert.deepEqual([...hub.channels()].map(([ch]) => ch), ['y']);
+    assert.deepEqual(
+      [...hub.channels()].map(([ch]) => ch),
+      ['y'],
+    );
     assert.equal(hub.count({ kind: 'all' }), 1);
   });
 
@@ -94,7 +101,10 @@ describe('Hub bookkeeping', () => {
     assert.equal(hub.subscribe(a, 'news', 10), true);
     assert.equal(hub.subscribe(a, 'news', 10), true);
     assert.equal(hub.membersOf('news').size, 1);
-    assert.deepEqual(log.filter((l) => l.startsWith('subscribed')), ['subscribed a news']);
+    assert.deepEqual(
+      log.filter((l) => l.startsWith('subscribed')),
+      ['subscribed a news'],
+    );
     hub.unsubscribe(a, 'news');
     assert.equal(hub.channelCount, 0, 'one unsubscribe undoes it');
   });
@@ -109,7 +119,11 @@ describe('Hub bookkeeping', () => {
     assert.equal(hub.subscribe(a, 'c3', 2), false);
     assert.deepEqual([...a.channels].sort(), ['c1', 'c2']);
     assert.equal(hub.membersOf('c3').size, 0);
-    assert.equal(log.some((l) => l.includes('c3')), false, 'no observer hears of the refused channel');
+    assert.equal(
+      log.some((l) => l.includes('c3')),
+      false,
+      'no observer hears of the refused channel',
+    );
     assert.equal(hub.subscribe(a, 'c1', 2), true, 'already a member: not a new channel');
     hub.unsubscribe(a, 'c1');
     assert.equal(hub.subscribe(a, 'c3', 2), true, 'room again after leaving one');
@@ -289,7 +303,10 @@ describe('Hub delivery', () => {
     const conns = [new RecordingConnection('a1', 'alice'), new LeavingConnection('a2', 'alice', hub), new RecordingConnection('a3', 'alice')];
     for (const c of conns) hub.add(c);
     assert.equal(hub.deliver({ kind: 'user', user: 'alice' }, env('user:alice', 1)), 2);
-    assert.deepEqual(conns.map((c) => c.received.length), [1, 0, 1]);
+    assert.deepEqual(
+      conns.map((c) => c.received.length),
+      [1, 0, 1],
+    );
     assert.deepEqual(ids(hub.connectionsOf('alice')), ['a1', 'a3']);
     assert.equal(hub.dropped, 1);
   });
@@ -309,12 +326,22 @@ describe('Hub delivery', () => {
 
     // The frame is the native message: an unmasked text frame carrying the envelope.
     assert.equal(frame[0], 0x81);
-    assert.deepEqual(JSON.parse(frame.subarray(2).toString()), { type: 'message', stream: 'broadcast', offset: 7, epoch: 'e1', event: 'greet', data: { hello: 'world' } });
+    assert.deepEqual(JSON.parse(frame.subarray(2).toString()), {
+      type: 'message',
+      stream: 'broadcast',
+      offset: 7,
+      epoch: 'e1',
+      event: 'greet',
+      data: { hello: 'world' },
+    });
 
     // Another transport's encoding is made once too, whoever asks first.
     let encoded = 0;
     const encoder = (x: Envelope) => (encoded++, `${x.stream}/${x.offset}`);
-    assert.deepEqual(conns.map((c) => c.deliveries[0]!.as(encoder)), ['broadcast/7', 'broadcast/7', 'broadcast/7']);
+    assert.deepEqual(
+      conns.map((c) => c.deliveries[0]!.as(encoder)),
+      ['broadcast/7', 'broadcast/7', 'broadcast/7'],
+    );
     assert.equal(encoded, 1);
   });
 

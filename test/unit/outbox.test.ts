@@ -98,7 +98,12 @@ async function pair(): Promise<Pair> {
 }
 
 /** An owner that counts how often it was told of an overflow. */
-const owner = () => ({ overflows: 0, overflow() { this.overflows++; } });
+const owner = () => ({
+  overflows: 0,
+  overflow() {
+    this.overflows++;
+  },
+});
 const frame = (s: string) => Buffer.from(s);
 /** Resolves after the current turn's setImmediate callbacks, which is when the outbox flushes. */
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -141,7 +146,10 @@ describe('Outbox coalescing', () => {
       for (let i = 0; i < 100; i++) for (const [k, box] of boxes.entries()) box.push(frame(`${k}:${i};`));
       const expected = (k: number) => Array.from({ length: 100 }, (_, i) => `${k}:${i};`).join('');
       for (const [k, p] of pairs.entries()) assert.equal((await p.until(expected(k).length)).toString(), expected(k));
-      assert.deepEqual(pairs.map((p) => p.writes.length), [1, 1, 1]);
+      assert.deepEqual(
+        pairs.map((p) => p.writes.length),
+        [1, 1, 1],
+      );
     } finally {
       for (const p of pairs) p.destroy();
     }

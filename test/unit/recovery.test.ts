@@ -26,7 +26,10 @@ describe('planRecovery: the client has a position', () => {
     const plan = await planRecovery(store, STREAM, { offset: 2, epoch }, { replayAll: false });
     assert.equal(plan.recovered, true);
     assert.deepEqual(offsets(plan), [3, 4, 5]);
-    assert.deepEqual(plan.messages.map((m) => m.data), ['{"i":3}', '{"i":4}', '{"i":5}']);
+    assert.deepEqual(
+      plan.messages.map((m) => m.data),
+      ['{"i":3}', '{"i":4}', '{"i":5}'],
+    );
     assert.deepEqual(plan.position, { top: 5, first: 1, epoch });
   });
 

@@ -153,7 +153,11 @@ describe('Sequencer', () => {
   it('continues past entries that retention trimmed before the fill could read them', async () => {
     const store = new MemoryStore(() => ({ maxCount: 3, maxAgeMs: 3_600_000 }));
     const out: number[] = [];
-    const seq = new Sequencer(store, (e) => out.push(e.offset), () => {});
+    const seq = new Sequencer(
+      store,
+      (e) => out.push(e.offset),
+      () => {},
+    );
     await seq.open('s', () => Promise.resolve());
     let last: Envelope | undefined;
     for (let i = 0; i < 10; i++) {
@@ -202,7 +206,10 @@ describe('Sequencer', () => {
       position: (s: string) => (fail ? Promise.reject(new Error('down')) : store.position(s)),
       read: (s: string, after: number, limit: number) => store.read(s, after, limit),
     }));
-    await assert.rejects(r.seq.open('s', () => Promise.resolve()), /down/);
+    await assert.rejects(
+      r.seq.open('s', () => Promise.resolve()),
+      /down/,
+    );
     assert.equal(r.seq.has('s'), false);
     fail = false;
     await r.seq.open('s', () => Promise.resolve());

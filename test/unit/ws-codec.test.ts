@@ -1,6 +1,17 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { closeFrame, controlFrame, FrameParser, isValidCloseCode, OP_BINARY, OP_CLOSE, OP_CONTINUATION, OP_PING, OP_PONG, OP_TEXT } from '../../src/net/websocket/codec.ts';
+import {
+  closeFrame,
+  controlFrame,
+  FrameParser,
+  isValidCloseCode,
+  OP_BINARY,
+  OP_CLOSE,
+  OP_CONTINUATION,
+  OP_PING,
+  OP_PONG,
+  OP_TEXT,
+} from '../../src/net/websocket/codec.ts';
 import { acceptKey } from '../../src/net/websocket/handshake.ts';
 
 type Event =
@@ -71,7 +82,10 @@ describe('ws-codec: FrameParser', () => {
   it('unmasks text and binary messages of every length encoding', () => {
     const long = 'x'.repeat(300);
     const huge = 'y'.repeat(70_000);
-    const events = parseAll(Buffer.concat([frame(OP_TEXT, 'hello'), frame(OP_TEXT, long), frame(OP_BINARY, Buffer.from([1, 2, 3])), frame(OP_TEXT, huge), frame(OP_TEXT, '')]), 100_000);
+    const events = parseAll(
+      Buffer.concat([frame(OP_TEXT, 'hello'), frame(OP_TEXT, long), frame(OP_BINARY, Buffer.from([1, 2, 3])), frame(OP_TEXT, huge), frame(OP_TEXT, '')]),
+      100_000,
+    );
     assert.deepEqual(events, [
       { kind: 'message', data: 'hello', binary: false },
       { kind: 'message', data: long, binary: false },

@@ -36,7 +36,6 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
   res.end(text);
 }
 
-
 /** Requests under a path prefix handed to another part of the application as they are. */
 export interface MountedRoutes {
   handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void>;

@@ -34,7 +34,9 @@ export const WS_PACKAGE_HANDSHAKE: HandshakeRules = { versions: ['13', '8'], num
 
 /** Sec-WebSocket-Accept for a client's Sec-WebSocket-Key. */
 export function acceptKey(key: string): string {
-  return createHash('sha1').update(key + GUID).digest('base64');
+  return createHash('sha1')
+    .update(key + GUID)
+    .digest('base64');
 }
 
 /** Why `req` is not a WebSocket upgrade we accept (status and reason), or the subprotocol to answer ('' none). */
@@ -45,7 +47,10 @@ export function checkUpgrade(req: IncomingMessage, rules: HandshakeRules = HERAL
   const key = req.headers['sec-websocket-key'];
   if (key === undefined || !KEY_RE.test(key)) return { status: 400, reason: 'missing or invalid Sec-WebSocket-Key header' };
   if (!versionAccepted(req.headers['sec-websocket-version'], rules)) {
-    return { status: 400, reason: `unsupported Sec-WebSocket-Version: only ${rules.versions.join(' or ')} ${rules.versions.length > 1 ? 'are' : 'is'} supported` };
+    return {
+      status: 400,
+      reason: `unsupported Sec-WebSocket-Version: only ${rules.versions.join(' or ')} ${rules.versions.length > 1 ? 'are' : 'is'} supported`,
+    };
   }
   // Browsers fail a connection whose offered subprotocols get no answer, so the first is echoed (as `ws` does);
   // no protocol of Herald depends on it.

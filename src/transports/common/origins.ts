@@ -12,7 +12,16 @@ export class OriginPolicy {
     for (const o of origins) {
       if (o === '*') continue;
       if (!o.includes('*')) this.exact.add(o.toLowerCase());
-      else this.globs.push(new RegExp(`^${o.toLowerCase().split('*').map((s) => s.replace(/[.+?^${}()|[\]\\/]/g, '\\$&')).join('[^/]*')}$`));
+      else
+        this.globs.push(
+          new RegExp(
+            `^${o
+              .toLowerCase()
+              .split('*')
+              .map((s) => s.replace(/[.+?^${}()|[\]\\/]/g, '\\$&'))
+              .join('[^/]*')}$`,
+          ),
+        );
     }
   }
 

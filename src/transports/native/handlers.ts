@@ -71,20 +71,20 @@ function subscribe(ctx: Context, conn: NativeConnection, f: Extract<ClientFrame,
     .watch(stream)
     .then(() => planRecovery(ctx.store, stream, f.since, { replayAll: false }))
     .then(
-    (read) => {
-      const live = ctx.broker.delivered(stream);
-      const plan = capToDelivered(read, live);
-      const epoch = plan.position.epoch;
-      const resumes = f.since !== undefined && f.since.epoch === epoch;
-      const from = resumes ? f.since!.offset : conn.liveStart(stream, epoch, plan.position.top);
-      // A client that does not resume starts live, after `top`: its start, so it also gets what was published since
-      // it subscribed, which may be before the history was read.
-      const top = resumes ? plan.position.top : from;
-      conn.sendText(encodeAck('subscribed', f.channel, f.id, { stream, recovered: plan.recovered, epoch, top, replay: plan.messages.length }));
-      conn.endRecovery(stream, plan.position.epoch, from, plan.messages, live);
-    },
-    (err: unknown) => recoveryFailed(ctx, conn, stream, err),
-  );
+      (read) => {
+        const live = ctx.broker.delivered(stream);
+        const plan = capToDelivered(read, live);
+        const epoch = plan.position.epoch;
+        const resumes = f.since !== undefined && f.since.epoch === epoch;
+        const from = resumes ? f.since!.offset : conn.liveStart(stream, epoch, plan.position.top);
+        // A client that does not resume starts live, after `top`: its start, so it also gets what was published since
+        // it subscribed, which may be before the history was read.
+        const top = resumes ? plan.position.top : from;
+        conn.sendText(encodeAck('subscribed', f.channel, f.id, { stream, recovered: plan.recovered, epoch, top, replay: plan.messages.length }));
+        conn.endRecovery(stream, plan.position.epoch, from, plan.messages, live);
+      },
+      (err: unknown) => recoveryFailed(ctx, conn, stream, err),
+    );
 }
 
 /**

@@ -245,6 +245,18 @@ describe('native /ws: frames', () => {
     );
   });
 
+  it('closes with 1008 when a message spans more than 16384 frames (endless empty continuations), as ws does', async () => {
+    const h = await server();
+    const c = await welcomed(h);
+    // 16384 frames are allowed: the opening one and 16383 continuations, the last with FIN.
+    const empty = frame(0x0, '', { fin: false });
+    c.send(Buffer.concat([frame(0x1, '{"type":', { fin: false }), ...Array<Buffer>(16382).fill(empty), frame(0x0, '"ping"}')]));
+    await c.json((f) => f.type === 'pong');
+    // One more frame than that is refused, before the last one arrives.
+    c.send(Buffer.concat([frame(0x1, '{', { fin: false }), ...Array<Buffer>(16384).fill(empty)]));
+    assert.equal((await c.closeFrame()).code, 1008);
+  });
+
   it('closes with 1002 on an unmasked client frame, then ends the socket', async () => {
     const h = await server();
     const c = await welcomed(h);

@@ -42,6 +42,12 @@ export function isValidCloseCode(code: number): boolean {
  * valid UTF-8 (1007); a close frame's code is valid and its reason UTF-8. After a close frame or an error nothing
  * more is parsed.
  */
+/**
+ * Frames per message that `ws` allows (1008 past it); a limit is what stops endless empty continuation frames,
+ * which cost memory and no payload bytes.
+ */
+export const WS_MAX_FRAGMENTS = 16 * 1024;
+
 export abstract class FrameParser {
   /** Received bytes not parsed yet (an incomplete frame): one Buffer, or several until `need` bytes are in. */
   private rest: Buffer | Buffer[] | null = null;

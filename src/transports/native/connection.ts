@@ -7,6 +7,7 @@ import type { Position, StoredMessage } from '../../store/store.ts';
 import { CloseCode } from '../../protocol/codes.ts';
 import { encodeAck, encodeMessage } from '../../protocol/frames.ts';
 import { frameText } from '../../protocol/wsframe.ts';
+import { WS_MAX_FRAGMENTS } from '../../net/websocket/codec.ts';
 import { CLOSE_TIMEOUT_MS, ServerWebSocket } from '../../net/websocket/socket.ts';
 
 /** What a connection needs from its endpoint: shared by all connections, so none holds its own callbacks. */
@@ -182,6 +183,11 @@ export class NativeConnection extends ServerWebSocket implements Connection {
 
   protected get maxPayload(): number {
     return this.host.maxFrameBytes;
+  }
+
+  /** As on 1234 and in `ws`: without it, empty continuation frames grow a message's fragment list for ever. */
+  protected override get maxFragments(): number {
+    return WS_MAX_FRAGMENTS;
   }
 
   protected get maxWriteBacklog(): number {

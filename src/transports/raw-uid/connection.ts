@@ -4,6 +4,7 @@ import type { Delivery } from '../../core/delivery.ts';
 import { Outbox } from '../../core/outbox.ts';
 import type { Envelope } from '../../domain/streams.ts';
 import { dataAsText } from '../common/wire.ts';
+import { WS_MAX_FRAGMENTS } from '../../net/websocket/codec.ts';
 import { ServerWebSocket } from '../../net/websocket/socket.ts';
 import { frameText } from '../../protocol/wsframe.ts';
 
@@ -15,9 +16,6 @@ export const SLOW_CONSUMER_CLOSE = 1008;
  * before its socket is destroyed: one second, as on `ws` before, where Herald armed this timer itself.
  */
 const CUT_OFF_MS = 1000;
-
-/** Frames one message may span: `ws`'s default limit, which this port ran with. */
-const MAX_FRAGMENTS = 16 * 1024;
 
 /** The WebSocket frame of one message for raw-uid clients; module-level so Delivery memoizes it per message. */
 export const rawUidFrame = (env: Envelope): Buffer => frameText(dataAsText(env.data));
@@ -125,7 +123,7 @@ export class RawUidConnection extends ServerWebSocket implements Connection {
   }
 
   protected override get maxFragments(): number {
-    return MAX_FRAGMENTS;
+    return WS_MAX_FRAGMENTS;
   }
 
   protected get maxWriteBacklog(): number {

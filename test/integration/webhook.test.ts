@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { signWebhook } from '../../src/core/upstream.ts';
+import { RawWsClient, SioClient, startCompat } from '../helpers/compat.ts';
 import { API_KEY, startHerald, type TestHerald } from '../helpers/herald.ts';
 import { TestClient } from '../helpers/ws-client.ts';
 
@@ -101,5 +102,34 @@ describe('upstream webhook', () => {
     c.close();
     const disc = await b.next((r) => r.body.type === 'disconnect' && r.body.session === session);
     assert.equal(disc.body.user, 'u3');
+  });
+});
+
+describe('upstream webhook: connect and disconnect events of every transport', () => {
+  it('posts them once per connection for the 1234 port and Socket.IO too, and none for a page that never logs in', async () => {
+    const b = await backend((_r, res) => res.end());
+    const h = await startCompat({}, { webhook: { url: b.url, timeoutMs: 500, events: ['connect', 'disconnect'] } });
+    try {
+      const raw = await RawWsClient.login(h, 'w-raw');
+      const rawConnect = await b.next((r) => r.body.type === 'connect' && r.body.user === 'w-raw');
+      assert.equal(rawConnect.body.transport, 'websocket');
+      const anon = SioClient.create(4, h.ports.socketio, undefined);
+      await anon.connected;
+      const sio = await SioClient.login(h, 4, 'w-sio');
+      const sioConnect = await b.next((r) => r.body.type === 'connect' && r.body.user === 'w-sio');
+      assert.equal(sioConnect.body.transport, 'socketio');
+      await raw.close();
+      sio.close();
+      anon.close();
+      await b.next((r) => r.body.type === 'disconnect' && r.body.session === rawConnect.body.session);
+      await b.next((r) => r.body.type === 'disconnect' && r.body.session === sioConnect.body.session);
+      // Every connection was announced exactly once, and the anonymous page not at all.
+      const events = b.calls.filter((r) => r.body.type === 'connect' || r.body.type === 'disconnect');
+      assert.deepEqual(events.map((r) => `${r.body.type} ${r.body.user}`).sort(), ['connect w-raw', 'connect w-sio', 'disconnect w-raw', 'disconnect w-sio']);
+    } finally {
+      await h.close();
+      b.server.close();
+      b.server.closeAllConnections();
+    }
   });
 });

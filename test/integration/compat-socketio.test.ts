@@ -3,6 +3,8 @@ import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { rawHttp, RawWsClient, SioClient, startCompat, type CompatHerald } from '../helpers/compat.ts';
+import type { SocketIoConnection } from '../../src/transports/socketio/connection.ts';
+import { CHECKED_WITH } from '../../src/transports/socketio/engine-internals.ts';
 import { TestClient } from '../helpers/ws-client.ts';
 
 const count = (users: number, pages: number) => `当前<b>${users}</b>人在线，共打开<b>${pages}</b>个页面`;
@@ -231,8 +233,15 @@ describe('compat: web-msg-sender Socket.IO (2120) with socket.io-client 2.x and 
     for (const c of [...clients, upgrading]) {
       await c.newMsg.next((m) => m === 'b29');
       assert.deepEqual(c.newMsg.items, expected);
-      c.close();
     }
+    // The single-write path reads Engine.IO internals (engine-internals.ts): on the websocket transport it must be
+    // the one in use, with the Engine.IO version package.json pins; if the probe stopped finding the socket, Herald
+    // would fall back to one write per packet without a word.
+    for (const uid of ['burst2', 'burst4', 'burstU']) {
+      const [conn] = [...h.server.context.hub.connectionsOf(uid)] as SocketIoConnection[];
+      assert.equal(conn?.writesDirect, true, `${uid}: new_msg frames take the single-write path (checked with ${JSON.stringify(CHECKED_WITH)})`);
+    }
+    for (const c of [...clients, upgrading]) c.close();
   });
 
   it('answers other paths on the port with 404', async () => {

@@ -1,10 +1,10 @@
-import { Socket as NetSocket } from 'node:net';
 import type { Socket } from 'socket.io';
 import type { Connection } from '../../core/connection.ts';
 import type { Delivery } from '../../core/delivery.ts';
 import type { Envelope } from '../../domain/streams.ts';
 import { Outbox } from '../../core/outbox.ts';
 import { dataAsText } from '../common/wire.ts';
+import { directSocketOf } from './engine-internals.ts';
 import { CloseCode, isReconnectCode } from '../../protocol/codes.ts';
 import { frameText } from '../../protocol/wsframe.ts';
 
@@ -26,26 +26,16 @@ export interface Backlog {
   outbox?: Outbox | undefined;
 }
 
-interface EngineInternals {
-  upgrading?: boolean;
-  writeBuffer?: unknown[];
-  transport?: { name?: string; socket?: { _socket?: unknown } };
-}
-
 /**
  * Engine.IO writes one packet per WebSocket frame per write; ten messages in a turn are ten syscalls per socket.
  * Once the connection runs on the websocket transport with nothing queued in Engine.IO (so order is kept), new_msg
  * frames go straight to the raw socket through an Outbox, as the native transport's do: coalesced per turn,
  * bounded by bytes. Engine.IO keeps its own packets (pings, acks, online counts); frames interleave whole.
- * Reaches into Engine.IO and `ws` internals, checked at run time: anything unexpected keeps the Engine.IO path.
  */
 function directOutbox(socket: Socket, backlog: Backlog, maxBufferedBytes: number, owner: { overflow(): void }): Outbox | undefined {
   if (backlog.outbox !== undefined) return backlog.outbox;
-  const conn = socket.conn as unknown as EngineInternals;
-  const transport = conn.transport;
-  if (transport?.name !== 'websocket' || conn.upgrading !== false || !Array.isArray(conn.writeBuffer) || conn.writeBuffer.length > 0) return undefined;
-  const raw = transport.socket?._socket;
-  if (!(raw instanceof NetSocket)) return undefined;
+  const raw = directSocketOf(socket);
+  if (raw === undefined) return undefined;
   backlog.outbox = new Outbox(raw, maxBufferedBytes, owner);
   return backlog.outbox;
 }
@@ -66,6 +56,11 @@ export class SocketIoConnection implements Connection {
     private readonly backlog: Backlog,
     private readonly maxBufferedBytes: number,
   ) {}
+
+  /** True once messages go out on the single-write path (directly to the socket under Engine.IO). */
+  get writesDirect(): boolean {
+    return this.backlog.outbox !== undefined;
+  }
 
   deliver(d: Delivery): boolean {
     if (this.closed || !this.socket.connected) return false;

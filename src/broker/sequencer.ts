@@ -86,7 +86,12 @@ export class Sequencer {
     const all: Promise<boolean>[] = [];
     for (const [stream, s] of this.streams) {
       const caught = this.catchUp(stream, s, subscribed(stream));
-      s.ready = caught.then(() => undefined);
+      // The caller hears of a failure through the returned promise; `ready` only says when a joining connection may
+      // read, and `delivered` is still truthful (the node's own position) if the read failed.
+      s.ready = caught.then(
+        () => undefined,
+        () => undefined,
+      );
       all.push(caught);
     }
     return Promise.all(all).then((changed) => changed.includes(true));

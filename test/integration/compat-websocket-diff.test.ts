@@ -10,24 +10,13 @@ import { after, before, describe, it } from 'node:test';
 import { startCompat, type CompatHerald } from '../helpers/compat.ts';
 import { closePayload, frame, handshakeRequest, OP, RawWs } from '../helpers/raw-ws.ts';
 import { startOldWebsocketPort } from '../fixtures/raw-uid-on-ws.ts';
+import { prng } from '../helpers/prng.ts';
 
 const MAX = 1024;
 const SEED = Number(process.env.HERALD_DIFF_SEED ?? 12);
 const CASES = Number(process.env.HERALD_DIFF_CASES ?? 300);
 /** What `ws` allows one message to span by default (maxFragments). */
 const MAX_FRAGMENTS = 16 * 1024;
-
-/** mulberry32: small, seedable, good enough to pick test inputs. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 class Gen {
   constructor(readonly next: () => number) {}

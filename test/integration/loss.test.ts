@@ -11,22 +11,11 @@ import { API_KEY, startHerald, TOKEN_SECRET } from '../helpers/herald.ts';
 import { runHerald, type HeraldProcess } from '../helpers/process.ts';
 import { freePort } from '../helpers/redis.ts';
 import { memoryStorage, nextEvent, sdkClient } from '../helpers/sdk.ts';
+import { prng } from '../helpers/prng.ts';
 
 const USERS = 4;
 const MESSAGES = 3000;
 const BATCH = 50;
-
-/** Deterministic PRNG (mulberry32), so a failing run can be replayed with its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Target = { user: string } | { channel: string } | { all: true };
 const targetOf = (seq: number): Target => (seq % 10 === 0 ? { all: true } : seq % 3 === 0 ? { channel: 'loss' } : { user: `u${seq % USERS}` });

@@ -7,39 +7,10 @@ import { afterEach, describe, it } from 'node:test';
 import { CloseCode } from '../../src/protocol/codes.ts';
 import { hubChanged } from '../helpers/compat.ts';
 import { perTestCleanup, type TestHerald } from '../helpers/herald.ts';
+import { closePayload, frame, type ServerFrame } from '../helpers/raw-ws.ts';
 
 const KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
 const ACCEPT = 's3pPLMBiTxaQ9kYGzzhZRbK+xOo=';
-const MASK = Buffer.from([0x12, 0x34, 0x56, 0x78]);
-
-interface ServerFrame {
-  fin: boolean;
-  opcode: number;
-  payload: Buffer;
-}
-
-/** Builds a client frame: masked unless told otherwise; `len` overrides the length in the header. */
-function frame(opcode: number, payload: Buffer | string, opts: { fin?: boolean; masked?: boolean; len?: number } = {}): Buffer {
-  const data = typeof payload === 'string' ? Buffer.from(payload) : payload;
-  const { fin = true, masked = true } = opts;
-  const len = opts.len ?? data.length;
-  const ext = len < 126 ? 0 : len < 65536 ? 2 : 8;
-  const head = Buffer.alloc(2 + ext + (masked ? 4 : 0));
-  head[0] = (fin ? 0x80 : 0) | opcode;
-  head[1] = (masked ? 0x80 : 0) | (ext === 0 ? len : ext === 2 ? 126 : 127);
-  if (ext === 2) head.writeUInt16BE(len, 2);
-  if (ext === 8) head.writeBigUInt64BE(BigInt(len), 2);
-  if (!masked) return Buffer.concat([head, data]);
-  MASK.copy(head, 2 + ext);
-  return Buffer.concat([head, Buffer.from(data.map((b, i) => b ^ MASK[i % 4]!))]);
-}
-
-function closePayload(code: number, reason = ''): Buffer {
-  const b = Buffer.alloc(2);
-  b.writeUInt16BE(code);
-  return Buffer.concat([b, Buffer.from(reason)]);
-}
-
 /** A raw WebSocket client: sends the handshake, then parses the server's (unmasked) frames as they come. */
 class RawClient {
   readonly frames: ServerFrame[] = [];

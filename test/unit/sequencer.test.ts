@@ -8,6 +8,7 @@ import { Sequencer, type History } from '../../src/broker/sequencer.ts';
 import type { Envelope } from '../../src/domain/streams.ts';
 import { MemoryStore } from '../../src/store/memory.ts';
 import type { StoredMessage, StreamPosition } from '../../src/store/store.ts';
+import { prng } from '../helpers/prng.ts';
 
 const retention = () => ({ maxCount: 100_000, maxAgeMs: 3_600_000 });
 
@@ -97,10 +98,9 @@ describe('Sequencer', () => {
     await r.seq.open('s', () => Promise.resolve());
     const envs = await r.append('s', 500);
     const shuffled = [...envs];
-    let seed = 7;
+    const random = prng(7);
     for (let i = shuffled.length - 1; i > 0; i--) {
-      seed = (seed * 1103515245 + 12345) % 2 ** 31;
-      const j = seed % (i + 1);
+      const j = Math.floor(random() * (i + 1));
       [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
     }
     for (const e of [...shuffled, ...shuffled.slice(0, 50)]) r.seq.push(e);

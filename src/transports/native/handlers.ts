@@ -1,6 +1,6 @@
 import { countError, type Context } from '../../context.ts';
 import { BROADCAST_STREAM, channelOfStream, channelStream, isValidChannel, userStream } from '../../domain/streams.ts';
-import { capToDelivered, planRecovery } from '../../core/recovery.ts';
+import { capToDelivered, planRecovery, type RecoveryPlan } from '../../core/recovery.ts';
 import { UpstreamError } from '../../core/upstream.ts';
 import { CloseCode, ErrorCode } from '../../protocol/codes.ts';
 import {
@@ -11,6 +11,7 @@ import {
   PONG_FRAME,
   type ClientFrame,
   type FrameError,
+  type RecoveryInfo,
   type SincePosition,
 } from '../../protocol/frames.ts';
 import { frameText } from '../../protocol/wsframe.ts';
@@ -72,16 +73,8 @@ function subscribe(ctx: Context, conn: NativeConnection, f: Extract<ClientFrame,
     .then(() => planRecovery(ctx.store, stream, f.since, { replayAll: false }))
     .then(
       (read) => {
-        const live = ctx.broker.delivered(stream);
-        const plan = capToDelivered(read, live);
-        const epoch = plan.position.epoch;
-        const resumes = f.since !== undefined && f.since.epoch === epoch;
-        const from = resumes ? f.since!.offset : conn.liveStart(stream, epoch, plan.position.top);
-        // A client that does not resume starts live, after `top`: its start, so it also gets what was published since
-        // it subscribed, which may be before the history was read.
-        const top = resumes ? plan.position.top : from;
-        conn.sendText(encodeAck('subscribed', f.channel, f.id, { stream, recovered: plan.recovered, epoch, top, replay: plan.messages.length }));
-        conn.endRecovery(stream, plan.position.epoch, from, plan.messages, live);
+        const since = f.since !== undefined && f.since.epoch === read.position.epoch ? f.since.offset : undefined;
+        finishRecovery(ctx, conn, stream, read, since, (info) => conn.sendText(encodeAck('subscribed', f.channel, f.id, info)));
       },
       (err: unknown) => recoveryFailed(ctx, conn, stream, err),
     );
@@ -108,21 +101,38 @@ export function resumeImplicitStreams(ctx: Context, conn: NativeConnection, posi
       .then(([ackPos]) => planRecovery(ctx.store, stream, since, { floor: ackPos, replayAll: isInbox }).then((plan) => ({ plan, ackPos })))
       .then(
         ({ plan: read, ackPos }) => {
-          const live = ctx.broker.delivered(stream);
-          const plan = capToDelivered(read, live);
-          const epoch = plan.position.epoch;
-          const known = [since, ackPos].filter((p) => p !== undefined && p.epoch === epoch).map((p) => p!.offset);
-          const startsLive = known.length === 0 && !isInbox;
-          const from = known.length > 0 ? Math.max(...known) : isInbox ? 0 : conn.liveStart(stream, epoch, plan.position.top);
-          // A client with no position starts live, after `top`: its start, so it also gets what was published since
-          // its welcome, which may be before the history was read.
-          const top = startsLive ? from : plan.position.top;
-          conn.sendText(encodeRecovery({ stream, recovered: plan.recovered, epoch, top, replay: plan.messages.length }));
-          conn.endRecovery(stream, epoch, from, plan.messages, live);
+          const known = [since, ackPos].filter((p) => p !== undefined && p.epoch === read.position.epoch).map((p) => p!.offset);
+          // The inbox of a device with no position replays everything retained (from 0); `broadcast` starts live.
+          const from = known.length > 0 ? Math.max(...known) : isInbox ? 0 : undefined;
+          finishRecovery(ctx, conn, stream, read, from, (info) => conn.sendText(encodeRecovery(info)));
         },
         (err: unknown) => recoveryFailed(ctx, conn, stream, err),
       );
   }
+}
+
+/**
+ * Ends a stream's recovery, the same for a subscribe and for the implicit streams: the replay stops where this
+ * node's live delivery stands (`capToDelivered`, several nodes), `tell` sends where the stream stands, then the
+ * replay and the held live messages follow. `from` is the offset the client continues after; without one it starts
+ * live, just before the first message held since it joined (published after its welcome or subscribe, which may be
+ * before the history was read), and `top` tells it that start.
+ */
+function finishRecovery(
+  ctx: Context,
+  conn: NativeConnection,
+  stream: string,
+  read: RecoveryPlan,
+  from: number | undefined,
+  tell: (info: RecoveryInfo) => void,
+): void {
+  const live = ctx.broker.delivered(stream);
+  const plan = capToDelivered(read, live);
+  const epoch = plan.position.epoch;
+  const start = from ?? conn.liveStart(stream, epoch, plan.position.top);
+  const top = from === undefined ? start : plan.position.top;
+  tell({ stream, recovered: plan.recovered, epoch, top, replay: plan.messages.length });
+  conn.endRecovery(stream, epoch, start, plan.messages, live);
 }
 
 function recoveryFailed(ctx: Context, conn: NativeConnection, stream: string, err: unknown): void {

@@ -60,7 +60,10 @@ async function start(argv: string[]): Promise<void> {
     }
     stopping = true;
     log.info({ signal }, 'shutting down: clients are told to reconnect');
-    const force = setTimeout(() => process.exit(1), config.shutdownTimeoutMs + 2000);
+    const force = setTimeout(() => {
+      log.error({ afterMs: config.shutdownTimeoutMs + 2000 }, 'shutdown did not finish: forced exit (see the last shutdown phase logged)');
+      process.exit(1);
+    }, config.shutdownTimeoutMs + 2000);
     force.unref();
     server.close().then(
       () => process.exit(0),

@@ -20,11 +20,13 @@ import { attachFastLane } from './api/http/fast-lane.ts';
 import { createHttpHandler } from './api/http/handler.ts';
 import { createLineServer } from './api/line/server.ts';
 import { createOperations } from './api/operations.ts';
-import { createCompat, type CompatListeners } from './compat/index.ts';
+import { createPushPorts } from './compat/index.ts';
+import { insecureDefaults } from './compat/warnings.ts';
+import { loadTls } from './net/servers.ts';
 import { createDemo, demoEnabled } from './demo/index.ts';
 import { createMetrics } from './observability/metrics.ts';
-import { CloseCode } from './protocol/codes.ts';
-import { NativeEndpoint } from './transports/native/endpoint.ts';
+import type { Address } from './transports/common/transport.ts';
+import { createTransports } from './transports/registry.ts';
 
 export interface HeraldServer {
   readonly config: HeraldConfig;
@@ -40,7 +42,8 @@ export interface HeraldServer {
   /** The HTTP server Herald serves on: its own, or the application's it is attached to. */
   readonly http: Server;
   readonly context: Context;
-  readonly compat: CompatListeners;
+  /** Where each listener with a port of its own listens, by its config key: `line`, and the compatibility ports. */
+  addresses(): Record<string, Address>;
   listen(): Promise<void>;
   /** `POST /api/publish` without HTTP: the same operation, so the same validation, reply and `ApiError`s. */
   publish(message: object): Promise<unknown>;
@@ -48,7 +51,10 @@ export interface HeraldServer {
   handleRequest(req: IncomingMessage, res: ServerResponse): boolean;
   /** Takes a WebSocket upgrade of the native endpoint's path and returns true; false, touching nothing, otherwise. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
-  /** Graceful: stop accepting, tell clients to reconnect (4000), wait up to shutdownTimeoutMs, then force. */
+  /**
+   * Graceful, in three logged phases: stop accepting on every listener; tell every client to reconnect elsewhere
+   * (4000 on /ws) and wait up to shutdownTimeoutMs for them to go; then drop what is left and close the backends.
+   */
   close(): Promise<void>;
 }
 
@@ -98,16 +104,12 @@ export function createHerald(opts: CreateOptions = {}): HeraldServer {
   const apiKey = new ApiKeyCheck(secrets.apiKey);
   const ops = createOperations(ctx);
   const metrics = createMetrics(ctx);
-  const native = new NativeEndpoint(ctx);
   const demo = demoEnabled(ctx) ? createDemo(ctx, ops) : undefined;
   const handler = createHttpHandler({ ctx, ops, apiKey, metrics, ...(demo ? { demo } : {}) });
   const wsPath = opts.attach?.path ?? '/ws';
-  const handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): boolean => {
-    const url = new URL(req.url ?? '/', 'http://herald');
-    if (url.pathname !== wsPath) return false;
-    native.handleUpgrade(req, socket, head, url);
-    return true;
-  };
+  const tls = loadTls(config.compat);
+  const transports = createTransports(ctx, { nativePath: wsPath, tls });
+  const handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): boolean => transports.upgrade(req, socket, head);
   const handleRequest = (req: IncomingMessage, res: ServerResponse): boolean => {
     const path = new URL(req.url ?? '/', 'http://herald').pathname;
     if (path !== '/api' && !path.startsWith('/api/')) return false;
@@ -130,7 +132,7 @@ export function createHerald(opts: CreateOptions = {}): HeraldServer {
     });
   }
   const line = config.line.enabled ? createLineServer(ctx, ops, apiKey) : undefined;
-  const compat = createCompat(ctx, ops);
+  const pushPorts = createPushPorts(ctx, tls);
 
   let closing: Promise<void> | undefined;
   const server: HeraldServer = {
@@ -139,7 +141,11 @@ export function createHerald(opts: CreateOptions = {}): HeraldServer {
     log,
     http,
     context: ctx,
-    compat,
+    addresses() {
+      const out: Record<string, Address> = { ...transports.addresses(), ...pushPorts.addresses() };
+      if (server.linePort !== undefined) out.line = { host: config.line.host, port: server.linePort };
+      return out;
+    },
     get port() {
       return (http.address() as AddressInfo | null)?.port ?? (owned ? config.port : 0);
     },
@@ -162,7 +168,12 @@ export function createHerald(opts: CreateOptions = {}): HeraldServer {
       if (owned) await listenOn(http, config.port, config.host);
       else http.on('upgrade', onAttachedUpgrade);
       if (line) await listenOn(line, config.line.port, config.line.host);
-      await compat.listen();
+      await transports.listen();
+      await pushPorts.listen();
+      const compat = { ...transports.addresses(), ...pushPorts.addresses() };
+      if (Object.keys(compat).length === 0) return;
+      log.info({ compat, tls: tls !== undefined }, 'Workerman / web-msg-sender compatibility listeners open');
+      for (const w of insecureDefaults(config)) log.warn({ compat: w.option }, w.message);
     },
     close() {
       closing ??= (async () => {
@@ -171,17 +182,20 @@ export function createHerald(opts: CreateOptions = {}): HeraldServer {
           fastLane?.closeIdle();
         } else http.off('upgrade', onAttachedUpgrade);
         line?.close();
-        native.stop();
-        native.closeAll(CloseCode.Shutdown, 'server shutting down');
-        await compat.close();
-        const left = await native.drained(config.shutdownTimeoutMs);
-        if (left > 0) log.warn({ connections: left }, 'shutdown timeout: dropping connections that did not close');
+        transports.stop();
+        log.info('shutdown: no new connections accepted');
+        const left = await transports.drain(config.shutdownTimeoutMs);
+        if (Object.keys(left).length > 0) log.warn({ open: left }, 'shutdown timeout: dropping connections that did not close');
+        else log.info('shutdown: every client told to reconnect has gone');
+        await transports.close();
+        await pushPorts.close();
         if (owned) {
           http.closeAllConnections();
           fastLane?.closeAll();
         }
         demo?.close();
         await backends.close();
+        log.info('shutdown: complete');
       })();
       return closing;
     },

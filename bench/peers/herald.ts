@@ -41,7 +41,7 @@ const publish = ops.publish!;
 const onError = (err: unknown): void => {
   process.stderr.write(`publish failed: ${String(err)}\n`);
 };
-const clientPort = socketioPort === undefined ? undefined : server.compat.addresses().socketio?.port;
+const clientPort = socketioPort === undefined ? undefined : server.addresses().socketio?.port;
 process.stdout.write(`${JSON.stringify({ event: 'ready', port: Number(new URL(server.url).port), linePort: server.linePort, clientPort })}\n`);
 runDriver({
   publish(data: { t: number; text: string }) {

@@ -22,7 +22,7 @@ export async function startCompat(compat: CompatInput = {}, extra: ConfigInput =
     ...extra,
     compat: { ...compat, websocket: listener('websocket'), text: listener('text'), socketio: listener('socketio'), httpPush: listener('httpPush') },
   });
-  const a = h.server.compat.addresses();
+  const a = h.server.addresses();
   const ports = { websocket: a.websocket?.port ?? 0, text: a.text?.port ?? 0, socketio: a.socketio?.port ?? 0, httpPush: a.httpPush?.port ?? 0 };
   const hub = h.server.context.hub;
   return Object.assign(h, { ports, hubChanged: (pred: () => boolean, timeoutMs?: number) => hubChanged(hub, pred, timeoutMs) });
@@ -178,8 +178,8 @@ export class SioClient {
    * `update_online_count` and then the ack, in one go: the count received last before the ack is the login's
    * (`loginCount`). Counts before it can be the interval's broadcast to the still-anonymous socket.
    */
-  static async login(h: CompatHerald, version: 2 | 4, uid: unknown, opts: Record<string, unknown> = {}): Promise<SioClient> {
-    const c = SioClient.create(version, h.ports.socketio, undefined, opts);
+  static async login(h: CompatHerald | number, version: 2 | 4, uid: unknown, opts: Record<string, unknown> = {}): Promise<SioClient> {
+    const c = SioClient.create(version, typeof h === 'number' ? h : h.ports.socketio, undefined, opts);
     await c.connected;
     const reply = await new Promise<{ ok: boolean }>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no answer to login(${JSON.stringify(uid)}) within 5000 ms`)), 5000);

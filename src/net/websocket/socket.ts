@@ -80,8 +80,8 @@ export abstract class ServerWebSocket extends FrameParser {
     if (this.wsOpen) this.socket.write(PING);
   }
 
-  /** Drops the connection without a close handshake. */
-  protected terminate(): void {
+  /** Drops the connection without a close handshake (also how a shutdown ends what its drain left open). */
+  terminate(): void {
     if ((this.flags & GONE) === 0) this.socket.destroy();
   }
 

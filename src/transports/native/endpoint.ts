@@ -8,8 +8,11 @@ import { frameText } from '../../protocol/wsframe.ts';
 import { AUTH_CHECKING, AUTH_DONE, AUTH_WAITING, NativeConnection, type NativeHost } from './connection.ts';
 import { handleFrame, resumeImplicitStreams, sendError } from './handlers.ts';
 import { completeHandshake } from '../../net/websocket/handshake.ts';
+import { OpenConnections } from '../common/open-connections.ts';
+import { STOPPING_RESPONSE, type Transport } from '../common/transport.ts';
 
 const PING = frameText(PING_FRAME);
+const SHUTDOWN_REASON = 'server shutting down';
 /** Frames a client may send while its token is being checked; more is a protocol error. */
 const MAX_EARLY_FRAMES = 16;
 
@@ -18,24 +21,36 @@ const MAX_EARLY_FRAMES = 16;
  * to keep idle connections small; every per-connection event lands in a method of this object with the
  * connection as argument, so connections carry no callbacks of their own.
  */
-export class NativeEndpoint implements NativeHost {
-  private readonly conns = new Set<NativeConnection>();
+export class NativeEndpoint implements NativeHost, Transport {
+  readonly name = 'native';
+  private readonly conns = new OpenConnections<NativeConnection>();
   /** Connections waiting for an auth frame, oldest first: one timer for all of them (`authSweep`). */
   private readonly awaitingAuth = new Set<NativeConnection>();
   private authTimer: NodeJS.Timeout | undefined;
   private readonly timer: NodeJS.Timeout;
-  private onEmpty: (() => void) | undefined;
+  private stopping = false;
   readonly maxFrameBytes: number;
   readonly maxBufferedBytes: number;
 
-  constructor(private readonly ctx: Context) {
+  constructor(
+    private readonly ctx: Context,
+    /** The upgrade path on the main port (`/ws`, or the one given when attached to an application's server). */
+    readonly path: string,
+  ) {
     this.maxFrameBytes = ctx.config.limits.maxFrameBytes;
     this.maxBufferedBytes = ctx.config.limits.maxBufferedBytes;
     this.timer = setInterval(() => this.heartbeat(), ctx.config.heartbeatMs);
     this.timer.unref();
   }
 
-  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): void {
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): boolean {
+    if (url.pathname !== this.path) return false;
+    if (this.stopping) socket.end(STOPPING_RESPONSE);
+    else this.handleUpgrade(req, socket, head, url);
+    return true;
+  }
+
+  private handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): void {
     if (!completeHandshake(req, socket)) return;
     const conn = new NativeConnection(this, socket);
     // A token on the URL is checked before any frame is read: frames that came with the handshake are then early
@@ -46,34 +61,27 @@ export class NativeEndpoint implements NativeHost {
     if (conn.auth === AUTH_WAITING && conn.wsOpen) this.awaitAuth(conn);
   }
 
-  /** Tells every client, and every one still waiting for its auth frame, to reconnect elsewhere (graceful shutdown). */
-  closeAll(code: number, reason: string): void {
-    for (const c of this.conns) c.close(code, reason);
-    for (const c of this.awaitingAuth) c.close(code, reason);
-    this.awaitingAuth.clear();
-  }
-
   get size(): number {
     return this.conns.size;
   }
 
-  /** Resolves once every connection has closed, or after `timeoutMs`; returns how many were still open. */
-  drained(timeoutMs: number): Promise<number> {
-    if (this.conns.size === 0) return Promise.resolve(0);
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.onEmpty = undefined;
-        resolve(this.conns.size);
-      }, timeoutMs);
-      this.onEmpty = () => {
-        clearTimeout(timer);
-        resolve(0);
-      };
-    });
+  stop(): void {
+    this.stopping = true;
   }
 
-  stop(): void {
+  /** Tells every client, and every one still waiting for its auth frame, to reconnect elsewhere (4000). */
+  drain(timeoutMs: number): Promise<number> {
+    for (const c of this.conns) c.close(CloseCode.Shutdown, SHUTDOWN_REASON);
+    for (const c of this.awaitingAuth) c.close(CloseCode.Shutdown, SHUTDOWN_REASON);
+    return this.conns.drained(timeoutMs);
+  }
+
+  close(): Promise<void> {
     clearInterval(this.timer);
+    if (this.authTimer !== undefined) clearTimeout(this.authTimer);
+    for (const c of this.conns) c.terminate();
+    for (const c of this.awaitingAuth) c.terminate();
+    return Promise.resolve();
   }
 
   /** NativeHost: a complete message from a client, authenticated or not. */
@@ -103,9 +111,9 @@ export class NativeEndpoint implements NativeHost {
   /** NativeHost: the socket is gone. */
   onClosed(conn: NativeConnection): void {
     this.awaitingAuth.delete(conn);
-    if (conn.auth !== AUTH_DONE || !this.conns.delete(conn)) return;
+    if (conn.auth !== AUTH_DONE || !this.conns.has(conn)) return;
     this.ctx.hub.remove(conn);
-    if (this.conns.size === 0) this.onEmpty?.();
+    this.conns.delete(conn);
   }
 
   private authenticate(conn: NativeConnection, token: string, positions: Record<string, SincePosition> | undefined): void {
@@ -137,6 +145,8 @@ export class NativeEndpoint implements NativeHost {
 
   private accept(conn: NativeConnection, positions: Record<string, SincePosition> | undefined): void {
     const { ctx } = this;
+    // Its token was being checked when the drain began: it is told to reconnect elsewhere like the others.
+    if (this.stopping) return conn.close(CloseCode.Shutdown, SHUTDOWN_REASON);
     this.conns.add(conn);
     conn.sendText(encodeWelcome({ session: conn.id, user: conn.user, heartbeat: ctx.config.heartbeatMs }));
     // Registered after recovery starts holding the user's stream, so inbox replay and live messages stay in order.

@@ -4,6 +4,7 @@ import { countError, type Context } from '../../context.ts';
 import { resolveLogin, type LoginErrorCode, type LoginResult } from '../common/login.ts';
 import { completeHandshake, WS_PACKAGE_HANDSHAKE } from '../../net/websocket/handshake.ts';
 import { CloseCode } from '../../protocol/codes.ts';
+import { OpenConnections } from '../common/open-connections.ts';
 import { LOGGED_IN, LOGIN_CHECKING, LOGIN_WAITING, RawUidConnection, type RawUidHost } from './connection.ts';
 
 export interface RawUidOptions {
@@ -34,7 +35,7 @@ const LOGIN_CLOSE: Record<LoginErrorCode, [number, string]> = {
  */
 export class RawUidEndpoint implements RawUidHost {
   /** Every upgraded connection, logged in or not, until its socket closes. */
-  private readonly conns = new Set<RawUidConnection>();
+  private readonly conns = new OpenConnections<RawUidConnection>();
   /** Connections that have not sent their first frame, oldest first (see `awaitLogin`). */
   private readonly awaitingLogin = new Set<RawUidConnection>();
   private loginTimer: NodeJS.Timeout | undefined;
@@ -65,13 +66,19 @@ export class RawUidEndpoint implements RawUidHost {
     return this.conns.size;
   }
 
-  /** Stops the timers and closes every connection (graceful shutdown). */
-  closeAll(code: number, reason: string): void {
+  /** Closes every connection with `code` and resolves once all are gone, or after `timeoutMs` with how many are left. */
+  drain(code: number, reason: string, timeoutMs: number): Promise<number> {
+    for (const c of this.conns) c.close(code, reason);
+    return this.conns.drained(timeoutMs);
+  }
+
+  /** Stops the timers and drops whatever is still open. */
+  close(): void {
     clearInterval(this.timer);
     if (this.loginTimer !== undefined) clearTimeout(this.loginTimer);
     this.loginTimer = undefined;
     this.awaitingLogin.clear();
-    for (const c of this.conns) c.close(code, reason);
+    for (const c of this.conns) c.terminate();
   }
 
   /** RawUidHost: a complete message. As in the original, only the first one means something. */
@@ -103,9 +110,9 @@ export class RawUidEndpoint implements RawUidHost {
 
   /** RawUidHost: the socket is gone. */
   onClosed(conn: RawUidConnection): void {
-    this.conns.delete(conn);
     this.awaitingLogin.delete(conn);
     if (conn.login === LOGGED_IN) this.ctx.hub.remove(conn);
+    this.conns.delete(conn);
   }
 
   private login(conn: RawUidConnection, res: LoginResult): void {

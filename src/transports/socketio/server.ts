@@ -2,7 +2,8 @@ import { Server as SocketIoServer, type Socket } from 'socket.io';
 import { countError, type Context } from '../../context.ts';
 import { resolveLogin } from '../common/login.ts';
 import type { OriginPolicy } from '../common/origins.ts';
-import { boundAddress, closeServer, createWebServer, listenOn, type CompatListener, type TlsFiles } from '../../net/servers.ts';
+import { boundAddress, closeServer, createWebServer, listenOn, type TlsFiles } from '../../net/servers.ts';
+import type { Transport } from '../common/transport.ts';
 import { SocketIoConnection, type Backlog } from './connection.ts';
 import { OnlineCount } from './online-count.ts';
 
@@ -14,10 +15,11 @@ import { OnlineCount } from './online-count.ts';
  * `update_online_count` (the original HTML string, on login and each interval when a count changed). A refused
  * login gets `login_error` `{code, message}` (and the ack, when the client passed one); the socket stays connected.
  */
-export function createSocketIoPort(ctx: Context, origins: OriginPolicy, tls: TlsFiles | undefined): CompatListener & { anonymous(): number } {
+export function createSocketIoTransport(ctx: Context, origins: OriginPolicy, tls: TlsFiles | undefined): Transport {
   const cfg = ctx.config.compat;
   const maxBuffered = ctx.config.limits.maxBufferedBytes;
   let anonymous = 0;
+  let stopping = false;
   const online = new OnlineCount(ctx.hub, () => anonymous);
 
   const http = createWebServer(tls, cfg.handshakeTimeoutMs, (_req, res) => {
@@ -38,6 +40,8 @@ export function createSocketIoPort(ctx: Context, origins: OriginPolicy, tls: Tls
     cors: { origin: (origin, cb) => cb(null, origin !== undefined && origins.allows(origin)), credentials: true },
     // ... and is refused outright (403), which also covers the WebSocket upgrade that CORS does not protect.
     allowRequest: (req, cb) => {
+      // Once stopping, a page that was told to reconnect must not come back to this process.
+      if (stopping) return cb('server shutting down', false);
       if (origins.admits(req.headers.origin)) return cb(null, true);
       ctx.log.info({ origin: req.headers.origin }, 'compat socket.io: origin not allowed');
       cb('origin not allowed', false);
@@ -113,17 +117,29 @@ export function createSocketIoPort(ctx: Context, origins: OriginPolicy, tls: Tls
   }, cfg.onlineCountIntervalMs);
   timer.unref();
 
+  let closed: Promise<void> | undefined;
   return {
-    anonymous: () => anonymous,
+    name: 'socketio',
     listen: () => listenOn(http, cfg.socketio.port, cfg.socketio.host),
     address: () => boundAddress(http, cfg.socketio.host, cfg.socketio.port),
-    async close() {
+    stop() {
+      stopping = true;
       clearInterval(timer);
-      const closed = closeServer(http);
-      // Closes every Engine.IO connection (clients see a transport close and reconnect elsewhere) and the server.
-      await io.close();
+      closed = closeServer(http);
+      http.closeIdleConnections();
+    },
+    drain() {
+      // Ends every session at the Engine.IO level: clients see a transport close and reconnect (elsewhere, since
+      // this process refuses handshakes now). A Socket.IO disconnect would tell them not to reconnect at all.
+      io.engine.close();
+      http.closeIdleConnections();
+      return Promise.resolve(io.engine.clientsCount);
+    },
+    async close() {
       http.closeAllConnections();
-      await closed;
+      // Not earlier: it waits for the HTTP server to close, which waits for every connection to end.
+      await io.close();
+      await (closed ?? closeServer(http));
     },
   };
 }

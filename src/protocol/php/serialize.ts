@@ -1,7 +1,7 @@
 // PHP serialize() for the value model of value.ts: byte for byte what PHP 8 writes with serialize_precision = -1
 // (checked against php-cli by test/unit/php-serialize.test.ts). Only N, b, i, d, s and a are ever written: no
 // objects or references, because GatewayClient unserializes replies with every class allowed.
-import { PhpArray, PhpFloat, PhpValueError, checkWellFormed, phpInt, type PhpKey, type PhpValue } from './value.ts';
+import { PhpArray, PhpFloat, PhpValueError, checkWellFormed, phpInt, type PhpValue } from './value.ts';
 
 export interface SerializeOptions {
   /** Nesting beyond this throws; it also stops an array that contains itself. Default 512. */
@@ -34,79 +34,77 @@ export function formatPhpFloat(n: number): string {
   return `${sign}${digits.slice(0, decpt)}.${digits.slice(decpt)}`;
 }
 
-/** A growable byte buffer: one allocation for a typical session, doubling beyond. */
-class Writer {
-  buf: Buffer;
-  pos = 0;
-  constructor(size: number) {
-    this.buf = Buffer.allocUnsafe(size);
-  }
-  reserve(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
-    let size = this.buf.length * 2;
-    while (size < this.pos + n) size *= 2;
-    const next = Buffer.allocUnsafe(size);
-    this.buf.copy(next, 0, 0, this.pos);
-    this.buf = next;
-  }
-  ascii(s: string): void {
-    this.reserve(s.length);
-    this.pos += this.buf.write(s, this.pos, 'latin1');
-  }
-  bytes(b: Buffer): void {
-    this.reserve(b.length);
-    this.pos += b.copy(this.buf, this.pos);
-  }
+/**
+ * The output as a JS string of text, encoded to UTF-8 once at the end (V8 joins string pieces cheaply); binary
+ * strings are the exception, kept as Buffers between text parts.
+ */
+class Out {
+  text = '';
+  parts: Buffer[] = [];
+
   /** `s:<bytes>:"<bytes>";` for a JS string (its UTF-8 bytes) or a Buffer. */
   string(s: string | Buffer): void {
     if (Buffer.isBuffer(s)) {
-      this.ascii(`s:${s.length}:"`);
-      this.bytes(s);
-    } else {
-      checkWellFormed(s);
-      const len = Buffer.byteLength(s, 'utf8');
-      this.ascii(`s:${len}:"`);
-      this.reserve(len);
-      this.pos += this.buf.write(s, this.pos, 'utf8');
-    }
-    this.ascii('";');
+      this.parts.push(Buffer.from(`${this.text}s:${s.length}:"`), s);
+      this.text = '";';
+    } else this.text += `s:${utf8Length(s)}:"${s}";`;
   }
+
   result(): Buffer {
-    return this.buf.subarray(0, this.pos);
+    if (this.parts.length === 0) return Buffer.from(this.text, 'utf8');
+    this.parts.push(Buffer.from(this.text, 'utf8'));
+    return Buffer.concat(this.parts);
   }
 }
 
-function writeInt(w: Writer, n: number | bigint): void {
+/** UTF-8 byte length, refusing lone surrogates (they have no UTF-8 form); native for long strings. */
+function utf8Length(s: string): number {
+  if (s.length > 64) {
+    checkWellFormed(s);
+    return Buffer.byteLength(s, 'utf8');
+  }
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) n += 1;
+    else if (c >= 0xd800 && c <= 0xdfff) {
+      const d = s.charCodeAt(i + 1);
+      if (c > 0xdbff || !(d >= 0xdc00 && d <= 0xdfff)) checkWellFormed(s);
+      n += 2; // two UTF-16 units, four bytes
+      i++;
+    } else n += 2;
+  }
+  return n;
+}
+
+function intText(n: number | bigint): string {
   const v = phpInt(n);
   if (v === undefined) throw new PhpValueError(`${String(n)} is not a PHP int (int64); floats must be PhpFloat`);
-  w.ascii(`i:${v};`);
+  return `i:${v};`;
 }
 
-function writeKey(w: Writer, k: PhpKey): void {
-  if (typeof k === 'number' || typeof k === 'bigint') w.ascii(`i:${k};`);
-  else w.string(k);
-}
-
-function writeValue(w: Writer, v: PhpValue, depth: number, maxDepth: number): void {
-  if (v === null) w.ascii('N;');
-  else if (typeof v === 'boolean') w.ascii(v ? 'b:1;' : 'b:0;');
-  else if (typeof v === 'number' || typeof v === 'bigint') writeInt(w, v);
-  else if (typeof v === 'string' || Buffer.isBuffer(v)) w.string(v);
-  else if (v instanceof PhpFloat) w.ascii(`d:${formatPhpFloat(v.value)};`);
+function writeValue(o: Out, v: PhpValue, depth: number, maxDepth: number): void {
+  if (v === null) o.text += 'N;';
+  else if (typeof v === 'boolean') o.text += v ? 'b:1;' : 'b:0;';
+  else if (typeof v === 'number' || typeof v === 'bigint') o.text += intText(v);
+  else if (typeof v === 'string' || Buffer.isBuffer(v)) o.string(v);
+  else if (v instanceof PhpFloat) o.text += `d:${formatPhpFloat(v.value)};`;
   else if (v instanceof PhpArray) {
     if (depth >= maxDepth) throw new PhpValueError(`arrays nested deeper than ${maxDepth} (or an array that contains itself)`);
-    w.ascii(`a:${v.size}:{`);
-    for (const [k, item] of v) {
-      writeKey(w, k);
-      writeValue(w, item, depth + 1, maxDepth);
-    }
-    w.ascii('}');
+    o.text += `a:${v.size}:{`;
+    v.forEach((item, k) => {
+      if (typeof k === 'number' || typeof k === 'bigint') o.text += `i:${k};`;
+      else o.string(k);
+      writeValue(o, item, depth + 1, maxDepth);
+    });
+    o.text += '}';
   } else throw new PhpValueError(`not a PHP value: ${Object.prototype.toString.call(v)}`);
 }
 
 /** serialize($value). Throws PhpValueError for what is no PHP value (a non-integral number, a lone surrogate...). */
 export function serialize(value: PhpValue, options: SerializeOptions = {}): Buffer {
-  const w = new Writer(256);
-  writeValue(w, value, 0, options.maxDepth ?? 512);
-  return w.result();
+  const o = new Out();
+  writeValue(o, value, 0, options.maxDepth ?? 512);
+  return o.result();
 }

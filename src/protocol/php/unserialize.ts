@@ -101,9 +101,20 @@ class Reader {
 
   /** An unsigned decimal length or count (PHP's uiv: digits only, leading zeros allowed), ended by `:`. */
   size(what: string): number {
-    const text = this.until(C.COLON, 24, what);
-    if (!/^[0-9]+$/.test(text)) this.fail('syntax', `${what} is not a decimal number`, this.pos - 1 - text.length);
-    return Number(text);
+    const buf = this.buf;
+    const start = this.pos;
+    let n = 0;
+    let i = start;
+    for (; i < buf.length; i++) {
+      const c = buf[i] as number;
+      if (c < C.ZERO || c > C.NINE) break;
+      // Past 2^53 the value is far beyond any input this reader accepts: stop counting, the caller refuses it.
+      if (n < Number.MAX_SAFE_INTEGER / 10) n = n * 10 + (c - C.ZERO);
+    }
+    if (i === buf.length) this.fail('truncated', `input ends inside ${what}`);
+    if (i === start || buf[i] !== C.COLON) this.fail('syntax', `${what} is not a decimal number`, i);
+    this.pos = i + 1;
+    return n;
   }
 
   count(): void {
@@ -154,11 +165,28 @@ class Reader {
   }
 
   int(at: number): number | bigint {
-    const text = this.until(C.SEMI, 40, 'an int');
-    if (!/^[+-]?[0-9]+$/.test(text)) this.fail('syntax', 'not a decimal int', at);
-    const n = phpInt(BigInt(text));
-    if (n === undefined) this.fail('range', 'int beyond int64', at);
-    return n;
+    const buf = this.buf;
+    let i = this.pos;
+    const sign = buf[i];
+    if (sign === C.MINUS || sign === C.PLUS) i++;
+    const digits = i;
+    let n = 0;
+    for (; i < buf.length; i++) {
+      const c = buf[i] as number;
+      if (c < C.ZERO || c > C.NINE) break;
+      n = n * 10 + (c - C.ZERO);
+    }
+    if (i === buf.length) this.fail('truncated', 'input ends inside an int');
+    if (i === digits || buf[i] !== C.SEMI) this.fail('syntax', 'not a decimal int', at);
+    this.pos = i + 1;
+    // Up to 15 digits the double arithmetic above is exact; longer ints are read again as a BigInt, unless they
+    // have more significant digits than any int64 (which also keeps a megabyte of digits away from BigInt).
+    if (i - digits <= 15) return sign === C.MINUS ? (n === 0 ? 0 : -n) : n;
+    let first = digits;
+    while (first < i - 1 && buf[first] === C.ZERO) first++;
+    const v = i - first > 19 ? undefined : phpInt(BigInt((sign === C.MINUS ? '-' : '') + buf.toString('latin1', first, i)));
+    if (v === undefined) this.fail('range', 'int beyond int64', at);
+    return v;
   }
 
   string(): string | Buffer {
@@ -171,7 +199,13 @@ class Reader {
     if (this.buf[this.pos] !== C.QUOTE) this.fail(this.pos >= this.buf.length ? 'truncated' : 'length', `the string is not ${len} bytes long`, at);
     this.pos++;
     this.expect(C.SEMI, '";" after a string');
-    const bytes = this.buf.subarray(start, start + len);
+    const end = start + len;
+    if (len <= 64) {
+      let ascii = true;
+      for (let i = start; i < end && ascii; i++) ascii = (this.buf[i] as number) < 0x80;
+      if (ascii) return this.buf.toString('latin1', start, end);
+    }
+    const bytes = this.buf.subarray(start, end);
     // A copy for binary strings, so a small string does not keep the whole input alive.
     return isUtf8(bytes) ? bytes.toString('utf8') : Buffer.from(bytes);
   }

@@ -55,7 +55,8 @@ const NUMERIC_KEY = /^(?:0|-?[1-9][0-9]{0,18})$/;
 function normalizeKey(key: PhpKey): PhpKey {
   if (typeof key === 'string') {
     checkWellFormed(key);
-    if (key.length <= 20 && NUMERIC_KEY.test(key)) {
+    const c = key.charCodeAt(0);
+    if (key.length <= 20 && ((c >= 0x30 && c <= 0x39) || c === 0x2d) && NUMERIC_KEY.test(key)) {
       const n = phpInt(BigInt(key));
       if (n !== undefined) return n;
     }
@@ -79,7 +80,7 @@ function slotOf(key: PhpKey): Slot {
 export class PhpArray implements Iterable<[PhpKey, PhpValue]> {
   readonly #slots = new Map<Slot, [PhpKey, PhpValue]>();
   /** PHP 8.2's next free index for push (`$a[] = v`): one past the largest non-negative int key ever set. */
-  #next: bigint = 0n;
+  #next: number | bigint = 0;
 
   /** From [key, value] pairs, in order; repeated keys keep the first position and the last value, as in PHP. */
   static from(entries: Iterable<readonly [PhpKey, PhpValue]>): PhpArray {
@@ -113,9 +114,8 @@ export class PhpArray implements Iterable<[PhpKey, PhpValue]> {
     const entry = this.#slots.get(slot);
     if (entry) entry[1] = value;
     else this.#slots.set(slot, [k, value]);
-    if (typeof k !== 'string' && !Buffer.isBuffer(k)) {
-      const b = BigInt(k);
-      if (b >= this.#next) this.#next = b < INT64_MAX ? b + 1n : INT64_MAX;
+    if ((typeof k === 'number' || typeof k === 'bigint') && k >= this.#next) {
+      this.#next = typeof k === 'number' ? (k + 1 === 2 ** 53 ? 2n ** 53n : k + 1) : k < INT64_MAX ? k + 1n : INT64_MAX;
     }
     return this;
   }
@@ -128,6 +128,11 @@ export class PhpArray implements Iterable<[PhpKey, PhpValue]> {
 
   delete(key: PhpKey): boolean {
     return this.#slots.delete(slotOf(normalizeKey(key)));
+  }
+
+  /** Visits the entries in order; cheaper than the iterators on hot paths. */
+  forEach(fn: (value: PhpValue, key: PhpKey) => void): void {
+    this.#slots.forEach((entry) => fn(entry[1], entry[0]));
   }
 
   *keys(): IterableIterator<PhpKey> {

@@ -1,6 +1,7 @@
 // Messages that arrived ahead of an older one still missing in their stream. The server sends each stream in
 // offset order, so this is a safety net: a message is handed to the application only once every older one of its
 // stream was, so the position (and the acks built on it) never passes a message the application did not get.
+import { SESSION_STREAM } from '../src/domain/streams.ts';
 import type { Positions } from './positions.ts';
 import type { HeraldMessage } from './types.ts';
 
@@ -81,6 +82,11 @@ export class InOrder {
 
   /** Returns true when something was handed on (so there is something to acknowledge). */
   receive(msg: HeraldMessage): boolean {
+    // Pushed to this connection alone: not stored, no offset to order by or acknowledge.
+    if (msg.stream === SESSION_STREAM) {
+      this.events.deliver(msg);
+      return false;
+    }
     switch (this.pos.check(msg.stream, msg.offset, msg.epoch)) {
       case 'seen':
         return false;

@@ -41,7 +41,7 @@ export class HeraldError extends Error {
 }
 
 export interface HeraldMessage extends StreamPosition {
-  /** `user:<id>`, `channel:<name>` or `broadcast`. */
+  /** `user:<id>`, `channel:<name>`, `broadcast`, or `session` (pushed to this connection alone: not stored, offset 0). */
   stream: string;
   /** The channel name, for `channel:` streams. */
   channel?: string;

@@ -9,6 +9,7 @@ import type { Idempotency } from './core/idempotency.ts';
 import type { Receipts } from './core/receipts.ts';
 import type { Hub } from './core/hub.ts';
 import type { Upstream } from './core/upstream.ts';
+import type { ControlBus } from './core/control-bus.ts';
 
 /** What transports and APIs get from the composition root. */
 export interface Context {
@@ -22,6 +23,8 @@ export interface Context {
   idempotency: Idempotency;
   tokens: TokenService;
   upstream: Upstream;
+  /** Connection-addressed calls, run on the node that holds the connection (or on every node for a query). */
+  control: ControlBus;
   log: Logger;
   /** Session ids: unique per node (node id + counter), cheap to make. */
   nextSessionId(): string;

@@ -13,6 +13,8 @@ import { loadConfig, type ConfigSources, type HeraldConfig } from './config.ts';
 import type { Context } from './context.ts';
 import { Dispatcher } from './core/dispatcher.ts';
 import { Hub } from './core/hub.ts';
+import { LocalControl } from './core/control.ts';
+import { LocalBus } from './core/control-bus.ts';
 import { Idempotency } from './core/idempotency.ts';
 import { Receipts } from './core/receipts.ts';
 import { announceConnections, Upstream } from './core/upstream.ts';
@@ -86,6 +88,7 @@ export function createHerald(opts: CreateOptions = {}): HeraldServer {
     log,
   );
   announceConnections(hub, upstream);
+  const control = new LocalBus(new LocalControl(hub, config.limits.maxChannelsPerConnection));
   const ctx: Context = {
     config,
     hub,
@@ -97,6 +100,7 @@ export function createHerald(opts: CreateOptions = {}): HeraldServer {
     idempotency: new Idempotency(store, config.idempotency.windowMs),
     tokens: new TokenService(secrets.tokenSecret),
     upstream,
+    control,
     log,
     nextSessionId: () => `${nodeId}.${(++seq).toString(36)}`,
     stats: { framesIn: 0, errors: new Map() },

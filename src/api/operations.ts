@@ -1,9 +1,10 @@
 import type { z } from 'zod';
 import type { Context } from '../context.ts';
 import type { PublishRequest, PublishResult } from '../core/dispatcher.ts';
-import type { PublishTarget } from '../domain/streams.ts';
+import { connectionsOf, isConnectionTarget, type PublishTarget } from '../domain/streams.ts';
 import { CloseCode, ErrorCode } from '../protocol/codes.ts';
 import { ApiError, fromZod } from './errors.ts';
+import { createConnectionOperations } from './connection-ops.ts';
 import { userStream } from '../domain/streams.ts';
 import {
   BatchSchema,
@@ -38,12 +39,23 @@ function parse<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
   return r.data;
 }
 
+type Publish = z.infer<typeof PublishSchema>;
+interface ConnectionPush {
+  ids: string[];
+  data: string;
+  event?: string;
+}
+/** A checked publish: to streams (stored, then delivered), or to connections by id (pushed where they are). */
+type Checked = { kind: 'stream'; req: PublishRequest; msg: Publish } | { kind: 'connections'; push: ConnectionPush; msg: Publish };
+
 export function createOperations(ctx: Context) {
   const { hub, dispatcher, config } = ctx;
 
   const publishOne = async (input: unknown): Promise<unknown> => {
     try {
-      const { req, msg } = checkPublish(input);
+      const checked = checkPublish(input);
+      if (checked.kind === 'connections') return await pushToConnections(checked.push, checked.msg);
+      const { req, msg } = checked;
       // The common case (no idempotency key, no receipt wait) in one async step: this is the per-message hot path.
       if (isPlain(msg)) return storedResult(await dispatcher.publish(req));
       return await publishWithOptions(req, msg, noop);
@@ -59,10 +71,23 @@ export function createOperations(ctx: Context) {
     return new ApiError(503, ErrorCode.Unavailable, 'the message could not be stored; retry (with the same idempotencyKey)');
   };
 
+  /**
+   * A message to connections by id is not stored (a connection lives on one node and does not resume): each is
+   * pushed on the node that holds it, and the reply lists the connections it reached.
+   */
+  const pushToConnections = async (push: ConnectionPush, msg: Publish): Promise<unknown> => {
+    if (msg.idempotencyKey !== undefined || (msg.waitMs ?? 0) > 0) {
+      throw new ApiError(400, ErrorCode.BadRequest, 'idempotencyKey and waitMs need a stored message; a message to connections is not stored');
+    }
+    const { ids, data, event } = push;
+    const reached = (await Promise.all(ids.map((id) => ctx.control.onOwner(id, 'push', [id], data, event)))).flatMap((r) => r ?? []);
+    return { delivered: reached.length, connections: reached, status: reached.length > 0 ? 'delivered' : 'offline' };
+  };
+
   const isPlain = (msg: z.infer<typeof PublishSchema>): boolean => msg.idempotencyKey === undefined && (msg.waitMs === undefined || msg.waitMs === 0);
   const storedResult = (r: PublishResult): unknown => ({ delivered: r.delivered, streams: r.streams, status: 'stored' });
 
-  const checkPublish = (input: unknown): { req: PublishRequest; msg: z.infer<typeof PublishSchema> } => {
+  const checkPublish = (input: unknown): Checked => {
     const msg = parse(PublishSchema, input);
     const to = TargetSchema.safeParse(msg.to);
     if (!to.success) {
@@ -72,12 +97,17 @@ export function createOperations(ctx: Context) {
       throw new ApiError(
         400,
         ErrorCode.UnknownTarget,
-        `to must be one of {"user":id}, {"users":[ids]}, {"channel":name}, {"channels":[names]}, {"all":true}${detail}`,
+        `to must be one of {"user":id}, {"users":[ids]}, {"channel":name}, {"channels":[names]}, {"all":true}, {"connection":id}, {"connections":[ids]}${detail}`,
       );
     }
     const data = JSON.stringify(msg.data);
-    const req: PublishRequest = msg.event === undefined ? { to: to.data as PublishTarget, data } : { to: to.data as PublishTarget, data, event: msg.event };
-    return { req, msg };
+    const target = to.data as PublishTarget;
+    if (isConnectionTarget(target)) {
+      const ids = connectionsOf(target);
+      return { kind: 'connections', push: msg.event === undefined ? { ids, data } : { ids, data, event: msg.event }, msg };
+    }
+    const req: PublishRequest = msg.event === undefined ? { to: target, data } : { to: target, data, event: msg.event };
+    return { kind: 'stream', req, msg };
   };
 
   /**
@@ -132,6 +162,8 @@ export function createOperations(ctx: Context) {
   };
 
   return {
+    ...createConnectionOperations(ctx),
+
     publish: publishOne,
 
     publishBatch: async (input) => {
@@ -164,6 +196,16 @@ export function createOperations(ctx: Context) {
           checked = checkPublish(messages[i]);
         } catch (err) {
           results[i] = batchError(err);
+          continue;
+        }
+        if (checked.kind === 'connections') {
+          const index = i;
+          pending.push(
+            pushToConnections(checked.push, checked.msg).then(
+              (r) => void (results[index] = r),
+              (err: unknown) => void (results[index] = batchError(err)),
+            ),
+          );
           continue;
         }
         if (isPlain(checked.msg)) {

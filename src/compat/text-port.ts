@@ -3,13 +3,13 @@ import { createServer as createNetServer, type Server, type Socket } from 'node:
 import { createServer as createTlsServer } from 'node:tls';
 import type { ApiKeyCheck } from '../auth/api-key.ts';
 import { countError, type Context } from '../context.ts';
-import type { PublishTarget } from '../domain/streams.ts';
+import type { StreamTarget } from '../domain/streams.ts';
 import { isValidUser } from '../domain/streams.ts';
 import { LineSplitter } from '../api/line/parser.ts';
 import { boundAddress, closeServer, listenOn, type CompatListener, type TlsFiles } from '../net/servers.ts';
 
 /** What one Text-protocol line asks for; `reply` is the word answered (without the newline). */
-export type TextPush = { ok: true; to: PublishTarget; user?: string; data: string } | { ok: false; reply: 'fail' | 'unauthorized'; why: string };
+export type TextPush = { ok: true; to: StreamTarget; user?: string; data: string } | { ok: false; reply: 'fail' | 'unauthorized'; why: string };
 
 /**
  * Reads one line of the Workerman Text push protocol (pure, unit-tested):

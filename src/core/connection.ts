@@ -8,9 +8,10 @@ export interface Connection {
   readonly id: string;
   /**
    * The user id; '' for an anonymous connection (a compat Socket.IO socket that has not logged in), which is in
-   * the hub's connection set (broadcasts reach it) but belongs to no user.
+   * the hub's connection set (broadcasts reach it) but belongs to no user. Set by the transport before `hub.add`;
+   * after that only the hub changes it (`Hub.bind`, a backend binding the connection to a user).
    */
-  readonly user: string;
+  user: string;
   /** Transport name for stats: `native`, `socketio`, ... */
   readonly transport: string;
   /** Channels this connection is in; owned and mutated by the hub only. */

@@ -1,10 +1,10 @@
 import type { Broker } from '../broker/broker.ts';
 import type { AppendItem, AppendRecord, AppendResult, Store } from '../store/store.ts';
-import { expandTarget, streamOf, type Envelope, type PublishTarget, type Target } from '../domain/streams.ts';
+import { expandTarget, streamOf, type Envelope, type StreamTarget, type Target } from '../domain/streams.ts';
 import type { Hub } from './hub.ts';
 
 export interface PublishRequest {
-  to: PublishTarget;
+  to: StreamTarget;
   /** Serialized JSON of the data, produced once by the caller. */
   data: string;
   event?: string;

@@ -11,6 +11,8 @@ export interface HubObserver {
   disconnected?(conn: Connection, channels: readonly string[]): void;
   subscribed?(conn: Connection, channel: string): void;
   unsubscribed?(conn: Connection, channel: string): void;
+  /** The connection was bound to another user (`from` and `conn.user` may be '', anonymous) by a backend. */
+  rebound?(conn: Connection, from: string): void;
   /** A user or channel got its first local connection (`true`) or lost its last one (`false`). */
   interest?(stream: string, on: boolean): void;
 }
@@ -21,6 +23,10 @@ export interface HubObserver {
  */
 export class Hub {
   private readonly all = new Set<Connection>();
+  /** Connections by id: backends address one connection (push, bind, join, session, close). */
+  private readonly byId = new Map<string, Connection>();
+  /** Per-connection session data set by backends; most connections have none, so it is not a connection field. */
+  private readonly sessions = new Map<Connection, SessionData>();
   private readonly byUser = new Map<string, Set<Connection>>();
   private readonly byChannel = new Map<string, Set<Connection>>();
   /** Monotonic counters read by /metrics; plain numbers so the hot path does no metric-library work. */
@@ -34,6 +40,7 @@ export class Hub {
 
   add(conn: Connection): void {
     this.all.add(conn);
+    this.byId.set(conn.id, conn);
     // An anonymous connection (user '') receives broadcasts only: it belongs to no user.
     if (conn.user !== '' && addTo(this.byUser, conn.user, conn)) this.interest(userStream(conn.user), true);
     for (const o of this.observers) o.connected?.(conn);
@@ -41,12 +48,39 @@ export class Hub {
 
   remove(conn: Connection): void {
     if (!this.all.delete(conn)) return;
+    this.byId.delete(conn.id);
+    this.sessions.delete(conn);
     if (conn.user !== '' && removeFrom(this.byUser, conn.user, conn)) this.interest(userStream(conn.user), false);
     // The channel list is copied only for observers (cluster presence); a lone process skips the allocation.
     const channels = this.observers.length > 0 ? [...conn.channels] : EMPTY_LIST;
     for (const ch of conn.channels) if (removeFrom(this.byChannel, ch, conn)) this.interest(channelStream(ch), false);
     conn.channels.clear();
     for (const o of this.observers) o.disconnected?.(conn, channels);
+  }
+
+  /** The local connection with this id, if it is here. */
+  get(id: string): Connection | undefined {
+    return this.byId.get(id);
+  }
+
+  /** Makes the connection `user`'s ('' = anonymous: broadcasts and its channels only). */
+  bind(conn: Connection, user: string): void {
+    const from = conn.user;
+    if (from === user || !this.all.has(conn)) return;
+    if (from !== '' && removeFrom(this.byUser, from, conn)) this.interest(userStream(from), false);
+    conn.user = user;
+    if (user !== '' && addTo(this.byUser, user, conn)) this.interest(userStream(user), true);
+    for (const o of this.observers) o.rebound?.(conn, from);
+  }
+
+  session(conn: Connection): SessionData | undefined {
+    return this.sessions.get(conn);
+  }
+
+  setSession(conn: Connection, data: SessionData | undefined): void {
+    if (!this.all.has(conn)) return;
+    if (data === undefined) this.sessions.delete(conn);
+    else this.sessions.set(conn, data);
   }
 
   private interest(stream: string, on: boolean): void {
@@ -130,6 +164,12 @@ export class Hub {
     return this.all.values();
   }
 }
+
+/**
+ * A connection's session: a JSON object (the HTTP API), or bytes a protocol keeps verbatim (GatewayWorker's
+ * PHP-serialized sessions, as a latin1 string so that it crosses nodes as JSON).
+ */
+export type SessionData = { json: Readonly<Record<string, unknown>> } | { php: string };
 
 const EMPTY: ReadonlySet<Connection> = new Set();
 const EMPTY_LIST: readonly string[] = [];

@@ -5,8 +5,11 @@
 //   user:<id>        a user's personal stream (all of that user's connections): their inbox
 //   channel:<name>   a channel
 //   broadcast        messages to everyone
+//   session          messages to one connection (not stored: offset 0)
 
 export const BROADCAST_STREAM = 'broadcast';
+/** The stream name of messages pushed to one connection: not stored, no offset (a reconnect is a new connection). */
+export const SESSION_STREAM = 'session';
 const USER_PREFIX = 'user:';
 const CHANNEL_PREFIX = 'channel:';
 
@@ -14,7 +17,21 @@ const CHANNEL_PREFIX = 'channel:';
 export type Target = { kind: 'user'; user: string } | { kind: 'channel'; channel: string } | { kind: 'all' };
 
 /** Publish targets as the APIs accept them (already validated); several users or channels mean one stream each. */
-export type PublishTarget = { user: string } | { users: string[] } | { channel: string } | { channels: string[] } | { all: true };
+export type StreamTarget = { user: string } | { users: string[] } | { channel: string } | { channels: string[] } | { all: true };
+
+/** Connections by id: a message to them is pushed where they are, not stored in a stream. */
+export type ConnectionTarget = { connection: string } | { connections: string[] };
+
+export type PublishTarget = StreamTarget | ConnectionTarget;
+
+export function isConnectionTarget(to: PublishTarget): to is ConnectionTarget {
+  return 'connection' in to || 'connections' in to;
+}
+
+/** The connection ids of a connection target, each once. */
+export function connectionsOf(to: ConnectionTarget): string[] {
+  return 'connection' in to ? [to.connection] : [...new Set(to.connections)];
+}
 
 /** One stored message of one stream: what travels from the store to every node's connections. */
 export interface Envelope {
@@ -63,7 +80,7 @@ export function targetOfStream(stream: string): Target | undefined {
 }
 
 /** The targets of a publish, one per stream (repeated users or channels count once). */
-export function expandTarget(to: PublishTarget): Target[] {
+export function expandTarget(to: StreamTarget): Target[] {
   if ('user' in to) return [{ kind: 'user', user: to.user }];
   if ('users' in to) return [...new Set(to.users)].map((user) => ({ kind: 'user', user }));
   if ('channel' in to) return [{ kind: 'channel', channel: to.channel }];

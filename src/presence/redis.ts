@@ -76,6 +76,15 @@ export class RedisPresence implements Presence, HubObserver {
     if (conn.user !== '') this.drop(this.k.members, `${channel}\n${conn.user}`);
   }
 
+  rebound(conn: Connection, from: string): void {
+    if (from !== '') this.drop(this.k.users, from);
+    if (conn.user !== '') this.r.hincrby(this.k.users, conn.user, 1).catch(() => {});
+    for (const ch of conn.channels) {
+      if (from !== '') this.drop(this.k.members, `${ch}\n${from}`);
+      if (conn.user !== '') this.r.hincrby(this.k.members, `${ch}\n${conn.user}`, 1).catch(() => {});
+    }
+  }
+
   interest(): void {}
 
   async userConnections(user: string): Promise<number> {

@@ -51,6 +51,8 @@ export const ErrorCode = {
   Unauthorized: 'unauthorized',
   Forbidden: 'forbidden',
   NotFound: 'not_found',
+  /** No live connection has this id (it closed, or never existed). */
+  UnknownConnection: 'unknown_connection',
   MethodNotAllowed: 'method_not_allowed',
   InvalidChannel: 'invalid_channel',
   TooManyChannels: 'too_many_channels',

@@ -20,6 +20,17 @@ export const ROUTES: Route[] = [
   r('POST', '/api/users/:user/disconnect', 'disconnect'),
   r('GET', '/api/channels', 'channels'),
   r('GET', '/api/channels/:channel', 'channel'),
+  r('GET', '/api/users/:user/connections', 'userConnections'),
+  r('GET', '/api/channels/:channel/connections', 'channelConnections'),
+  r('POST', '/api/channels/:channel/dissolve', 'dissolve'),
+  r('GET', '/api/connections/:connection', 'connection'),
+  r('POST', '/api/connections/:connection/bind', 'bind'),
+  r('POST', '/api/connections/:connection/unbind', 'unbind'),
+  r('POST', '/api/connections/:connection/join', 'join'),
+  r('POST', '/api/connections/:connection/leave', 'leave'),
+  r('GET', '/api/connections/:connection/session', 'session'),
+  r('POST', '/api/connections/:connection/session', 'setSession'),
+  r('POST', '/api/connections/:connection/close', 'close'),
   r('GET', '/api/stats', 'stats'),
 ];
 

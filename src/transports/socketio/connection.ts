@@ -51,7 +51,7 @@ export class SocketIoConnection implements Connection {
 
   constructor(
     readonly id: string,
-    readonly user: string,
+    public user: string,
     private readonly socket: Socket,
     private readonly backlog: Backlog,
     private readonly maxBufferedBytes: number,

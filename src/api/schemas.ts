@@ -6,7 +6,7 @@ const channel = z.string().refine(isValidChannel, 'must be 1-200 characters of A
 const list = <T extends z.ZodType>(item: T) => z.array(item).min(1).max(10_000);
 
 // Connection ids are made by Herald (`<node>.<counter>`) and echoed back by backends: printable ASCII, bounded.
-const connection = z.string().regex(/^[\x21-\x7e]{1,128}$/, 'must be a connection id (the `session` of a welcome, or the `connection` of a webhook event)');
+const connection = z.string().regex(/^[\x21-\x7e]{1,128}$/, 'must be a connection id (the `session` of a welcome or of a webhook event)');
 
 export const TargetSchema = z.union([
   z.object({ user }).strict(),

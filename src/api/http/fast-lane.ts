@@ -77,7 +77,8 @@ function httpDate(): string {
   return dateText;
 }
 
-const TIMEOUT_408 = 'HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n';
+// As Herald's Node path answers a request past its deadline (server.ts, clientError).
+const TIMEOUT_408 = 'HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n';
 // As Herald's Node path answers a request cut short by the end of the stream (server.ts, clientError).
 const BAD_REQUEST = 'HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n';
 

@@ -4,14 +4,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TokenService } from '../src/auth/tokens.ts';
-import { API_KEY, BENCH, FLAGS, quick, RESULTS, TOKEN_SECRET } from './lib/config.ts';
+import { API_KEY, BENCH, CFG, FLAGS, quick, RESULTS, TOKEN_SECRET } from './lib/config.ts';
 import { Proc } from './lib/proc.ts';
 
 /**
- * idle: idle memory and connection rate; n<N>: broadcast to N; paced: the paced sweep; http: unicast over HTTP;
- * line, batch: Herald's pipelined line port and batch publish.
+ * idle: idle memory and connection rate; n<N>: N clients connected (for broadcast, and the unicast workloads at
+ * CFG.unicastN); broadcast: bursts to them; paced: the paced sweep; http: unicast over HTTP; line, batch: Herald's
+ * pipelined line port and batch publish.
  */
-export type Workload = 'idle' | 'paced' | 'http' | 'line' | 'batch' | `n${number}`;
+export type Workload = 'idle' | 'broadcast' | 'paced' | 'http' | 'line' | 'batch' | `n${number}`;
 
 export interface Ports {
   /** HTTP (publish API, and the WebSocket endpoint unless the variant names another client port). */
@@ -32,7 +33,15 @@ export interface Variant {
   skip: Set<Workload>;
 }
 
-export const runs = (v: Variant, w: Workload): boolean => !v.skip.has(w);
+const UNICAST: Workload[] = ['http', 'line', 'batch'];
+
+export function runs(v: Variant, w: Workload): boolean {
+  if (v.skip.has(w)) return false;
+  const only = FLAGS.workloads;
+  if (only === undefined || only.includes(w)) return true;
+  // The unicast workloads need their receivers connected.
+  return w === `n${CFG.unicastN}` && UNICAST.some((u) => only.includes(u) && !v.skip.has(u));
+}
 
 const tokens = new TokenService(TOKEN_SECRET);
 const tokenCache: string[] = [];
@@ -46,7 +55,7 @@ const peer = (file: string): string => join(BENCH, 'peers', file);
 const PEER_ONLY: Workload[] = ['line', 'batch']; // Herald's own publish paths
 
 /** Herald in process under the driver (bench/peers/herald.ts): memory or SQLite store, native or compat clients. */
-function herald(name: string, store: 'memory' | 'sqlite', opts: { socketio?: boolean; skip?: Workload[] } = {}): Variant {
+function herald(name: string, store: 'memory' | 'sqlite', opts: { socketio?: boolean; skip?: Workload[]; noFastLane?: boolean } = {}): Variant {
   return {
     name,
     proto: opts.socketio ? 'eio3' : 'ws',
@@ -56,7 +65,15 @@ function herald(name: string, store: 'memory' | 'sqlite', opts: { socketio?: boo
     start(ports) {
       const dataDir = mkdtempSync(join(tmpdir(), 'herald-bench-'));
       const env = { ...process.env, HERALD_API_KEY: API_KEY, HERALD_TOKEN_SECRET: TOKEN_SECRET, HERALD_LOG_LEVEL: 'warn', HERALD_STORE: store };
-      const args = [peer('herald.ts'), String(ports.http), String(ports.line), store, dataDir, ...(opts.socketio ? ['--socketio', String(ports.client)] : [])];
+      const args = [
+        peer('herald.ts'),
+        String(ports.http),
+        String(ports.line),
+        store,
+        dataDir,
+        ...(opts.socketio ? ['--socketio', String(ports.client)] : []),
+        ...(opts.noFastLane ? ['--no-fast-lane'] : []),
+      ];
       const p = new Proc('node', [...nodeArgs(name), '--import', 'tsx', ...args], { cpu: 0, env });
       p.child.on('exit', () => rmSync(dataDir, { recursive: true, force: true }));
       return p;
@@ -67,6 +84,12 @@ function herald(name: string, store: 'memory' | 'sqlite', opts: { socketio?: boo
 export function variants(bun: string | undefined): Variant[] {
   const list: Variant[] = [
     herald('herald', 'memory'),
+    // The same Herald with `http.fastLane: false`: the publish endpoints through Node's HTTP server, the figure the
+    // fast lane has to beat by 1.3x to be kept (issue 16).
+    herald('herald-nodehttp', 'memory', {
+      noFastLane: true,
+      skip: ['idle', 'broadcast', 'paced', 'line', ...CFG.ns.filter((n) => n !== CFG.unicastN).map((n) => `n${n}` as const)],
+    }),
     ...(quick ? [] : [herald('herald-sqlite', 'sqlite', { skip: ['idle', 'n10000', 'http', ...PEER_ONLY] })]),
     // Herald's Workerman / web-msg-sender Socket.IO listener (port 2120 in the profile), socket.io-client 2.x protocol.
     herald('herald-eio3', 'memory', { socketio: true, skip: ['idle', 'http', ...PEER_ONLY, ...(quick ? [] : (['paced'] as Workload[]))] }),

@@ -5,7 +5,7 @@
 // and writes bench/results/bench.json and bench.md (bench-quick.* with --quick). Then runs the store suite
 // (bench/store.ts) and the cluster suite (bench/cluster.ts). See docs/performance.md.
 //
-//   npm run bench [-- --quick] [--only herald,ws] [--skip-store] [--skip-cluster] [--no-bun-install] [--profile]
+//   npm run bench [-- --quick] [--only herald,ws] [--workloads http,batch] [--skip-store] [--skip-cluster] [--no-bun-install] [--profile]
 //
 // Layout: lib/ (config and flags, child processes, tools, sessions, medians), peers.ts (the variants),
 // workloads/ (idle, broadcast, unicast), table.ts (metrics, ratios, targets), report.ts (JSON and Markdown).
@@ -46,7 +46,7 @@ async function runVariant(v: Variant): Promise<VariantResult> {
       const { cli, connected } = await openClients(v, s, n);
       try {
         if (Number(connected.ok) < n) log(`  only ${String(connected.ok)}/${n} connected`);
-        res.broadcast[String(n)] = await broadcastAt(v, s.srv, cli, n, Number(connected.ok));
+        if (runs(v, 'broadcast')) res.broadcast[String(n)] = await broadcastAt(v, s.srv, cli, n, Number(connected.ok));
         if (n === CFG.unicastN) {
           const u = await unicastAt(v, s, cli, n);
           if (u) res.unicast = u;

@@ -94,6 +94,8 @@ function ratioPairs(results: VariantResult[]): [string, string][] {
   const names = new Set(results.map((r) => r.name));
   const pairs: [string, string][] = [];
   if (names.has('herald')) for (const r of results) if (!r.name.startsWith('herald')) pairs.push(['herald', r.name]);
+  // The fast lane against Herald's own Node-http path (issue 16 keeps the lane only at >= 1.3x).
+  if (names.has('herald') && names.has('herald-nodehttp')) pairs.push(['herald', 'herald-nodehttp']);
   if (names.has('herald-eio3') && names.has('socket.io')) pairs.push(['herald-eio3', 'socket.io']);
   return pairs;
 }

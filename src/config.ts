@@ -30,6 +30,16 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
+    http: z
+      .object({
+        /**
+         * The publish fast lane on the main port (src/api/http/fast-lane.ts). Off: every request goes through
+         * Node's HTTP server (slower publishing, same answers); the bench compares the two.
+         */
+        fastLane: z.boolean().default(true),
+      })
+      .strict()
+      .prefault({}),
     limits: z
       .object({
         maxFrameBytes: z

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Server as TlsServer } from 'node:tls';
@@ -122,7 +122,7 @@ export function createHerald(opts: CreateOptions = {}): HeraldServer {
   };
   const owned = opts.attach === undefined;
   const http = opts.attach?.server ?? createHttpServer(handler);
-  const fastLane = owned ? attachFastLane(http, { ctx, ops, apiKey }) : undefined;
+  const fastLane = owned && config.http.fastLane ? attachFastLane(http, { ctx, ops, apiKey }) : undefined;
   // Attached, the application owns the server: other upgrade paths may belong to its own WebSocket servers, so
   // they are left alone rather than answered 404, and the server's connections and 'request' event stay its own.
   const onAttachedUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => void handleUpgrade(req, socket, head);
@@ -130,9 +130,12 @@ export function createHerald(opts: CreateOptions = {}): HeraldServer {
     http.on('upgrade', (req, socket, head) => {
       if (!handleUpgrade(req, socket, head)) socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
     });
-    http.on('clientError', (err, socket) => {
+    http.on('clientError', (err: Error & { code?: string }, socket) => {
       log.debug({ err: err.message }, 'bad HTTP request');
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+      // The statuses Node's own handler would give: a request past headersTimeout or requestTimeout is a 408 (the
+      // fast lane answers the same), a head past maxHeaderSize a 431, anything else a 400.
+      const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+      if (socket.writable) socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
     });
   }
   const line = config.line.enabled ? createLineServer(ctx, ops, apiKey) : undefined;

@@ -16,6 +16,8 @@ export const FLAGS = {
   skipCluster: argv.includes('--skip-cluster'),
   noBunInstall: argv.includes('--no-bun-install'),
   profile: argv.includes('--profile'),
+  /** Only these workloads (peers.ts `Workload`), e.g. `--workloads http,batch`; the clients they need are opened. */
+  workloads: flag('--workloads')?.split(','),
 };
 export const quick = FLAGS.quick;
 

@@ -1,9 +1,10 @@
 // Herald under the bench driver: the server runs in this process (same code as `herald start`), and the driver's
 // broadcast publishes go through the publish operation, the path the HTTP API and the line port call.
-//   node --expose-gc --import tsx bench/peers/herald.ts <port> <linePort> <memory|sqlite> <dataDir> [--socketio <port>]
+//   node --expose-gc --import tsx bench/peers/herald.ts <port> <linePort> <memory|sqlite> <dataDir> [--socketio <port>] [--no-fast-lane]
 // With --socketio, Herald runs with the Workerman profile (its compatibility listeners), the Socket.IO listener
 // (2120 in the profile) on the given port and the profile's other listeners on free ports, all on 127.0.0.1; the
-// ready line then names that port as `clientPort`, where the bench's EIO3 clients connect.
+// ready line then names that port as `clientPort`, where the bench's EIO3 clients connect. With --no-fast-lane,
+// `http.fastLane: false`: every HTTP request through Node's server.
 import { pino } from 'pino';
 import { createOperations } from '../../src/api/operations.ts';
 import { createHerald } from '../../src/server.ts';
@@ -13,6 +14,8 @@ import { runDriver } from './driver.mjs';
 const args = process.argv.slice(2);
 const at = args.indexOf('--socketio');
 const socketioPort = at >= 0 ? Number(args.splice(at, 2)[1]) : undefined;
+const noFastLane = args.includes('--no-fast-lane');
+if (noFastLane) args.splice(args.indexOf('--no-fast-lane'), 1);
 const [port = '0', linePort = '0', store = 'memory', dataDir = '/tmp/herald-bench'] = args;
 const local = (p: number) => ({ host: '127.0.0.1', port: p });
 const server = createHerald({
@@ -27,6 +30,7 @@ const server = createHerald({
     apiKey: process.env.HERALD_API_KEY,
     tokenSecret: process.env.HERALD_TOKEN_SECRET,
     line: { enabled: true, host: '127.0.0.1', port: Number(linePort) },
+    http: { fastLane: !noFastLane },
     ...(socketioPort === undefined
       ? {}
       : {

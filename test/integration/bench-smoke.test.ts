@@ -42,10 +42,17 @@ it('npm run bench -- --quick runs and writes bench/results/bench-quick.json', { 
   const variants = report.data.variants as VariantReport[];
   assert.deepEqual(
     variants.map((v) => v.name).filter((n) => n !== 'bun'),
-    ['herald', 'herald-eio3', 'ws', 'socket.io', 'raw'],
+    ['herald', 'herald-nodehttp', 'herald-eio3', 'ws', 'socket.io', 'raw'],
   );
   for (const v of variants) {
     assert.equal(v.error, undefined, `${v.name}: ${v.error}`);
+    if (v.name === 'herald-nodehttp') {
+      // Herald without the fast lane: the HTTP publish workloads only, for the fast lane's ratio.
+      assert.deepEqual(v.broadcast, {});
+      assert.ok(v.unicast?.http1 && v.unicast.http8 && v.unicast.batch, `${v.name}: unicast and batch`);
+      assert.equal(v.unicast.http1.runs?.length, runs, `${v.name}: HTTP unicast repeated`);
+      continue;
+    }
     const b = Object.values(v.broadcast)[0]!;
     for (const key of ['single', 'burst10', 'paced'] as const) assert.ok(key in b, `${v.name}: broadcast.${key}`);
     assert.ok(b.single.delivered! > 0, `${v.name}: deliveries counted`);
@@ -63,7 +70,8 @@ it('npm run bench -- --quick runs and writes bench/results/bench-quick.json', { 
   const herald = variants.find((v) => v.name === 'herald')!;
   assert.ok(herald.unicast?.line && herald.unicast.batch, 'herald: line port and batch');
   const md = readFileSync(join(ROOT, 'bench', 'results', 'bench-quick.md'), 'utf8');
-  assert.match(md, /\| metric \| herald \| herald-eio3 \| ws \| socket\.io \| raw \|/);
+  assert.match(md, /\| metric \| herald \| herald-nodehttp \| herald-eio3 \| ws \| socket\.io \| raw \|/);
   assert.match(md, /herald\/raw/);
+  assert.match(md, /herald\/herald-nodehttp/);
   assert.match(md, /Against the targets in issue 7/);
 });

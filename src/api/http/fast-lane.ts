@@ -6,7 +6,8 @@ import { errorHeaders, failureOf, unauthorized } from '../errors.ts';
 import { ReplyQueue } from '../line/replies.ts';
 import type { Operations } from '../operations.ts';
 import { bodyObject, parseJson } from './body.ts';
-import { parseFastHead, type FastRequest } from './fast-head.ts';
+import type { FastRequest } from './fast-head.ts';
+import { FastReader } from './fast-reader.ts';
 import { frontConnections, type ConnectionHandler } from '../../net/front.ts';
 
 /**
@@ -17,12 +18,14 @@ import { frontConnections, type ConnectionHandler } from '../../net/front.ts';
  * with the bench's C client on this 2-core machine: a minimal Node `http` server answers ~9.6k req/s on one
  * keep-alive connection and ~34k on eight; the same answer written from a `net` socket ~13k and ~99k.
  *
- * Every connection starts here. While its requests are what `parseFastHead` accepts (POST /api/publish and
- * /api/publish/batch with a Content-Length body), they are served here, pipelined, answers in order and those of
- * one event-loop turn in one write (ReplyQueue). The first request that is anything else hands the connection,
- * with the bytes already read, to Node's HTTP server for good: static files, the WebSocket upgrade, other API
- * routes and every HTTP edge case keep Node's full semantics. Both paths call the same operations and produce the
- * same statuses, error codes and JSON.
+ * Every connection starts here. While its requests are in the strict subset `FastHead` accepts (POST
+ * /api/publish and /api/publish/batch with a Content-Length body, see fast-head.ts), they are served here,
+ * pipelined, answers in order and those of one event-loop turn in one write (ReplyQueue). On the first byte
+ * outside that subset the connection goes, with the bytes already read, to Node's HTTP server for good: static
+ * files, the WebSocket upgrade, other API routes and every HTTP edge case keep Node's full semantics, and what
+ * Node rejects is rejected by Node. Both paths call the same operations and produce the same statuses, error
+ * codes and JSON. The server's `headersTimeout` and `requestTimeout` hold here as in Node (408), checked by the
+ * same once-a-second sweep that closes idle connections.
  */
 export interface FastLane {
   /** Ends connections with nothing in flight, and the others once their answers are written (shutdown). */
@@ -46,8 +49,8 @@ export function attachFastLane(server: Server, deps: LaneDeps): FastLane {
   // Node's idle keep-alive limit applies here too. One sweep for all lane connections rather than a socket timeout
   // each: a socket keeps its Timeout object for life, which every WebSocket connection (all start here) would pay.
   const sweep = setInterval(() => {
-    const idleSince = Date.now() - server.keepAliveTimeout;
-    for (const l of lanes) l.closeIfIdleSince(idleSince);
+    const now = Date.now();
+    for (const l of lanes) l.check(now);
   }, 1000);
   sweep.unref();
   return {
@@ -74,17 +77,29 @@ function httpDate(): string {
   return dateText;
 }
 
+// As Herald's Node path answers a request past its deadline (server.ts, clientError).
+const TIMEOUT_408 = 'HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n';
+// As Herald's Node path answers a request cut short by the end of the stream (server.ts, clientError).
+const BAD_REQUEST = 'HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n';
+
 class LaneConnection {
-  private buf: Buffer | null = null;
+  private readonly reader: FastReader;
   private inflight = 0;
   /** Set once the connection leaves the lane (handed over, or closing): later bytes are not ours. */
   private stopped = false;
   private readonly replies: ReplyQueue;
   private lastActive = Date.now();
+  /** When the first byte of the request being received arrived (0: none), for the header and request deadlines. */
+  private requestStart = 0;
   private readonly onData = (chunk: Buffer): void => this.receive(chunk);
+  private readonly onEnd = (): void => this.ended();
   private readonly onError = (err: Error): void => this.deps.ctx.log.debug({ err: err.message }, 'http client error');
   private readonly onClose = (): void => {
     this.lanes.delete(this);
+  };
+  private readonly onRequest = (head: FastRequest, buf: Buffer, start: number, end: number): void => {
+    this.inflight++;
+    this.replies.add(this.run(head, buf.toString('utf8', start, end)));
   };
 
   constructor(
@@ -94,15 +109,27 @@ class LaneConnection {
     private readonly lanes: Set<LaneConnection>,
     private readonly handOffTo: ConnectionHandler,
   ) {
+    this.reader = new FastReader(deps.ctx.config.limits.maxBodyBytes);
     this.replies = new ReplyQueue(socket, 'microtask');
     socket.setNoDelay(true);
     socket.on('data', this.onData);
+    socket.on('end', this.onEnd);
     socket.on('error', this.onError);
     socket.on('close', this.onClose);
   }
 
-  closeIfIdleSince(time: number): void {
-    if (this.inflight === 0 && this.lastActive < time) this.socket.destroy();
+  /** The sweep: Node's keep-alive limit for an idle connection, its header and request deadlines for a busy one. */
+  check(now: number): void {
+    if (this.stopped) return;
+    const { server } = this;
+    // Silent for longer than the keep-alive limit, between requests or within one (as a Node socket's timeout).
+    if (this.inflight === 0 && this.lastActive < now - server.keepAliveTimeout) {
+      this.socket.destroy();
+      return;
+    }
+    if (this.requestStart === 0) return;
+    const limit = this.reader.phase === 'head' ? server.headersTimeout : server.requestTimeout;
+    if (limit > 0 && now - this.requestStart > limit) this.stop(TIMEOUT_408);
   }
 
   closeWhenIdle(): void {
@@ -117,25 +144,29 @@ class LaneConnection {
   private receive(chunk: Buffer): void {
     if (this.stopped) return;
     this.lastActive = Date.now();
-    const buf = this.buf === null ? chunk : Buffer.concat([this.buf, chunk]);
-    const maxBody = this.deps.ctx.config.limits.maxBodyBytes;
-    let pos = 0;
-    while (pos < buf.length) {
-      const head = parseFastHead(buf, pos, maxBody);
-      if (head === 'partial') break;
-      if (head === 'other') return this.handOff(buf.subarray(pos));
-      const end = head.bodyStart + head.bodyLength;
-      if (end > buf.length) break;
-      this.inflight++;
-      this.replies.add(this.run(head, buf.toString('utf8', head.bodyStart, end)));
-      pos = end;
-      if (head.close) {
-        this.stopped = true;
-        this.replies.after(() => this.socket.end());
-        break;
-      }
-    }
-    this.buf = pos >= buf.length || this.stopped ? null : buf.subarray(pos);
+    const before = this.reader.completed;
+    const outcome = this.reader.push(chunk, this.onRequest);
+    if (outcome === 'closed') {
+      this.stopped = true;
+      this.replies.after(() => this.socket.end());
+    } else if (outcome !== 'more') return this.handOff(outcome.handOff);
+    if (this.reader.phase === 'idle') this.requestStart = 0;
+    else if (this.requestStart === 0 || this.reader.completed !== before) this.requestStart = this.lastActive;
+  }
+
+  /** The client ended its side: as Node's server does, answer what was complete, 400 if a request was cut short. */
+  private ended(): void {
+    if (this.stopped) return;
+    this.stop(this.reader.phase === 'idle' ? '' : BAD_REQUEST);
+  }
+
+  /** Leaves the lane: once the answers owed are written, writes `last` (if any) and closes. */
+  private stop(last: string): void {
+    this.stopped = true;
+    this.replies.after(() => {
+      if (last === '') this.socket.end();
+      else this.socket.end(last, () => this.socket.destroy());
+    });
   }
 
   private async run(head: FastRequest, body: string): Promise<string> {
@@ -166,10 +197,10 @@ class LaneConnection {
   /** Gives the connection to Node's HTTP server once the answers owed from here are written, so order holds. */
   private handOff(rest: Buffer): void {
     this.stopped = true;
-    this.buf = null;
     const { socket } = this;
     socket.pause();
     socket.removeListener('data', this.onData);
+    socket.removeListener('end', this.onEnd);
     socket.removeListener('close', this.onClose);
     this.lanes.delete(this);
     this.replies.after(() => {

@@ -6,6 +6,9 @@ import { MemoryBroker } from './broker/memory.ts';
 import { RedisBroker } from './broker/redis.ts';
 import type { HeraldConfig } from './config.ts';
 import type { Hub } from './core/hub.ts';
+import { LocalBus, type ControlBus } from './core/control-bus.ts';
+import type { LocalControl } from './core/control.ts';
+import { RedisControlBus } from './cluster/redis-control.ts';
 import { MemoryPresence } from './presence/memory.ts';
 import type { Presence } from './presence/presence.ts';
 import { RedisPresence } from './presence/redis.ts';
@@ -20,6 +23,8 @@ export interface Backends {
   store: Store;
   broker: Broker;
   presence: Presence;
+  /** Connection-addressed calls: local, or over Redis to the node that holds the connection. */
+  control: ControlBus;
   /** Resolves when the backends are reachable (Redis connected). */
   ready(): Promise<void>;
   close(): Promise<void>;
@@ -29,7 +34,7 @@ export interface Backends {
  * Chooses Store, Broker and Presence from the configuration: embedded (SQLite or memory store, in-process broker
  * and presence) by default; all three on Redis when `redis.url` is set, so any node can serve any client.
  */
-export function createBackends(config: HeraldConfig, hub: Hub, log: Logger, nodeId: string): Backends {
+export function createBackends(config: HeraldConfig, hub: Hub, log: Logger, nodeId: string, local: LocalControl): Backends {
   const retentionFor = retentionResolver(config.history);
   const url = config.redis.url;
   if (url === undefined) {
@@ -38,6 +43,7 @@ export function createBackends(config: HeraldConfig, hub: Hub, log: Logger, node
       store,
       broker: new MemoryBroker(),
       presence: new MemoryPresence(hub),
+      control: new LocalBus(local),
       ready: () => Promise.resolve(),
       close: () => store.close(),
     };
@@ -47,10 +53,13 @@ export function createBackends(config: HeraldConfig, hub: Hub, log: Logger, node
   const options = { connectTimeout: 5000, lazyConnect: true };
   const main = new Redis(url, { ...options, enableOfflineQueue: false, maxRetriesPerRequest: 1 });
   const sub = new Redis(url, { ...options, maxRetriesPerRequest: null });
+  // Control calls have their own subscriber, so the broker's stream channels and the calls never share a handler.
+  const ctlSub = new Redis(url, { ...options, maxRetriesPerRequest: null });
   const prefix = config.redis.prefix;
   for (const [name, conn] of [
     ['main', main],
     ['subscriber', sub],
+    ['control subscriber', ctlSub],
   ] as const) {
     conn.on('error', (err: Error) => log.warn({ err: err.message, connection: name }, 'redis connection error'));
   }
@@ -58,6 +67,7 @@ export function createBackends(config: HeraldConfig, hub: Hub, log: Logger, node
   const store = new RedisStore(main, { prefix, retentionFor, announce });
   const broker = new RedisBroker(sub, store, announce, log);
   const presence = new RedisPresence(main, hub, { prefix, nodeId, heartbeatMs: config.redis.presenceHeartbeatMs });
+  const control = new RedisControlBus(main, ctlSub, local, { prefix, nodeId, timeoutMs: config.redis.controlTimeoutMs, log });
   hub.observe({
     interest: (stream, on) => (on ? void broker.watch(stream).catch(() => {}) : broker.unwatch(stream)),
   });
@@ -89,14 +99,17 @@ export function createBackends(config: HeraldConfig, hub: Hub, log: Logger, node
     store,
     broker,
     presence,
+    control,
     async ready() {
-      await Promise.all([main.connect(), sub.connect()]);
+      await Promise.all([main.connect(), sub.connect(), ctlSub.connect()]);
+      await control.start();
       await presence.beat();
     },
     async close() {
+      await control.close();
       await presence.close();
       await broker.close();
-      await Promise.all([main.quit().catch(() => {}), sub.quit().catch(() => {})]);
+      await Promise.all([main.quit().catch(() => {}), sub.quit().catch(() => {}), ctlSub.quit().catch(() => {})]);
     },
   };
 }

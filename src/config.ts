@@ -96,6 +96,8 @@ export const ConfigSchema = z
         prefix: z.string().min(1).max(64).default('herald:'),
         /** Presence heartbeat; a node silent for 3 intervals stops counting. */
         presenceHeartbeatMs: z.number().int().min(100).max(60_000).default(2000),
+        /** How long a connection-addressed call waits for the node holding the connection (then 503). */
+        controlTimeoutMs: z.number().int().min(50).max(60_000).default(2000),
       })
       .strict()
       .prefault({}),

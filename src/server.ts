@@ -14,7 +14,6 @@ import type { Context } from './context.ts';
 import { Dispatcher } from './core/dispatcher.ts';
 import { Hub } from './core/hub.ts';
 import { LocalControl } from './core/control.ts';
-import { LocalBus } from './core/control-bus.ts';
 import { Idempotency } from './core/idempotency.ts';
 import { Receipts } from './core/receipts.ts';
 import { announceConnections, Upstream } from './core/upstream.ts';
@@ -80,7 +79,7 @@ export function createHerald(opts: CreateOptions = {}): HeraldServer {
   let seq = 0;
 
   const hub = new Hub();
-  const backends = createBackends(config, hub, log, nodeId);
+  const backends = createBackends(config, hub, log, nodeId, new LocalControl(hub, config.limits.maxChannelsPerConnection));
   const { store, broker, presence } = backends;
   const dispatcher = new Dispatcher(hub, store, broker);
   const upstream = new Upstream(
@@ -88,7 +87,6 @@ export function createHerald(opts: CreateOptions = {}): HeraldServer {
     log,
   );
   announceConnections(hub, upstream);
-  const control = new LocalBus(new LocalControl(hub, config.limits.maxChannelsPerConnection));
   const ctx: Context = {
     config,
     hub,
@@ -100,7 +98,7 @@ export function createHerald(opts: CreateOptions = {}): HeraldServer {
     idempotency: new Idempotency(store, config.idempotency.windowMs),
     tokens: new TokenService(secrets.tokenSecret),
     upstream,
-    control,
+    control: backends.control,
     log,
     nextSessionId: () => `${nodeId}.${(++seq).toString(36)}`,
     stats: { framesIn: 0, errors: new Map() },

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { Context } from '../context.ts';
 import type { SessionData } from '../core/hub.ts';
+import { ControlTimeout, type ControlBus } from '../core/control-bus.ts';
 import { CloseCode, ErrorCode } from '../protocol/codes.ts';
 import { ApiError, fromZod } from './errors.ts';
 import { ChannelSchema, CloseSchema, ConnectionChannelSchema, ConnectionSchema, ConnectionUserSchema, SessionSchema, UserSchema } from './schemas.ts';
@@ -9,6 +10,19 @@ function parse<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
   const r = schema.safeParse(input);
   if (!r.success) throw fromZod(r.error);
   return r.data;
+}
+
+/** The same bus, with a node that did not answer in time turned into a 503 the caller can retry. */
+export function withTimeouts(bus: ControlBus): ControlBus {
+  const unavailable = (err: unknown): never => {
+    if (err instanceof ControlTimeout) throw new ApiError(503, ErrorCode.Unavailable, `${err.message}; retry`);
+    throw err;
+  };
+  return {
+    onOwner: (id, method, ...args) => bus.onOwner(id, method, ...args).catch(unavailable),
+    onEvery: (method, ...args) => bus.onEvery(method, ...args).catch(unavailable),
+    close: () => bus.close(),
+  };
 }
 
 const unknownConnection = (id: string): ApiError => new ApiError(404, ErrorCode.UnknownConnection, `no live connection ${JSON.stringify(id)}`);
@@ -28,7 +42,7 @@ const phpSession = (): ApiError =>
  * (`ctx.control` runs the call on the node that holds it), and the queries over every node.
  */
 export function createConnectionOperations(ctx: Context) {
-  const { control } = ctx;
+  const control = withTimeouts(ctx.control);
 
   /** Runs on the connection's node; an unknown connection is a 404. */
   const owned = async <T>(id: string, run: Promise<T | undefined>): Promise<T> => {

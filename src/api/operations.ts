@@ -4,7 +4,7 @@ import type { PublishRequest, PublishResult } from '../core/dispatcher.ts';
 import { connectionsOf, isConnectionTarget, type PublishTarget } from '../domain/streams.ts';
 import { CloseCode, ErrorCode } from '../protocol/codes.ts';
 import { ApiError, fromZod } from './errors.ts';
-import { createConnectionOperations } from './connection-ops.ts';
+import { createConnectionOperations, withTimeouts } from './connection-ops.ts';
 import { userStream } from '../domain/streams.ts';
 import {
   BatchSchema,
@@ -50,6 +50,7 @@ type Checked = { kind: 'stream'; req: PublishRequest; msg: Publish } | { kind: '
 
 export function createOperations(ctx: Context) {
   const { hub, dispatcher, config } = ctx;
+  const control = withTimeouts(ctx.control);
 
   const publishOne = async (input: unknown): Promise<unknown> => {
     try {
@@ -80,7 +81,7 @@ export function createOperations(ctx: Context) {
       throw new ApiError(400, ErrorCode.BadRequest, 'idempotencyKey and waitMs need a stored message; a message to connections is not stored');
     }
     const { ids, data, event } = push;
-    const reached = (await Promise.all(ids.map((id) => ctx.control.onOwner(id, 'push', [id], data, event)))).flatMap((r) => r ?? []);
+    const reached = (await Promise.all(ids.map((id) => control.onOwner(id, 'push', [id], data, event)))).flatMap((r) => r ?? []);
     return { delivered: reached.length, connections: reached, status: reached.length > 0 ? 'delivered' : 'offline' };
   };
 

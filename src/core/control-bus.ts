@@ -20,6 +20,30 @@ export interface ControlBus {
   close(): Promise<void>;
 }
 
+/** The node holding a connection did not answer in time (the API answers 503: retry). */
+export class ControlTimeout extends Error {}
+
+/** The node a connection id names: ids are `<node>.<counter>` (`Context.nextSessionId`). */
+export function nodeOfConnection(id: string): string | undefined {
+  const dot = id.indexOf('.');
+  return dot > 0 ? id.slice(0, dot) : undefined;
+}
+
+export const CONTROL_METHODS: ReadonlySet<string> = new Set<ControlMethod>([
+  'push',
+  'describe',
+  'bind',
+  'join',
+  'leave',
+  'dissolve',
+  'session',
+  'setSession',
+  'mergeSession',
+  'close',
+  'connectionsOf',
+  'membersOf',
+]);
+
 /** One process: every call runs here. */
 export class LocalBus implements ControlBus {
   constructor(private readonly local: LocalControl) {}

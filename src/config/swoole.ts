@@ -20,7 +20,8 @@ export const SwooleConfigSchema = z
     requireToken: z.boolean().default(false),
     /**
      * Events of one connection waiting for the webhook (the one being posted included). Events are posted one at a
-     * time per connection, in order; a message beyond this many closes the connection with 1008.
+     * time per connection, in order; a message beyond this many (or beyond `limits.maxBufferedBytes` of waiting
+     * events) closes the connection with 1008.
      */
     maxPending: z.number().int().min(1).max(10_000).default(64),
     /** Largest message a client may send; a larger one closes that connection with 1009. */

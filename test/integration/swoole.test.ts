@@ -300,6 +300,26 @@ describe('profile swoole: requireToken', () => {
 });
 
 describe('profile swoole: shutdown and bad input', () => {
+  it('the bytes waiting for the webhook are bounded too (limits.maxBufferedBytes): escaped control characters', async () => {
+    const hang: ServerResponse[] = [];
+    const b = await nodeBackend((call, res) => (call.body.type === 'message' ? void hang.push(res) : res.end()));
+    const h = await startSwoole({ maxMessageBytes: 1024 }, { webhook: { url: b.url }, limits: { maxBufferedBytes: 8192 } });
+    try {
+      const c = await RawWsClient.open(h.url9501());
+      // 1000 bytes of \u0001 are a 6000-character event: the second one passes 8 KiB of held events.
+      c.ws.send('\u0001'.repeat(1000));
+      c.ws.send('\u0001'.repeat(1000));
+      assert.equal(await c.closed, 1008);
+      assert.equal(c.closeReason, 'too many messages waiting for the backend');
+      const first = await b.calls.next((x) => x.body.type === 'message', 'the first message');
+      assert.equal(first.body.data, '\u0001'.repeat(1000));
+    } finally {
+      for (const res of hang) res.end();
+      await h.close();
+      await b.close();
+    }
+  });
+
   it('drain closes with 1001 after posting close; an oversize message closes with 1009; HTTP gets 400', async () => {
     const b = await nodeBackend((call, res) => res.end());
     const h = await startSwoole({ maxMessageBytes: 1024 }, { webhook: { url: b.url } });

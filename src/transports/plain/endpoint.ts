@@ -11,7 +11,10 @@ import { POLICY_CLOSE, PlainConnection, type PlainHost } from './connection.ts';
 export interface PlainOptions {
   /** A signed token as `?token=` is required, and the connection belongs to its user. */
   requireToken: boolean;
-  /** Events of one connection waiting for the webhook (the one being posted included); one more message closes it. */
+  /**
+   * Events of one connection waiting for the webhook (the one being posted included); one more message closes it,
+   * as does one that would make them hold more than `limits.maxBufferedBytes`.
+   */
   maxPending: number;
   /** Largest message a client may send; larger closes that connection with 1009. */
   maxPayload: number;
@@ -92,17 +95,27 @@ export class PlainEndpoint implements PlainHost {
     const { ctx } = this;
     ctx.stats.framesIn++;
     if (!conn.admitted || !conn.wsOpen || !ctx.upstream.enabled) return;
-    if ((conn.events?.length ?? 0) >= this.opts.maxPending) {
-      countError(ctx, 'too_many_requests');
-      ctx.log.info({ session: conn.id, pending: conn.events?.length }, 'swoole: too many messages waiting for the webhook; closing the connection');
-      conn.close(POLICY_CLOSE, 'too many messages waiting for the backend');
-      return;
-    }
+    const events = conn.events;
+    if (events !== undefined && events.length >= this.opts.maxPending) return this.tooMany(conn, `${events.length} events`);
     const text = binary ? data.toString('base64') : data.toString('utf8');
     const ev = binary
       ? { type: 'message', session: conn.id, user: conn.user, transport: conn.transport, data: text, binary: true, time: Date.now() }
       : { type: 'message', session: conn.id, user: conn.user, transport: conn.transport, data: text, time: Date.now() };
-    this.enqueue(conn, JSON.stringify(ev));
+    const body = JSON.stringify(ev);
+    // Escaped control characters make a body up to six times its message: bound the bytes held too, as the outbox
+    // bounds what waits for the client. Summed here (at most maxPending strings) rather than kept in a field.
+    if (events !== undefined) {
+      let held = body.length;
+      for (const e of events) held += e.length;
+      if (held > this.maxBufferedBytes) return this.tooMany(conn, `${held} bytes`);
+    }
+    this.enqueue(conn, body);
+  }
+
+  private tooMany(conn: PlainConnection, pending: string): void {
+    countError(this.ctx, 'too_many_requests');
+    this.ctx.log.info({ session: conn.id, pending }, 'swoole: too many messages waiting for the webhook; closing the connection');
+    conn.close(POLICY_CLOSE, 'too many messages waiting for the backend');
   }
 
   /** PlainHost: the connection is already closing with `code` (1002, 1007, 1008, 1009). */

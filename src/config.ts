@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { compatContradictions, CompatConfigSchema, PROFILE_DEFAULTS } from './config/compat.ts';
+import { SwooleConfigSchema } from './config/swoole.ts';
 
 const port = z.number().int().min(0).max(65535);
 const level = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
@@ -82,9 +83,13 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
-    /** `workerman` turns on the Workerman / web-msg-sender listeners on the seeds' ports (docs/migrating-from-workerman.md). */
-    profile: z.enum(['workerman']).optional(),
+    /**
+     * `workerman` turns on the Workerman / web-msg-sender listeners on the seeds' ports (docs/migrating-from-workerman.md);
+     * `swoole` the plain WebSocket listener on 9501 (docs/migrating-from-swoole.md).
+     */
+    profile: z.enum(['workerman', 'swoole']).optional(),
     compat: CompatConfigSchema.prefault({}),
+    swoole: SwooleConfigSchema.prefault({}),
     /** Scale-out: with a URL, history, presence and fan-out between nodes go through this Redis (docs/scaling.md). */
     redis: z
       .object({
@@ -176,6 +181,9 @@ const ENV: Record<string, { path: string[]; type: 'string' | 'number' | 'boolean
   HERALD_LINE_HOST: { path: ['line', 'host'], type: 'string' },
   HERALD_WEBHOOK_URL: { path: ['webhook', 'url'], type: 'string' },
   HERALD_WEBHOOK_SECRET: { path: ['webhook', 'secret'], type: 'string' },
+  HERALD_SWOOLE_HOST: { path: ['swoole', 'host'], type: 'string' },
+  HERALD_SWOOLE_PORT: { path: ['swoole', 'port'], type: 'number' },
+  HERALD_SWOOLE_REQUIRE_TOKEN: { path: ['swoole', 'requireToken'], type: 'boolean' },
 };
 
 /** CLI flags of `herald start`, mapped onto config paths. */

@@ -23,6 +23,7 @@ import { createLineServer } from './api/line/server.ts';
 import { createOperations } from './api/operations.ts';
 import { createPushPorts } from './compat/index.ts';
 import { insecureDefaults } from './compat/warnings.ts';
+import { swooleWarnings } from './config/swoole.ts';
 import { loadTls } from './net/servers.ts';
 import { createDemo, demoEnabled } from './demo/index.ts';
 import { createMetrics } from './observability/metrics.ts';
@@ -177,8 +178,8 @@ export function createHerald(opts: CreateOptions = {}): HeraldServer {
       await pushPorts.listen();
       const compat = { ...transports.addresses(), ...pushPorts.addresses() };
       if (Object.keys(compat).length === 0) return;
-      log.info({ compat, tls: tls !== undefined }, 'Workerman / web-msg-sender compatibility listeners open');
-      for (const w of insecureDefaults(config)) log.warn({ compat: w.option }, w.message);
+      log.info({ compat, tls: tls !== undefined }, 'compatibility listeners open (Workerman / web-msg-sender / Swoole)');
+      for (const w of [...insecureDefaults(config), ...swooleWarnings(config)]) log.warn({ compat: w.option }, w.message);
     },
     close() {
       closing ??= (async () => {

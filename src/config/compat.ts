@@ -92,9 +92,10 @@ export const COMPAT_LISTENERS: readonly CompatListenerName[] = ['websocket', 'te
 /**
  * Defaults a profile brings, merged *under* the config file, env and flags (so each can still be overridden).
  * `workerman` opens the seeds' topology: 1234 (websocket), 5678 (text), 2120 (Socket.IO), 2121 (HTTP push).
- * Herald's own line port also defaults to 5678, so the profile moves it to 5679.
+ * Herald's own line port also defaults to 5678, so the profile moves it to 5679. `swoole` opens the plain
+ * WebSocket listener on 9501.
  */
-export const PROFILE_DEFAULTS: Record<'workerman', Record<string, unknown>> = {
+export const PROFILE_DEFAULTS: Record<'workerman' | 'swoole', Record<string, unknown>> = {
   workerman: {
     line: { port: 5679 },
     compat: {
@@ -104,6 +105,7 @@ export const PROFILE_DEFAULTS: Record<'workerman', Record<string, unknown>> = {
       httpPush: { enabled: true },
     },
   },
+  swoole: { swoole: { enabled: true } },
 };
 
 interface Bound {
@@ -123,6 +125,7 @@ export function compatContradictions(config: {
   port: number;
   line: { enabled: boolean; host: string; port: number };
   compat: CompatConfig;
+  swoole?: { enabled: boolean; host: string; port: number };
 }): string[] {
   const out: string[] = [];
   const c = config.compat;
@@ -132,6 +135,7 @@ export function compatContradictions(config: {
     const l = c[name];
     if (l.enabled) bound.push({ name: `compat.${name}`, host: l.host, port: l.port });
   }
+  if (config.swoole?.enabled === true) bound.push({ name: 'swoole (swoole.port)', host: config.swoole.host, port: config.swoole.port });
   for (let i = 0; i < bound.length; i++) {
     for (let j = i + 1; j < bound.length; j++) {
       const a = bound[i]!;

@@ -46,26 +46,33 @@ export class Upstream {
 
   /** Posts an upstream message and returns the backend's reply as serialized JSON. */
   async send(conn: ConnectionInfo, data: unknown, event: string | undefined): Promise<string> {
-    if (this.opts.url === undefined) throw new UpstreamError(ErrorCode.NoUpstream, 'no webhook is configured for upstream messages');
-    const body = JSON.stringify({ type: 'message', ...conn, event, data, time: Date.now() });
-    let res: Response;
-    try {
-      res = await this.post(body);
-    } catch (err) {
-      const timedOut = (err as Error).name === 'TimeoutError';
-      throw new UpstreamError(
-        timedOut ? ErrorCode.UpstreamTimeout : ErrorCode.UpstreamFailed,
-        timedOut ? `backend did not answer within ${this.opts.timeoutMs} ms` : 'backend unreachable',
-      );
-    }
-    const text = await res.text();
-    if (!res.ok) throw new UpstreamError(ErrorCode.UpstreamFailed, `backend answered HTTP ${res.status}`);
+    const { status, text } = await this.exchange(JSON.stringify({ type: 'message', ...conn, event, data, time: Date.now() }));
+    if (status < 200 || status > 299) throw new UpstreamError(ErrorCode.UpstreamFailed, `backend answered HTTP ${status}`);
     if (text.trim() === '') return 'null';
     try {
       // Re-serialize so a reply can never break the frame it is embedded in.
       return JSON.stringify(JSON.parse(text));
     } catch {
       throw new UpstreamError(ErrorCode.UpstreamFailed, 'backend reply is not JSON');
+    }
+  }
+
+  /**
+   * Posts an event body (serialized JSON) signed as every webhook call, and returns the backend's status and reply
+   * text as they are, whatever the status: for transports whose clients get the reply verbatim. Throws
+   * `UpstreamError` when there is no webhook, it is unreachable, or it does not answer within `timeoutMs`.
+   */
+  async exchange(body: string): Promise<{ status: number; text: string }> {
+    if (this.opts.url === undefined) throw new UpstreamError(ErrorCode.NoUpstream, 'no webhook is configured for upstream messages');
+    try {
+      const res = await this.post(body);
+      return { status: res.status, text: await res.text() };
+    } catch (err) {
+      const timedOut = (err as Error).name === 'TimeoutError';
+      throw new UpstreamError(
+        timedOut ? ErrorCode.UpstreamTimeout : ErrorCode.UpstreamFailed,
+        timedOut ? `backend did not answer within ${this.opts.timeoutMs} ms` : 'backend unreachable',
+      );
     }
   }
 

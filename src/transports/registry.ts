@@ -5,6 +5,7 @@ import type { TlsFiles } from '../net/servers.ts';
 import { OriginPolicy } from './common/origins.ts';
 import type { Address, Transport } from './common/transport.ts';
 import { NativeEndpoint } from './native/endpoint.ts';
+import { createPlainTransport } from './plain/transport.ts';
 import { createRawUidTransport } from './raw-uid/transport.ts';
 import { createSocketIoTransport } from './socketio/server.ts';
 
@@ -22,6 +23,7 @@ export function createTransports(ctx: Context, opts: TransportOptions): Transpor
   const list: Transport[] = [new NativeEndpoint(ctx, opts.nativePath)];
   if (cfg.websocket.enabled) list.push(createRawUidTransport(ctx, origins, opts.tls));
   if (cfg.socketio.enabled) list.push(createSocketIoTransport(ctx, origins, opts.tls));
+  if (ctx.config.swoole.enabled) list.push(createPlainTransport(ctx));
   return new Transports(list, ctx);
 }
 

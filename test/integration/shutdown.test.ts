@@ -20,12 +20,18 @@ describe('graceful shutdown across every transport', () => {
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('tells native, 1234 and Socket.IO clients (websocket and polling) to reconnect, takes none back, exits 0', async () => {
+  it('tells native, 1234, 9501 and Socket.IO clients (websocket and polling) to reconnect, takes none back, exits 0', async () => {
     const cfg = join(dir, 'herald.json');
     const any = { port: 0, host: '127.0.0.1' };
     writeFileSync(
       cfg,
-      JSON.stringify({ host: '127.0.0.1', port: 0, line: { enabled: false }, compat: { websocket: any, text: any, socketio: any, httpPush: any } }),
+      JSON.stringify({
+        host: '127.0.0.1',
+        port: 0,
+        line: { enabled: false },
+        compat: { websocket: any, text: any, socketio: any, httpPush: any },
+        swoole: { enabled: true, ...any },
+      }),
     );
     const dataDir = join(dir, 'data');
     const p = runHerald(['start', '--profile', 'workerman', '--config', cfg, '--data-dir', dataDir]);
@@ -35,7 +41,7 @@ describe('graceful shutdown across every transport', () => {
     const agent = new Agent({ keepAlive: true });
     try {
       const open = await p.waitLog((l) => typeof l.compat === 'object' && l.compat !== null);
-      const ports = open.compat as Record<'websocket' | 'socketio', { port: number }>;
+      const ports = open.compat as Record<'websocket' | 'socketio' | 'swoole', { port: number }>;
       const url = (await p.waitLog((l) => typeof l.http === 'string')).http as string;
 
       const tok = await runHeraldOnce(['token', 'u1', '--data-dir', dataDir]);
@@ -43,6 +49,7 @@ describe('graceful shutdown across every transport', () => {
       const native = await TestClient.welcome(`${url.replace(/^http/, 'ws')}/ws`, tok.stdout.trim());
       const page = await RawWsClient.open(`ws://127.0.0.1:${ports.websocket.port}`);
       page.ws.send('u1');
+      const plain = await RawWsClient.open(`ws://127.0.0.1:${ports.swoole.port}`);
       sio.push(await SioClient.login(ports.socketio.port, 4, 'u1', { ...eager, transports: ['websocket'] }));
       // Keep-alive, as a browser polls: a stopping server that closed its listening socket can still get handshakes
       // on connections already open.
@@ -53,6 +60,7 @@ describe('graceful shutdown across every transport', () => {
       p.child.kill('SIGTERM');
       assert.equal(await native.closed(), CloseCode.Shutdown);
       assert.equal(await page.closed, 1001);
+      assert.equal(await plain.closed, 1001, 'the swoole page');
       // Reasons after which a client reconnects by itself ('io server disconnect' would keep it away for good). A
       // polling client between two polls learns of the closed session from its next request: 'transport error'.
       assert.equal(await sio[0]?.disconnects.next(), 'transport close', 'socket.io 4, websocket');

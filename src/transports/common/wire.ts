@@ -1,3 +1,6 @@
+import type { Envelope } from '../../domain/streams.ts';
+import { frameText } from '../../protocol/wsframe.ts';
+
 /**
  * How published data (serialized JSON, as the dispatcher carries it) appears on the compat wires, which carry
  * text, not JSON values: a JSON string shows as its value, any other JSON value as its JSON text. So a 2121 push
@@ -15,3 +18,9 @@ export function dataAsText(dataJson: string): string {
   }
   return dataJson;
 }
+
+/**
+ * The WebSocket frame of one published message for the plain-text websockets (1234, 9501), shared so that a
+ * message that reaches clients of both is framed once (Delivery memoizes per encoder function).
+ */
+export const textMessageFrame = (env: Envelope): Buffer => frameText(dataAsText(env.data));

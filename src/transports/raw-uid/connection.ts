@@ -2,11 +2,9 @@ import type { Duplex } from 'node:stream';
 import type { Connection } from '../../core/connection.ts';
 import type { Delivery } from '../../core/delivery.ts';
 import { Outbox } from '../../core/outbox.ts';
-import type { Envelope } from '../../domain/streams.ts';
-import { dataAsText } from '../common/wire.ts';
+import { textMessageFrame } from '../common/wire.ts';
 import { WS_MAX_FRAGMENTS } from '../../net/websocket/codec.ts';
 import { ServerWebSocket } from '../../net/websocket/socket.ts';
-import { frameText } from '../../protocol/wsframe.ts';
 
 /** Close code for a slow consumer on the compat websocket: 1008 (policy), as the client knows no Herald codes. */
 export const SLOW_CONSUMER_CLOSE = 1008;
@@ -18,7 +16,7 @@ export const SLOW_CONSUMER_CLOSE = 1008;
 const CUT_OFF_MS = 1000;
 
 /** The WebSocket frame of one message for raw-uid clients; module-level so Delivery memoizes it per message. */
-export const rawUidFrame = (env: Envelope): Buffer => frameText(dataAsText(env.data));
+export const rawUidFrame = textMessageFrame;
 
 /** What a connection needs from its endpoint: shared by all connections, so none holds its own callbacks. */
 export interface RawUidHost {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { gatewayBound, type GatewayConfig } from './gateway.ts';
 
 const port = z.number().int().min(0).max(65535);
 
@@ -94,7 +95,7 @@ export const COMPAT_LISTENERS: readonly CompatListenerName[] = ['websocket', 'te
  * `workerman` opens the seeds' topology: 1234 (websocket), 5678 (text), 2120 (Socket.IO), 2121 (HTTP push).
  * Herald's own line port also defaults to 5678, so the profile moves it to 5679.
  */
-export const PROFILE_DEFAULTS: Record<'workerman', Record<string, unknown>> = {
+export const PROFILE_DEFAULTS: Record<'workerman' | 'gatewayworker', Record<string, unknown>> = {
   workerman: {
     line: { port: 5679 },
     compat: {
@@ -104,6 +105,8 @@ export const PROFILE_DEFAULTS: Record<'workerman', Record<string, unknown>> = {
       httpPush: { enabled: true },
     },
   },
+  /** The Register (1236), the inner port and the client listener of a GatewayWorker app (config/gateway.ts). */
+  gatewayworker: { gateway: { enabled: true } },
 };
 
 interface Bound {
@@ -123,6 +126,7 @@ export function compatContradictions(config: {
   port: number;
   line: { enabled: boolean; host: string; port: number };
   compat: CompatConfig;
+  gateway?: GatewayConfig;
 }): string[] {
   const out: string[] = [];
   const c = config.compat;
@@ -132,6 +136,7 @@ export function compatContradictions(config: {
     const l = c[name];
     if (l.enabled) bound.push({ name: `compat.${name}`, host: l.host, port: l.port });
   }
+  if (config.gateway !== undefined) bound.push(...gatewayBound(config.gateway));
   for (let i = 0; i < bound.length; i++) {
     for (let j = i + 1; j < bound.length; j++) {
       const a = bound[i]!;

@@ -38,19 +38,17 @@ export function createGatewayTransport(ctx: Context, events: GatewayEvents): Tra
     conns.add(conn);
     events.opened(conn);
   };
-  const forget = {
-    closed(conn: GatewayConn): void {
-      events.closed(conn);
-      conns.delete(conn);
-    },
-  };
-  // The connections report to the transport first, so it can forget them after the gateway's bookkeeping.
+  // The connections report their close through the transport, which forgets them after the gateway's
+  // bookkeeping (ON_CLOSE sent, hub updated), so a drain ends only once that is done.
   const relay: GatewayEvents = {
     canAccept: () => events.canAccept(),
     opened: (c) => events.opened(c),
     websocketConnect: (c, b) => events.websocketConnect(c, b),
     message: (c, d) => events.message(c, d),
-    closed: (c) => forget.closed(c),
+    closed: (c) => {
+      events.closed(c);
+      conns.delete(c);
+    },
     listening: (p) => events.listening(p),
   };
   const connHost: GatewayHost = { ...host, events: relay };

@@ -13,7 +13,7 @@ const USAGE = `herald ${VERSION}: real-time push server
 
 Usage:
   herald start [--config FILE] [--port N] [--host H] [--data-dir DIR] [--line-port N] [--line-host H] [--workers N]
-               [--log-level LEVEL] [--webhook-url URL] [--redis-url URL] [--profile workerman|swoole] [--dev]
+               [--log-level LEVEL] [--webhook-url URL] [--redis-url URL] [--profile workerman|swoole|gatewayworker] [--dev]
   herald token <user> [--channels a,b] [--ttl 1h] [--config FILE] [--data-dir DIR]
   herald help
 

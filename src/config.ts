@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { compatContradictions, CompatConfigSchema, PROFILE_DEFAULTS } from './config/compat.ts';
 import { SwooleConfigSchema } from './config/swoole.ts';
+import { GatewayConfigSchema } from './config/gateway.ts';
 
 const port = z.number().int().min(0).max(65535);
 const level = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
@@ -85,11 +86,13 @@ export const ConfigSchema = z
       .prefault({}),
     /**
      * `workerman` turns on the Workerman / web-msg-sender listeners on the seeds' ports (docs/migrating-from-workerman.md);
-     * `swoole` the plain WebSocket listener on 9501 (docs/migrating-from-swoole.md).
+     * `swoole` the plain WebSocket listener on 9501 (docs/migrating-from-swoole.md), `gatewayworker` the Register and
+     * Gateway of a GatewayWorker app (docs/migrating-from-gatewayworker.md).
      */
-    profile: z.enum(['workerman', 'swoole']).optional(),
+    profile: z.enum(['workerman', 'swoole', 'gatewayworker']).optional(),
     compat: CompatConfigSchema.prefault({}),
     swoole: SwooleConfigSchema.prefault({}),
+    gateway: GatewayConfigSchema.prefault({}),
     /** Scale-out: with a URL, history, presence and fan-out between nodes go through this Redis (docs/scaling.md). */
     redis: z
       .object({
@@ -184,6 +187,14 @@ const ENV: Record<string, { path: string[]; type: 'string' | 'number' | 'boolean
   HERALD_SWOOLE_HOST: { path: ['swoole', 'host'], type: 'string' },
   HERALD_SWOOLE_PORT: { path: ['swoole', 'port'], type: 'number' },
   HERALD_SWOOLE_REQUIRE_TOKEN: { path: ['swoole', 'requireToken'], type: 'boolean' },
+  HERALD_GATEWAY_REGISTER: { path: ['gateway', 'register'], type: 'string' },
+  HERALD_GATEWAY_LISTEN: { path: ['gateway', 'listen'], type: 'string' },
+  HERALD_GATEWAY_LAN_IP: { path: ['gateway', 'lanIp'], type: 'string' },
+  HERALD_GATEWAY_START_PORT: { path: ['gateway', 'startPort'], type: 'number' },
+  HERALD_GATEWAY_PING_INTERVAL: { path: ['gateway', 'pingInterval'], type: 'number' },
+  HERALD_GATEWAY_PING_DATA: { path: ['gateway', 'pingData'], type: 'string' },
+  HERALD_GATEWAY_PING_NOT_RESPONSE_LIMIT: { path: ['gateway', 'pingNotResponseLimit'], type: 'number' },
+  HERALD_GATEWAY_SECRET: { path: ['gateway', 'secret'], type: 'string' },
 };
 
 /** CLI flags of `herald start`, mapped onto config paths. */

@@ -22,6 +22,8 @@ import { createHttpHandler } from './api/http/handler.ts';
 import { createLineServer } from './api/line/server.ts';
 import { createOperations } from './api/operations.ts';
 import { createPushPorts } from './compat/index.ts';
+import { gatewayWarnings } from './config/gateway.ts';
+import { createGateway } from './gateway/index.ts';
 import { insecureDefaults } from './compat/warnings.ts';
 import { swooleWarnings } from './config/swoole.ts';
 import { loadTls } from './net/servers.ts';
@@ -111,7 +113,8 @@ export function createHerald(opts: CreateOptions = {}): HeraldServer {
   const handler = createHttpHandler({ ctx, ops, apiKey, metrics, ...(demo ? { demo } : {}) });
   const wsPath = opts.attach?.path ?? '/ws';
   const tls = loadTls(config.compat);
-  const transports = createTransports(ctx, { nativePath: wsPath, tls });
+  const gateway = config.gateway.enabled ? createGateway(ctx) : undefined;
+  const transports = createTransports(ctx, { nativePath: wsPath, tls, ...(gateway ? { gateway: gateway.events } : {}) });
   const handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): boolean => transports.upgrade(req, socket, head);
   const handleRequest = (req: IncomingMessage, res: ServerResponse): boolean => {
     const path = new URL(req.url ?? '/', 'http://herald').pathname;
@@ -148,7 +151,7 @@ export function createHerald(opts: CreateOptions = {}): HeraldServer {
     http,
     context: ctx,
     addresses() {
-      const out: Record<string, Address> = { ...transports.addresses(), ...pushPorts.addresses() };
+      const out: Record<string, Address> = { ...transports.addresses(), ...pushPorts.addresses(), ...gateway?.addresses() };
       if (server.linePort !== undefined) out.line = { host: config.line.host, port: server.linePort };
       return out;
     },
@@ -174,9 +177,18 @@ export function createHerald(opts: CreateOptions = {}): HeraldServer {
       if (owned) await listenOn(http, config.port, config.host);
       else http.on('upgrade', onAttachedUpgrade);
       if (line) await listenOn(line, config.line.port, config.line.host);
+      // The Register and inner port first: a client that arrives before any worker could link would be refused.
+      await gateway?.listen();
       await transports.listen();
       await pushPorts.listen();
-      const compat = { ...transports.addresses(), ...pushPorts.addresses() };
+      if (gateway) {
+        log.info(
+          { gateway: { ...gateway.addresses(), listen: transports.addresses().gateway } },
+          'GatewayWorker mode: Register, inner port and client listener open',
+        );
+        for (const w of gatewayWarnings(config.gateway)) log.warn({ gateway: 'secret' }, w);
+      }
+      const { gateway: _gatewayListener, ...compat } = { ...transports.addresses(), ...pushPorts.addresses() };
       if (Object.keys(compat).length === 0) return;
       log.info({ compat, tls: tls !== undefined }, 'compatibility listeners open (Workerman / web-msg-sender / Swoole)');
       for (const w of [...insecureDefaults(config), ...swooleWarnings(config)]) log.warn({ compat: w.option }, w.message);
@@ -195,6 +207,8 @@ export function createHerald(opts: CreateOptions = {}): HeraldServer {
         else log.info('shutdown: every client told to reconnect has gone');
         await transports.close();
         await pushPorts.close();
+        // After the client listener: the ON_CLOSE of every client it dropped has gone to the workers.
+        await gateway?.close();
         if (owned) {
           http.closeAllConnections();
           fastLane?.closeAll();

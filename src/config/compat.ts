@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { gatewayBound, type GatewayConfig } from './gateway.ts';
 
 const port = z.number().int().min(0).max(65535);
 
@@ -95,7 +96,7 @@ export const COMPAT_LISTENERS: readonly CompatListenerName[] = ['websocket', 'te
  * Herald's own line port also defaults to 5678, so the profile moves it to 5679. `swoole` opens the plain
  * WebSocket listener on 9501.
  */
-export const PROFILE_DEFAULTS: Record<'workerman' | 'swoole', Record<string, unknown>> = {
+export const PROFILE_DEFAULTS: Record<'workerman' | 'swoole' | 'gatewayworker', Record<string, unknown>> = {
   workerman: {
     line: { port: 5679 },
     compat: {
@@ -106,6 +107,8 @@ export const PROFILE_DEFAULTS: Record<'workerman' | 'swoole', Record<string, unk
     },
   },
   swoole: { swoole: { enabled: true } },
+  /** The Register (1236), the inner port and the client listener of a GatewayWorker app (config/gateway.ts). */
+  gatewayworker: { gateway: { enabled: true } },
 };
 
 interface Bound {
@@ -126,6 +129,7 @@ export function compatContradictions(config: {
   line: { enabled: boolean; host: string; port: number };
   compat: CompatConfig;
   swoole?: { enabled: boolean; host: string; port: number };
+  gateway?: GatewayConfig;
 }): string[] {
   const out: string[] = [];
   const c = config.compat;
@@ -136,6 +140,7 @@ export function compatContradictions(config: {
     if (l.enabled) bound.push({ name: `compat.${name}`, host: l.host, port: l.port });
   }
   if (config.swoole?.enabled === true) bound.push({ name: 'swoole (swoole.port)', host: config.swoole.host, port: config.swoole.port });
+  if (config.gateway !== undefined) bound.push(...gatewayBound(config.gateway));
   for (let i = 0; i < bound.length; i++) {
     for (let j = i + 1; j < bound.length; j++) {
       const a = bound[i]!;

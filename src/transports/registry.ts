@@ -8,12 +8,16 @@ import { NativeEndpoint } from './native/endpoint.ts';
 import { createPlainTransport } from './plain/transport.ts';
 import { createRawUidTransport } from './raw-uid/transport.ts';
 import { createSocketIoTransport } from './socketio/server.ts';
+import { createGatewayTransport } from './gateway/transport.ts';
+import type { GatewayEvents } from './gateway/types.ts';
 
 export interface TransportOptions {
   /** The native endpoint's upgrade path on the main port. */
   nativePath: string;
   /** The compatibility listeners' certificate, when they serve TLS. */
   tls: TlsFiles | undefined;
+  /** GatewayWorker mode's gateway (src/gateway/), which the client listener hands its clients' events to. */
+  gateway?: GatewayEvents;
 }
 
 /** The one place where client-facing protocols are chosen from the config (docs/architecture.md). */
@@ -24,6 +28,7 @@ export function createTransports(ctx: Context, opts: TransportOptions): Transpor
   if (cfg.websocket.enabled) list.push(createRawUidTransport(ctx, origins, opts.tls));
   if (cfg.socketio.enabled) list.push(createSocketIoTransport(ctx, origins, opts.tls));
   if (ctx.config.swoole.enabled) list.push(createPlainTransport(ctx));
+  if (ctx.config.gateway.enabled && opts.gateway !== undefined) list.push(createGatewayTransport(ctx, opts.gateway));
   return new Transports(list, ctx);
 }
 

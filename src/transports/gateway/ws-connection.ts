@@ -1,0 +1,143 @@
+import type { Duplex } from 'node:stream';
+import type { Delivery } from '../../core/delivery.ts';
+import { Outbox } from '../../core/outbox.ts';
+import type { Envelope } from '../../domain/streams.ts';
+import { ServerWebSocket } from '../../net/websocket/socket.ts';
+import { frameText } from '../../protocol/wsframe.ts';
+import { dataAsText } from '../common/wire.ts';
+import { GATEWAY_TRANSPORT, type GatewayConn, type GatewayHost, type WorkerRef } from './types.ts';
+
+/** How long a peer gets to close after a kick or a server-side close before its socket is destroyed. */
+const CUT_OFF_MS = 1000;
+
+/** A published message as a gateway WebSocket client gets it: one text frame of its text (common/wire.ts). */
+export const gatewayWsFrame = (env: Envelope): Buffer => frameText(dataAsText(env.data));
+
+/**
+ * One unfragmented text frame of arbitrary bytes: the original frames whatever a worker sends as text, UTF-8 or
+ * not, so this does too.
+ */
+export function textFrameOf(payload: Buffer): Buffer {
+  const len = payload.length;
+  const head = len < 126 ? 2 : len < 65536 ? 4 : 10;
+  const buf = Buffer.allocUnsafe(head + len);
+  buf[0] = 0x81;
+  if (head === 2) buf[1] = len;
+  else if (head === 4) {
+    buf[1] = 126;
+    buf.writeUInt16BE(len, 2);
+  } else {
+    buf[1] = 127;
+    buf.writeUInt32BE(Math.floor(len / 0x100000000), 2);
+    buf.writeUInt32BE(len >>> 0, 6);
+  }
+  payload.copy(buf, head);
+  return buf;
+}
+
+/**
+ * A GatewayWorker client on the websocket listener: the WebSocket (ServerWebSocket), the hub `Connection` and the
+ * gateway's fields, in one object. Every write goes through the outbox, so what a worker sends in one turn is one
+ * socket write, in order, and a client that does not read is bounded.
+ */
+export class GatewayWsConnection extends ServerWebSocket implements GatewayConn {
+  id = '';
+  user = '';
+  num = 0;
+  worker: WorkerRef | undefined = undefined;
+  grouped = false;
+  pingCount = -1;
+  pending = 0;
+  readonly clientIp: number;
+  readonly clientPort: number;
+  private chans: Set<string> | undefined;
+  private readonly outbox: Outbox;
+  private ending = false;
+
+  constructor(
+    private readonly host: GatewayHost,
+    socket: Duplex,
+    clientIp: number,
+    clientPort: number,
+  ) {
+    super(socket);
+    this.clientIp = clientIp;
+    this.clientPort = clientPort;
+    this.outbox = new Outbox(socket, host.maxBufferedBytes, this);
+  }
+
+  get transport(): string {
+    return GATEWAY_TRANSPORT;
+  }
+
+  get channels(): Set<string> {
+    return (this.chans ??= new Set());
+  }
+
+  start(head: Buffer): void {
+    this.attach(head);
+  }
+
+  deliver(d: Delivery): boolean {
+    return this.outbox.push(d.as(gatewayWsFrame));
+  }
+
+  send(body: Buffer, raw: boolean): boolean {
+    if (this.ending || !this.wsOpen) return false;
+    return this.outbox.push(raw ? body : textFrameOf(body));
+  }
+
+  notifySubscription(): void {}
+
+  /** The outbox passed its byte limit: the client does not read what it is sent. */
+  overflow(): void {
+    this.close(1008, 'slow consumer');
+  }
+
+  kick(last: Buffer | undefined): void {
+    if (this.ending) return;
+    if (last !== undefined) this.send(last, false);
+    this.ending = true;
+    this.outbox.close();
+    // No close frame (browsers report 1006, as with the original): FIN once the queued bytes are written.
+    this.socket.end();
+    setTimeout(cutOff, CUT_OFF_MS, this.socket).unref();
+  }
+
+  destroy(): void {
+    this.ending = true;
+    this.terminate();
+  }
+
+  /** The hub's close (the HTTP connection API, shutdown, a flooding client): a WebSocket close frame. */
+  close(code: number, reason: string): void {
+    if (this.ending) return;
+    this.ending = true;
+    this.outbox.close();
+    if (this.wsOpen) this.wsClose(code, reason, CUT_OFF_MS);
+    else setTimeout(cutOff, CUT_OFF_MS, this.socket).unref();
+  }
+
+  protected get maxPayload(): number {
+    return this.host.maxPayload;
+  }
+
+  protected get maxWriteBacklog(): number {
+    return this.host.maxBufferedBytes;
+  }
+
+  protected onMessage(data: Buffer): void {
+    if (this.ending) return;
+    this.pingCount = -1;
+    this.host.events.message(this, data);
+  }
+
+  protected onSocketClose(): void {
+    this.ending = true;
+    this.host.events.closed(this);
+  }
+}
+
+function cutOff(socket: Duplex): void {
+  socket.destroy();
+}

@@ -19,6 +19,7 @@ export function withTimeouts(bus: ControlBus): ControlBus {
     throw err;
   };
   return {
+    local: bus.local,
     onOwner: (id, method, ...args) => bus.onOwner(id, method, ...args).catch(unavailable),
     onEvery: (method, ...args) => bus.onEvery(method, ...args).catch(unavailable),
     close: () => bus.close(),

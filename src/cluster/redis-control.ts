@@ -51,7 +51,7 @@ export class RedisControlBus implements ControlBus {
   constructor(
     private readonly pub: Redis,
     private readonly sub: Redis,
-    private readonly local: LocalControl,
+    readonly local: LocalControl,
     private readonly opts: RedisControlOptions,
   ) {
     this.all = `${opts.prefix}ctl`;

@@ -3,7 +3,19 @@ import type { LocalControl } from './control.ts';
 /** The methods of `LocalControl` a bus can run on another node: arguments and results are plain JSON. */
 export type ControlMethods = Pick<
   LocalControl,
-  'push' | 'describe' | 'bind' | 'join' | 'leave' | 'dissolve' | 'session' | 'setSession' | 'mergeSession' | 'close' | 'connectionsOf' | 'membersOf'
+  | 'push'
+  | 'describe'
+  | 'bind'
+  | 'join'
+  | 'leave'
+  | 'dissolve'
+  | 'session'
+  | 'setSession'
+  | 'mergeSession'
+  | 'close'
+  | 'connectionsOf'
+  | 'membersOf'
+  | 'gatewayAddress'
 >;
 export type ControlMethod = keyof ControlMethods;
 export type ControlResult<M extends ControlMethod> = ReturnType<ControlMethods[M]>;
@@ -13,6 +25,8 @@ export type ControlResult<M extends ControlMethod> = ReturnType<ControlMethods[M
  * the node), or on every live node for a query about a user or a channel. One process: everything is local.
  */
 export interface ControlBus {
+  /** This node's part: what the other nodes' calls run here. */
+  readonly local: LocalControl;
   /** Runs on the node holding connection `id`; undefined when no live node can answer for it. */
   onOwner<M extends ControlMethod>(id: string, method: M, ...args: Parameters<ControlMethods[M]>): Promise<ControlResult<M> | undefined>;
   /** Runs on every live node (this one included); one result per node that answered. */
@@ -42,11 +56,12 @@ export const CONTROL_METHODS: ReadonlySet<string> = new Set<ControlMethod>([
   'close',
   'connectionsOf',
   'membersOf',
+  'gatewayAddress',
 ]);
 
 /** One process: every call runs here. */
 export class LocalBus implements ControlBus {
-  constructor(private readonly local: LocalControl) {}
+  constructor(readonly local: LocalControl) {}
 
   onOwner<M extends ControlMethod>(_id: string, method: M, ...args: Parameters<ControlMethods[M]>): Promise<ControlResult<M> | undefined> {
     return Promise.resolve(runLocal(this.local, method, args));

@@ -32,6 +32,9 @@ export interface CloseRequest {
  * a new connection (the `session` stream in the native protocol).
  */
 export class LocalControl {
+  /** This node's GatewayWorker inner address, when it runs the gateway (`gatewayAddress`). */
+  private gatewayAddressOf: (() => string | undefined) | undefined;
+
   constructor(
     private readonly hub: Hub,
     private readonly maxChannelsPerConnection: number,
@@ -129,6 +132,16 @@ export class LocalControl {
     if (req.data !== undefined) this.push([id], req.data, req.event);
     conn.close(req.code, req.reason);
     return true;
+  }
+
+  /** Set by the GatewayWorker mode: how other nodes' Registers learn this node's gateway. */
+  provideGatewayAddress(of: () => string | undefined): void {
+    this.gatewayAddressOf = of;
+  }
+
+  /** This node's gateway inner address (`lanIp:port`), or null when it runs none (or has not bound it yet). */
+  gatewayAddress(): string | null {
+    return this.gatewayAddressOf?.() ?? null;
   }
 
   /** The ids of the user's connections on this node, in the order they connected or were bound. */

@@ -100,6 +100,10 @@ export class Gateway implements GatewayEvents, LinkHost, GatewayState {
   // ---- LinkHost: the inner port ----
 
   storedPublish(frame: GatewayFrame): PublishRequest | undefined {
+    // With several nodes every Register lists every node's gateway, and a GatewayClient or worker sends a fan-out
+    // command to each of them (each answers for its own clients): so each node delivers to its own clients, as
+    // the original's gateways do, and a stored publish (which reaches every node) would deliver it N times.
+    if (this.ctx.broker.deliversAll) return undefined;
     return storedPublish(frame);
   }
 

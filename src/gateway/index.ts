@@ -34,12 +34,26 @@ export function createGateway(ctx: Context): GatewayService {
   const register = new Register(ctx.log, cfg.secret, () => (gateway.innerPort === 0 ? undefined : gateway.address));
   const reg = parseHostPort(cfg.register);
   let ping: NodeJS.Timeout | undefined;
+  let discovery: NodeJS.Timeout | undefined;
+  // With Redis every node is a gateway: each Register lists all of them (learned over the control bus), so workers
+  // link to every node and a GatewayClient asks every node, each answering for its own clients (§4, §7).
+  const clustered = ctx.broker.deliversAll;
+  const discover = async (): Promise<void> => {
+    const all = await ctx.control.onEvery('gatewayAddress');
+    register.setCluster(all.filter((a): a is string => typeof a === 'string' && a !== gateway.address));
+  };
   return {
     events: gateway,
     async listen() {
       await listenOn(inner, cfg.startPort, cfg.lanIp);
       gateway.innerPort = boundAddress(inner, cfg.lanIp, cfg.startPort).port;
       await listenOn(register.net, reg.port, reg.host);
+      if (clustered) {
+        ctx.control.local.provideGatewayAddress(() => (gateway.innerPort === 0 ? undefined : gateway.address));
+        await discover().catch((err: unknown) => ctx.log.warn({ err }, 'gateway: could not learn the other nodes'));
+        discovery = setInterval(() => void discover().catch(() => {}), ctx.config.redis.presenceHeartbeatMs);
+        discovery.unref();
+      }
       if (cfg.lanIp !== '127.0.0.1') {
         ping = setInterval(() => gateway.pingWorkers(), WORKER_PING_MS);
         ping.unref();
@@ -51,6 +65,7 @@ export function createGateway(ctx: Context): GatewayService {
     },
     async close() {
       if (ping !== undefined) clearInterval(ping);
+      if (discovery !== undefined) clearInterval(discovery);
       register.close();
       const closed = closeServer(inner);
       for (const l of gateway.links) l.close();

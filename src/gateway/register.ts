@@ -15,6 +15,8 @@ export class Register {
   private readonly workers = new Set<Socket>();
   private readonly gateways = new Map<Socket, string>();
   private readonly sockets = new Set<Socket>();
+  /** The other Herald nodes' gateways (with Redis), as last learned; sorted, so every Register lists them alike. */
+  private cluster: string[] = [];
 
   constructor(
     private readonly log: Logger,
@@ -35,8 +37,17 @@ export class Register {
     const out = new Set<string>();
     const own = this.own();
     if (own !== undefined) out.add(own);
+    for (const a of this.cluster) out.add(a);
     for (const a of this.gateways.values()) out.add(a);
     return [...out];
+  }
+
+  /** The other nodes' gateways changed: workers are told, as when a gateway registers here. */
+  setCluster(addresses: readonly string[]): void {
+    const next = [...addresses].sort();
+    if (next.length === this.cluster.length && next.every((a, i) => a === this.cluster[i])) return;
+    this.cluster = next;
+    this.announce();
   }
 
   /** Pushes the current list to every worker (a gateway came or went). */

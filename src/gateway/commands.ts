@@ -23,7 +23,8 @@ export function messageOf(frame: GatewayFrame): Buffer | undefined {
   return undefined;
 }
 
-function json(ext: Buffer): unknown {
+/** ext_data as JSON; undefined when it is not JSON (the original's json_decode gives null, and the command does nothing). */
+export function json(ext: Buffer): unknown {
   try {
     return JSON.parse(ext.toString('utf8'));
   } catch {
@@ -31,7 +32,7 @@ function json(ext: Buffer): unknown {
   }
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
+export function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 

@@ -3,7 +3,7 @@
 import { Cmd, type GatewayFrame } from '../protocol/gatewayworker/index.ts';
 import { PhpArray, serialize, type PhpValue } from '../protocol/php/index.ts';
 import type { GatewayConn } from '../transports/gateway/types.ts';
-import { keyList } from './commands.ts';
+import { isObject, json, keyList } from './commands.ts';
 import { channelGroup, groupChannel, keyOfBytes, phpKeyOf } from './keys.ts';
 import type { GatewayState } from './state.ts';
 
@@ -18,18 +18,6 @@ function membersOf(gw: GatewayState, group: string): GatewayConn[] {
   const out: GatewayConn[] = [];
   for (const c of gw.hub.membersOf(groupChannel(group))) if (isGateway(c)) out.push(c);
   return out;
-}
-
-function json(ext: Buffer): unknown {
-  try {
-    return JSON.parse(ext.toString('utf8'));
-  } catch {
-    return undefined;
-  }
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** A client's groups as the original keeps them: group key => the group string received in JOIN_GROUP. */

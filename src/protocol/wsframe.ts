@@ -5,6 +5,20 @@
 
 export function frameText(payload: string): Buffer {
   const len = Buffer.byteLength(payload);
+  const buf = frameWithHead(len);
+  buf.write(payload, buf.length - len, 'utf8');
+  return buf;
+}
+
+/** The same frame around bytes that are already text (a body relayed as received, never re-encoded). */
+export function frameTextBytes(payload: Buffer): Buffer {
+  const buf = frameWithHead(payload.length);
+  payload.copy(buf, buf.length - payload.length);
+  return buf;
+}
+
+/** A buffer for a text frame of `len` payload bytes, its head written, the payload left to the caller. */
+function frameWithHead(len: number): Buffer {
   const head = len < 126 ? 2 : len < 65536 ? 4 : 10;
   const buf = Buffer.allocUnsafe(head + len);
   buf[0] = 0x81;
@@ -18,6 +32,5 @@ export function frameText(payload: string): Buffer {
     buf.writeUInt32BE(Math.floor(len / 0x100000000), 2);
     buf.writeUInt32BE(len >>> 0, 6);
   }
-  buf.write(payload, head, 'utf8');
   return buf;
 }

@@ -1,39 +1,13 @@
 import type { Duplex } from 'node:stream';
 import type { Delivery } from '../../core/delivery.ts';
 import { Outbox } from '../../core/outbox.ts';
-import type { Envelope } from '../../domain/streams.ts';
 import { ServerWebSocket } from '../../net/websocket/socket.ts';
-import { frameText } from '../../protocol/wsframe.ts';
-import { dataAsText } from '../common/wire.ts';
+import { frameTextBytes } from '../../protocol/wsframe.ts';
+import { textMessageFrame } from '../common/wire.ts';
 import { GATEWAY_TRANSPORT, type GatewayConn, type GatewayHost, type WorkerRef } from './types.ts';
 
 /** How long a peer gets to close after a kick or a server-side close before its socket is destroyed. */
 const CUT_OFF_MS = 1000;
-
-/** A published message as a gateway WebSocket client gets it: one text frame of its text (common/wire.ts). */
-export const gatewayWsFrame = (env: Envelope): Buffer => frameText(dataAsText(env.data));
-
-/**
- * One unfragmented text frame of arbitrary bytes: the original frames whatever a worker sends as text, UTF-8 or
- * not, so this does too.
- */
-export function textFrameOf(payload: Buffer): Buffer {
-  const len = payload.length;
-  const head = len < 126 ? 2 : len < 65536 ? 4 : 10;
-  const buf = Buffer.allocUnsafe(head + len);
-  buf[0] = 0x81;
-  if (head === 2) buf[1] = len;
-  else if (head === 4) {
-    buf[1] = 126;
-    buf.writeUInt16BE(len, 2);
-  } else {
-    buf[1] = 127;
-    buf.writeUInt32BE(Math.floor(len / 0x100000000), 2);
-    buf.writeUInt32BE(len >>> 0, 6);
-  }
-  payload.copy(buf, head);
-  return buf;
-}
 
 /**
  * A GatewayWorker client on the websocket listener: the WebSocket (ServerWebSocket), the hub `Connection` and the
@@ -79,12 +53,13 @@ export class GatewayWsConnection extends ServerWebSocket implements GatewayConn 
   }
 
   deliver(d: Delivery): boolean {
-    return this.outbox.push(d.as(gatewayWsFrame));
+    return this.outbox.push(d.as(textMessageFrame));
   }
 
   send(body: Buffer, raw: boolean): boolean {
     if (this.ending || !this.wsOpen) return false;
-    return this.outbox.push(raw ? body : textFrameOf(body));
+    // The original frames whatever a worker sends as text, UTF-8 or not, so this does too.
+    return this.outbox.push(raw ? body : frameTextBytes(body));
   }
 
   notifySubscription(): void {}

@@ -58,15 +58,19 @@ export class Positions {
 
   /**
    * The server said where a stream stands before replaying `replay` messages up to `top`. A client with no usable
-   * position (none, or another epoch, or behind the retained history) starts just before the replay, so the
-   * replayed messages are accepted and anything older is not expected any more.
+   * position (none, or another epoch, or behind the retained history, or beyond the top: a corrupted or foreign
+   * value the server could not continue from) starts just before the replay, so the replayed messages are accepted
+   * and anything older is not expected any more.
    */
   rebase(stream: string, epoch: string, top: number, replay: number, recovered: boolean): void {
     const start = Math.max(0, top - replay);
     const last = this.seen.get(stream);
-    // A position the server continued from (same epoch, recovered) is exact; moving it could skip a message.
+    // A position the server continued from (same epoch, recovered) is exact; moving it could skip a message. It
+    // may lie beyond `top` (several nodes: the rest is on its way to this one), so only `recovered` says it is good.
     if (last !== undefined && last.epoch === epoch && recovered) return;
-    if (last === undefined || last.epoch !== epoch || last.offset < start) {
+    // Not continued: the server replays from `start`, whatever this client had. Keeping a position beyond it (one
+    // past the top) would drop every new message up to that offset as already seen.
+    if (last === undefined || last.epoch !== epoch || last.offset < start || !recovered) {
       this.seen.set(stream, { offset: start, epoch });
       this.acked.set(stream, start);
       this.dirty = true;

@@ -68,7 +68,8 @@ export interface HeraldEvents {
   unsubscribed: { channel: string };
   /**
    * Where a stream stands after (re)connecting or subscribing. `recovered: false` means messages were missed for
-   * good (history trimmed, or the server lost it): reload the state this stream feeds.
+   * good (history trimmed, or the server lost it) or the stored position was impossible (beyond the stream's top):
+   * reload the state this stream feeds.
    */
   recovery: { stream: string; channel?: string; recovered: boolean };
 }

@@ -1,8 +1,13 @@
 import type { Position, Store, StoredMessage, StreamPosition } from '../store/store.ts';
 
 export interface RecoveryPlan {
-  /** False when the client's position cannot be continued without a gap (history trimmed, or a new epoch). */
+  /**
+   * False when the client's position cannot be continued without a gap (history trimmed, or a new epoch) or
+   * names messages that were never stored (beyond the stream's top).
+   */
   recovered: boolean;
+  /** The offset the replay continues after; undefined when the client starts live (no usable position, no replay). */
+  from: number | undefined;
   position: StreamPosition;
   messages: StoredMessage[];
 }
@@ -23,7 +28,12 @@ export async function planRecovery(
   opts: { floor?: Position | undefined; replayAll: boolean },
 ): Promise<RecoveryPlan> {
   const position = await store.position(stream);
-  const usable = (p: Position | undefined) => (p !== undefined && p.epoch === position.epoch ? Math.min(p.offset, position.top) : undefined);
+  // A position past the top of its own epoch names messages that were never stored: a corrupted or foreign value,
+  // or a store that lost its newest entries without a new epoch (a restored backup, a Redis failover). Continuing
+  // from it would skip the messages that are given those offsets next, so it is treated as no position at all,
+  // and answered `recovered: false`. (Only the store's top counts here: a client ahead of where this node's live
+  // delivery stands, with several nodes, is within it; see capToDelivered.)
+  const usable = (p: Position | undefined) => (p !== undefined && p.epoch === position.epoch && p.offset <= position.top ? p.offset : undefined);
   const own = usable(since);
   const floor = usable(opts.floor);
   let from: number;
@@ -37,16 +47,16 @@ export async function planRecovery(
     // A client that had a position in another epoch lost what that epoch held; a first-time client did not.
     recovered = since === undefined && (position.first === 1 || position.top === 0);
   } else {
-    return { recovered: since === undefined, position, messages: [] };
+    return { recovered: since === undefined, from: undefined, position, messages: [] };
   }
   const messages: StoredMessage[] = [];
-  for (;;) {
-    const page = await store.read(stream, from, PAGE);
+  for (let after = from; ;) {
+    const page = await store.read(stream, after, PAGE);
     messages.push(...page);
     if (page.length < PAGE) break;
-    from = page[page.length - 1]!.offset;
+    after = page[page.length - 1]!.offset;
   }
-  return { recovered, position, messages };
+  return { recovered, from, position, messages };
 }
 
 /**

@@ -2,8 +2,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Socket } from 'node:net';
 import { afterEach, describe, it } from 'node:test';
+import WebSocket from 'ws';
 import type { Herald } from '../../client/index.ts';
+import { hubChanged } from '../helpers/compat.ts';
 import { perTestCleanup, startHerald, type TestHerald } from '../helpers/herald.ts';
 import { collect, memoryStorage, nextEvent, sdkClient } from '../helpers/sdk.ts';
 import { settle, TestClient } from '../helpers/ws-client.ts';
@@ -178,6 +181,106 @@ describe('resume', () => {
     assert.deepEqual(
       gotB.map((m) => m.data),
       [2, 3, 4],
+    );
+  });
+});
+
+describe('a position beyond the top', () => {
+  it('is answered recovered: false on every stream, and every later message arrives', async () => {
+    const h = await server();
+    for (const to of [{ user: 'b1' }, { all: true }, { channel: 'room' }]) for (let i = 1; i <= 3; i++) await publish(h, { to, data: i });
+    const epoch = (await publish(h, { to: { channel: 'other' }, data: 0 })).streams[0].epoch as string;
+    // Offsets this server never gave: corrupted storage, another deployment's values, or a store restored from a backup.
+    const beyond = { offset: 50, epoch };
+    const c = await TestClient.connect(h.wsUrl);
+    c.send({ type: 'auth', token: await h.token('b1', ['*']), positions: { 'user:b1': beyond, broadcast: beyond } });
+    const inbox = await c.next((f) => f.type === 'recovery' && f.stream === 'user:b1');
+    assert.deepEqual([inbox.recovered, inbox.top, inbox.replay], [false, 3, 3], 'the inbox replays everything retained');
+    const bc = await c.next((f) => f.type === 'recovery' && f.stream === 'broadcast');
+    assert.deepEqual([bc.recovered, bc.top, bc.replay], [false, 3, 0], 'broadcast starts live');
+    c.send({ type: 'subscribe', channel: 'room', id: 1, since: beyond });
+    const sub = await c.next((f) => f.id === 1);
+    assert.deepEqual([sub.recovered, sub.top, sub.replay], [false, 3, 0], 'a channel starts live');
+    for (const to of [{ user: 'b1' }, { all: true }, { channel: 'room' }]) await publish(h, { to, data: 4 });
+    await settle(c);
+    const got = (stream: string) =>
+      c
+        .messages()
+        .filter((m) => m.stream === stream)
+        .map((m) => m.offset as number);
+    assert.deepEqual(got('user:b1'), [1, 2, 3, 4]);
+    assert.deepEqual(got('broadcast'), [4]);
+    assert.deepEqual(got('channel:room'), [4]);
+    c.close();
+  });
+
+  it('the SDK with a corrupted stored position drops it and misses nothing after it', async () => {
+    const h = await server();
+    const storage = memoryStorage();
+    const a = sdk(h, 'b2', { storage });
+    await a.connect();
+    await a.subscribe('room');
+    const last = nextEvent(a, 'message', (m) => m.stream === 'channel:room');
+    for (const to of [{ user: 'b2' }, { all: true }, { channel: 'room' }]) await publish(h, { to, data: 'before' });
+    await last;
+    await acked(h, 'b2');
+    a.close();
+    // The stored positions are pushed past the top of their streams, in the same epoch.
+    const key = `herald:positions:${h.wsUrl}`;
+    const saved = JSON.parse(storage.getItem(key)!) as Record<string, { offset: number; epoch: string }>;
+    assert.deepEqual(Object.keys(saved).sort(), ['broadcast', 'channel:room', 'user:b2']);
+    for (const p of Object.values(saved)) p.offset += 1000;
+    storage.setItem(key, JSON.stringify(saved));
+
+    const b = sdk(h, 'b2', { storage });
+    const got = collect(b);
+    const recoveries: Record<string, boolean> = {};
+    b.on('recovery', (r) => (recoveries[r.stream] = r.recovered));
+    await b.connect();
+    await b.subscribe('room');
+    assert.deepEqual(recoveries, { 'user:b2': false, broadcast: false, 'channel:room': false });
+    const arrived = nextEvent(b, 'message', (m) => m.stream === 'channel:room' && m.data === 'after');
+    for (const to of [{ user: 'b2' }, { all: true }, { channel: 'room' }]) await publish(h, { to, data: 'after' });
+    await arrived;
+    await acked(h, 'b2');
+    assert.deepEqual(
+      got.map((m) => `${m.stream} ${String(m.data)}`),
+      ['user:b2 after', 'broadcast after', 'channel:room after', 'user:b2 sync'],
+    );
+  });
+});
+
+describe('a slow consumer', () => {
+  it('an SDK client that stopped reading is dropped, sees 1006, reconnects and resumes: every message once, in order', async () => {
+    const h = await server({ limits: { maxBufferedBytes: 256 * 1024 } });
+    const hub = h.server.context.hub;
+    const sockets: WebSocket[] = [];
+    class Tracked extends WebSocket {
+      constructor(url: string) {
+        super(url);
+        sockets.push(this);
+      }
+    }
+    const c = sdk(h, 's1', { WebSocket: Tracked });
+    const got = collect(c);
+    const disconnected = nextEvent(c, 'disconnected', () => true, 30_000);
+    await c.connect();
+    const tcp = (sockets[0] as unknown as { _socket: Socket })._socket;
+    tcp.pause();
+    const data = 'x'.repeat(32 * 1024);
+    let n = 0;
+    for (let delivered = 1; delivered > 0; n++) delivered = (await publish(h, { to: { user: 's1' }, data })).delivered as number;
+    // It reads nothing until the server has given up on it: no close frame can reach it (docs/protocol.md, 4002).
+    await hubChanged(hub, () => hub.connectionsOf('s1').size === 0);
+    tcp.resume();
+    assert.equal((await disconnected).code, 1006);
+    const last = nextEvent(c, 'message', (m) => m.data === 'last', 30_000);
+    await publish(h, { to: { user: 's1' }, data: 'last' });
+    await last;
+    assert.deepEqual(
+      got.map((m) => m.offset),
+      Array.from({ length: n + 1 }, (_, i) => i + 1),
+      'what it had not received is replayed (its replay passes the limit: in two rounds, the first ended with 4006)',
     );
   });
 });

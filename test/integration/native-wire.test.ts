@@ -311,4 +311,41 @@ describe('native /ws: frames', () => {
     await c.closed;
     assert.ok(Date.now() - t0 < 5000, 'the socket was dropped, not left to the 30 s close timeout');
   });
+
+  it('a client that stopped reading gets the 4002 close frame right behind what its kernel held, even after the server dropped it', async () => {
+    const limit = 1024 * 1024;
+    const h = await server({ limits: { maxBufferedBytes: limit } });
+    const c = await welcomed(h, 'slow');
+    const [conn] = h.server.context.hub.connectionsOf('slow');
+    const serverSide = (conn as unknown as { socket: Socket }).socket;
+    c.socket.pause();
+    const data = 'x'.repeat(32 * 1024);
+    for (let delivered = 1; delivered > 0;) delivered = (await h.api('POST', '/api/publish', { to: { user: 'slow' }, data })).body.delivered as number;
+    // The server has closed it as a slow consumer. What its kernel took (bytes of completed writes) reaches the client
+    // whatever happens next; what the process still holds dies with the socket. The close frame must be within a
+    // few chunks of the former (it was behind a whole `limit` of the latter), so a client that reads a little gets it.
+    const inKernel = serverSide.bytesWritten - serverSide.writableLength;
+    const dropped = hubChanged(h.server.context.hub, () => h.server.context.hub.connectionsOf('slow').size === 0);
+    const readUpTo = inKernel + limit / 4;
+    c.socket.on('data', () => {
+      if (c.socket.bytesRead >= readUpTo) c.socket.pause();
+    });
+    c.socket.resume();
+    // It stops reading again (unless the close frame came first) until the server has dropped the connection.
+    await dropped;
+    c.socket.resume();
+    assert.deepEqual(await c.closeFrame(), { code: CloseCode.SlowConsumer, reason: 'slow consumer' });
+    await c.closed;
+    // What came before it is whole messages in order, from the first: the client resumes after the last one.
+    const offsets = c.frames
+      .filter((f) => f.opcode === 1)
+      .map((f) => JSON.parse(f.payload.toString()) as { type: string; offset?: number })
+      .filter((f) => f.type === 'message')
+      .map((f) => f.offset);
+    assert.ok(offsets.length > 0);
+    assert.deepEqual(
+      offsets,
+      offsets.map((_, i) => i + 1),
+    );
+  });
 });

@@ -1,11 +1,12 @@
 // The outbox, on real TCP sockets over loopback: what is pushed within one event-loop turn leaves in one write, in
-// order; backpressure is counted in bytes (queued here plus not yet taken by the kernel); close() sends what was
-// queued and nothing after.
+// order; while the socket is backed up frames wait here and leave in chunks on 'drain'; backpressure is counted in
+// bytes (queued here plus not yet taken by the kernel), and what is still queued here on overflow is dropped;
+// close() sends what was queued and nothing after.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { Outbox } from '../../src/core/outbox.ts';
+import { Outbox, WRITE_CHUNK } from '../../src/core/outbox.ts';
 
 let server: Server;
 /** Accepted sockets by the client's port, so that several pairs can be made at once. */
@@ -207,7 +208,7 @@ describe('Outbox backpressure', () => {
     }
   });
 
-  it('counts what the kernel has not taken yet: a peer that stops reading is cut off at the limit', async () => {
+  it('counts what the kernel has not taken yet: a peer that stops reading is cut off at the limit, with little left in the socket', async () => {
     const p = await pair();
     try {
       p.peer.pause();
@@ -224,14 +225,48 @@ describe('Outbox backpressure', () => {
       }
       assert.equal(o.overflows, 1);
       assert.ok(p.out.writableLength > 0, 'the socket still holds what the peer did not read');
-      assert.ok(p.out.writableLength <= limit, `no more than the limit is left waiting (${p.out.writableLength})`);
+      // Frames wait in the outbox while the socket is backed up, and are dropped on overflow: what the process still
+      // holds in the socket, ahead of the close frame the owner writes next, is at most a chunk and a frame past the
+      // socket's high-water mark (it was the whole limit). That bound is the memory a closing slow consumer keeps.
+      const bound = WRITE_CHUNK + chunk.length + p.out.writableHighWaterMark;
+      assert.ok(p.out.writableLength <= bound, `${p.out.writableLength} bytes left in the socket, more than ${bound}`);
       assert.equal(box.push(frame('late')), false);
 
-      // Everything accepted reaches the peer once it reads again, and nothing else.
+      // What was handed to the socket reaches the peer once it reads again, whole frames in order, then the close.
+      p.out.write(frame('CLOSE'));
       p.out.end();
       p.peer.resume();
       const got = await p.ended();
-      assert.equal(got.length, accepted * chunk.length);
+      assert.equal(got.subarray(got.length - 5).toString(), 'CLOSE');
+      const frames = (got.length - 5) / chunk.length;
+      assert.ok(Number.isInteger(frames) && frames > 0 && frames < accepted, `${frames} whole frames of ${accepted} accepted`);
+      assert.equal(
+        got.subarray(0, got.length - 5).every((b) => b === 0x78),
+        true,
+      );
+    } finally {
+      p.destroy();
+    }
+  });
+
+  it('holds frames while the socket is backed up and hands them over in chunks on drain, in order', async () => {
+    const p = await pair();
+    try {
+      p.peer.pause();
+      const box = new Outbox(p.out, 64 << 20, owner());
+      const size = 10 * 1024;
+      const n = 800;
+      // 8 MB in one turn, more than loopback's kernel buffers take while the peer does not read.
+      for (let i = 0; i < n; i++) assert.equal(box.push(Buffer.alloc(size, i % 251)), true);
+      await nextTurn();
+      assert.ok(p.out.writableNeedDrain, 'the socket backed up');
+      const handed = p.writes.reduce((sum, w) => sum + w.length, 0);
+      assert.ok(handed < n * size, 'the rest waits in the outbox, where it can still be dropped');
+      p.peer.resume();
+      const got = await p.until(n * size);
+      assert.equal(got.length, n * size);
+      for (let i = 0; i < n; i++) assert.equal(got[i * size], i % 251, `frame ${i} in its place`);
+      for (const w of p.writes) assert.ok(w.length <= WRITE_CHUNK + size, `a write of ${w.length} bytes`);
     } finally {
       p.destroy();
     }

@@ -40,11 +40,26 @@ describe('planRecovery: the client has a position', () => {
     assert.deepEqual(offsets(plan), []);
   });
 
-  it('beyond the top (a node that was ahead): nothing to replay, recovered', async () => {
+  it('beyond the top (an offset never stored: corrupted, foreign, or a store that lost its newest entries): not recovered, treated as no position', async () => {
+    // Continuing from 9 would skip offsets 6 to 9 when they are given to the next messages. (A client ahead of this
+    // node's live delivery, with several nodes, is still within the store's top: capToDelivered, below.)
     const { store, epoch } = await storeWith(5);
-    const plan = await planRecovery(store, STREAM, { offset: 9, epoch }, { replayAll: true });
-    assert.equal(plan.recovered, true);
-    assert.deepEqual(offsets(plan), []);
+    const inbox = await planRecovery(store, STREAM, { offset: 9, epoch }, { replayAll: true });
+    assert.equal(inbox.recovered, false);
+    assert.equal(inbox.from, 0);
+    assert.deepEqual(offsets(inbox), [1, 2, 3, 4, 5], 'an inbox replays everything retained');
+    const channel = await planRecovery(store, STREAM, { offset: 6, epoch }, { replayAll: false });
+    assert.equal(channel.recovered, false);
+    assert.equal(channel.from, undefined, 'a channel or broadcast goes live');
+    assert.deepEqual(offsets(channel), []);
+  });
+
+  it('beyond the top, with an acknowledged position: continues from the acknowledged one, not recovered', async () => {
+    const { store, epoch } = await storeWith(6);
+    const plan = await planRecovery(store, STREAM, { offset: 60, epoch }, { floor: { offset: 4, epoch }, replayAll: true });
+    assert.equal(plan.recovered, false);
+    assert.equal(plan.from, 4);
+    assert.deepEqual(offsets(plan), [5, 6]);
   });
 
   it('in an empty stream, position 0: recovered', async () => {
@@ -119,6 +134,14 @@ describe('planRecovery: the floor (the user acknowledged position)', () => {
     const plan = await planRecovery(store, STREAM, undefined, { floor: { offset: 3, epoch }, replayAll: true });
     assert.equal(plan.recovered, false);
     assert.deepEqual(offsets(plan), [8, 9, 10]);
+  });
+
+  it('beyond the top: ignored, the client position counts', async () => {
+    const { store, epoch } = await storeWith(6);
+    const plan = await planRecovery(store, STREAM, { offset: 3, epoch }, { floor: { offset: 50, epoch }, replayAll: true });
+    assert.equal(plan.recovered, true);
+    assert.equal(plan.from, 3);
+    assert.deepEqual(offsets(plan), [4, 5, 6]);
   });
 
   it('in another epoch: ignored, the client position counts', async () => {

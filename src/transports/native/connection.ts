@@ -138,14 +138,19 @@ export class NativeConnection extends ServerWebSocket implements Connection {
    */
   endRecovery(stream: string, epoch: string, from: number, replay: readonly StoredMessage[], live?: Position): void {
     let last = from;
-    for (const m of replay) {
-      if (m.offset <= last) continue;
-      this.outbox.push(frameText(encodeMessage(stream, m.offset, epoch, m.data, m.event)));
-      last = m.offset;
-    }
     const held = this.recovering?.get(stream) ?? [];
     this.recovering?.delete(stream);
     if (this.recovering?.size === 0) this.recovering = undefined;
+    for (const m of replay) {
+      if (m.offset <= last) continue;
+      const frame = frameText(encodeMessage(stream, m.offset, epoch, m.data, m.event));
+      // A replay larger than the outbox's limit would overflow it before a byte was sent, and the client would come
+      // back for the same replay for ever (a slow consumer's is about that size). Send the part that fits, then ask
+      // it to reconnect: it resumes after the last message it got, and each round gets further.
+      if (!this.outbox.fits(frame.length)) return this.close(CloseCode.Resync, 'replay continues after a reconnect');
+      this.outbox.push(frame);
+      last = m.offset;
+    }
     for (const d of held) {
       if (d.envelope.epoch !== epoch || d.envelope.offset > last) {
         this.outbox.push(d.as(nativeFrame));
@@ -174,9 +179,13 @@ export class NativeConnection extends ServerWebSocket implements Connection {
   close(code: number, reason: string): void {
     if (this.closed) return;
     this.closed = true;
-    // Frames queued earlier in this turn must reach the client before the close frame, and none after it.
-    if (code !== CloseCode.SlowConsumer) this.outbox.close();
-    // A zombie or a stalled reader will not answer the close handshake; do not hold its slot for 30 s.
+    // Frames queued earlier in this turn must reach the client before the close frame, and none after it; a slow
+    // consumer's are dropped instead, so that its close frame is not queued behind them (it resumes from its position).
+    if (code === CloseCode.SlowConsumer) this.outbox.discard();
+    else this.outbox.close();
+    // A zombie or a stalled reader will not answer the close handshake; do not hold its slot for 30 s. A slow
+    // consumer's close frame is at most a chunk behind what its kernel holds (Outbox): a client that reads again
+    // within this second gets it, and once the kernel has it, it arrives even after the socket is closed here.
     const quick = code === CloseCode.SlowConsumer || code === CloseCode.HeartbeatTimeout;
     this.wsClose(code, reason, quick ? 1000 : CLOSE_TIMEOUT_MS);
   }

@@ -72,10 +72,7 @@ function subscribe(ctx: Context, conn: NativeConnection, f: Extract<ClientFrame,
     .watch(stream)
     .then(() => planRecovery(ctx.store, stream, f.since, { replayAll: false }))
     .then(
-      (read) => {
-        const since = f.since !== undefined && f.since.epoch === read.position.epoch ? f.since.offset : undefined;
-        finishRecovery(ctx, conn, stream, read, since, (info) => conn.sendText(encodeAck('subscribed', f.channel, f.id, info)));
-      },
+      (read) => finishRecovery(ctx, conn, stream, read, (info) => conn.sendText(encodeAck('subscribed', f.channel, f.id, info))),
       (err: unknown) => recoveryFailed(ctx, conn, stream, err),
     );
 }
@@ -96,16 +93,12 @@ export function resumeImplicitStreams(ctx: Context, conn: NativeConnection, posi
   for (const [stream, isInbox] of streams) {
     const since = positions?.[stream];
     const floor = isInbox ? ctx.store.getAck(conn.user) : Promise.resolve(undefined);
-    // Other nodes' messages must be arriving before history is read (Broker.watch).
+    // Other nodes' messages must be arriving before history is read (Broker.watch). The inbox of a device with no
+    // usable position replays everything retained (from 0); `broadcast` starts live (planRecovery).
     Promise.all([floor, ctx.broker.watch(stream)])
-      .then(([ackPos]) => planRecovery(ctx.store, stream, since, { floor: ackPos, replayAll: isInbox }).then((plan) => ({ plan, ackPos })))
+      .then(([ackPos]) => planRecovery(ctx.store, stream, since, { floor: ackPos, replayAll: isInbox }))
       .then(
-        ({ plan: read, ackPos }) => {
-          const known = [since, ackPos].filter((p) => p !== undefined && p.epoch === read.position.epoch).map((p) => p!.offset);
-          // The inbox of a device with no position replays everything retained (from 0); `broadcast` starts live.
-          const from = known.length > 0 ? Math.max(...known) : isInbox ? 0 : undefined;
-          finishRecovery(ctx, conn, stream, read, from, (info) => conn.sendText(encodeRecovery(info)));
-        },
+        (read) => finishRecovery(ctx, conn, stream, read, (info) => conn.sendText(encodeRecovery(info))),
         (err: unknown) => recoveryFailed(ctx, conn, stream, err),
       );
   }
@@ -114,20 +107,15 @@ export function resumeImplicitStreams(ctx: Context, conn: NativeConnection, posi
 /**
  * Ends a stream's recovery, the same for a subscribe and for the implicit streams: the replay stops where this
  * node's live delivery stands (`capToDelivered`, several nodes), `tell` sends where the stream stands, then the
- * replay and the held live messages follow. `from` is the offset the client continues after; without one it starts
- * live, just before the first message held since it joined (published after its welcome or subscribe, which may be
- * before the history was read), and `top` tells it that start.
+ * replay and the held live messages follow. The plan's `from` is the offset the client continues after (never
+ * beyond the stream's top: planRecovery); without one it starts live, just before the first message held since it
+ * joined (published after its welcome or subscribe, which may be before the history was read), and `top` tells it
+ * that start.
  */
-function finishRecovery(
-  ctx: Context,
-  conn: NativeConnection,
-  stream: string,
-  read: RecoveryPlan,
-  from: number | undefined,
-  tell: (info: RecoveryInfo) => void,
-): void {
+function finishRecovery(ctx: Context, conn: NativeConnection, stream: string, read: RecoveryPlan, tell: (info: RecoveryInfo) => void): void {
   const live = ctx.broker.delivered(stream);
   const plan = capToDelivered(read, live);
+  const from = plan.from;
   const epoch = plan.position.epoch;
   const start = from ?? conn.liveStart(stream, epoch, plan.position.top);
   const top = from === undefined ? start : plan.position.top;

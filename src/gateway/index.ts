@@ -68,7 +68,7 @@ export function createGateway(ctx: Context): GatewayService {
       if (discovery !== undefined) clearInterval(discovery);
       register.close();
       const closed = closeServer(inner);
-      for (const l of gateway.links) l.close();
+      await Promise.all([...gateway.links].map((l) => l.end()));
       await closed;
     },
     addresses() {

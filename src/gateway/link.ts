@@ -107,8 +107,29 @@ export class InnerLink implements WorkerRef {
     if (!this.socket.destroyed && this.socket.writable) this.socket.write(encodeReply(payload));
   }
 
+  /** Drops the link at once (a refused peer: nothing more it sent is applied). */
   close(): void {
     this.socket.destroy();
+  }
+
+  /**
+   * Shutdown: ends the link once what was written has gone out (the ON_CLOSE of the clients the shutdown dropped),
+   * which destroying it at once would discard. Nothing more the peer sends is applied; a peer that does not close
+   * its side is cut off after 1 s.
+   */
+  end(): Promise<void> {
+    const s = this.socket;
+    s.pause();
+    if (s.destroyed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const cut = setTimeout(() => s.destroy(), 1000);
+      cut.unref();
+      s.once('close', () => {
+        clearTimeout(cut);
+        resolve();
+      });
+      s.end();
+    });
   }
 
   private receive(chunk: Buffer): void {

@@ -36,6 +36,15 @@ export const CompatConfigSchema = z
           .string()
           .regex(/^\/\S*$/, 'must start with /')
           .default('/socket.io'),
+        /**
+         * Engine.IO handshakes one remote address may make per `handshakeWindowMs`; more are refused (403 with a
+         * JSON reason). Bounds a client looping on its handshake. 0 = no bound. Behind a reverse proxy every
+         * client has the proxy's address: raise it there.
+         */
+        maxHandshakesPerAddress: z.number().int().min(0).default(100),
+        handshakeWindowMs: z.number().int().min(100).max(3_600_000).default(10_000),
+        /** Sessions one address may hold that have not logged in; further handshakes are refused. 0 = no bound. */
+        maxAnonymousPerAddress: z.number().int().min(0).default(100),
       })
       .strict()
       .prefault({}),

@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import { Server as SocketIoServer, type Socket } from 'socket.io';
 import { countError, type Context } from '../../context.ts';
 import { resolveLogin } from '../common/login.ts';
@@ -5,11 +6,17 @@ import type { OriginPolicy } from '../common/origins.ts';
 import { boundAddress, closeServer, createWebServer, listenOn, type TlsFiles } from '../../net/servers.ts';
 import type { Transport } from '../common/transport.ts';
 import { SocketIoConnection, type Backlog } from './connection.ts';
+import { adaptEio3Polling, engineSessionId } from './engine-internals.ts';
+import { HandshakeGuard } from './guard.ts';
 import { OnlineCount } from './online-count.ts';
+import { PhantomReaper } from './phantoms.ts';
 
 /**
  * Port 2120: web-msg-sender's Socket.IO server, on the `socket.io` package (v4) with Engine.IO v3 accepted, so
- * socket.io-client 1.x/2.x (what the seed pages load) and 3.x/4.x both connect, over polling and WebSocket.
+ * socket.io-client 1.x/2.x (what the seed pages load) and 3.x/4.x both connect, over polling and WebSocket. EIO3
+ * polling payloads are written as engine.io 1.x wrote them (eio3-payload.ts), which 1.x clients need; handshakes
+ * per address, sessions that have not logged in per address and sessions whose client never came back are
+ * bounded (guard.ts, phantoms.ts), each refusal counted in `errors`.
  *
  * Events: client `login` (uid, or a signed token, or `{token}`); server `new_msg` (one string per message) and
  * `update_online_count` (the original HTML string, on login and each interval when a count changed). A refused
@@ -21,6 +28,15 @@ export function createSocketIoTransport(ctx: Context, origins: OriginPolicy, tls
   let anonymous = 0;
   let stopping = false;
   const online = new OnlineCount(ctx.hub, () => anonymous);
+  const guard = new HandshakeGuard(cfg.socketio);
+  const reaper = new PhantomReaper(cfg.handshakeTimeoutMs, (socket) => {
+    countError(ctx, 'socketio_phantom_session');
+    ctx.log.info(
+      { sid: engineSessionId(socket), remote: socket.conn.remoteAddress },
+      'compat socket.io: client never came back after the handshake, session closed',
+    );
+    socket.conn.close(true);
+  });
 
   const http = createWebServer(tls, cfg.handshakeTimeoutMs, (_req, res) => {
     // Socket.IO answers its own path; everything else on this port is unknown.
@@ -42,11 +58,27 @@ export function createSocketIoTransport(ctx: Context, origins: OriginPolicy, tls
     allowRequest: (req, cb) => {
       // Once stopping, a page that was told to reconnect must not come back to this process.
       if (stopping) return cb('server shutting down', false);
-      if (origins.admits(req.headers.origin)) return cb(null, true);
-      ctx.log.info({ origin: req.headers.origin }, 'compat socket.io: origin not allowed');
-      cb('origin not allowed', false);
+      if (!origins.admits(req.headers.origin)) {
+        ctx.log.info({ origin: req.headers.origin }, 'compat socket.io: origin not allowed');
+        return cb('origin not allowed', false);
+      }
+      // One 403 with a JSON body naming the bound: clients of every version back off and retry, never loop.
+      const remote = req.socket.remoteAddress ?? '';
+      const refusal = guard.admit(remote);
+      if (refusal === undefined) return cb(null, true);
+      countError(ctx, `socketio_${refusal}`);
+      ctx.log.info({ remote, refusal }, 'compat socket.io: handshake refused');
+      const { maxHandshakesPerAddress, handshakeWindowMs, maxAnonymousPerAddress } = cfg.socketio;
+      cb(
+        refusal === 'handshake_rate'
+          ? `too many Socket.IO handshakes from this address (more than ${maxHandshakesPerAddress} in ${handshakeWindowMs} ms)`
+          : `too many Socket.IO sessions without login from this address (${maxAnonymousPerAddress})`,
+        false,
+      );
     },
   });
+  if (!adaptEio3Polling(io.engine)) ctx.log.warn('compat socket.io: Engine.IO hook not found; socket.io-client 1.x cannot read polling answers');
+  io.engine.on('headers', (_headers: unknown, req: IncomingMessage) => reaper.sawRequest(req));
   io.engine.on('connection_error', (err: { code: number; message: string }) => {
     ctx.log.debug({ code: err.code, err: err.message }, 'compat socket.io connection error');
   });
@@ -56,6 +88,16 @@ export function createSocketIoTransport(ctx: Context, origins: OriginPolicy, tls
     socket.conn.on('drain', () => {
       backlog.bytes = 0;
     });
+    reaper.watch(socket);
+    // Counted for the guard until it logs in or closes, whether or not it sits in the hub as anonymous.
+    const remote = socket.conn.remoteAddress;
+    let unauthenticated = true;
+    guard.anonymous(remote, 1);
+    const authenticated = (): void => {
+      if (!unauthenticated) return;
+      unauthenticated = false;
+      guard.anonymous(remote, -1);
+    };
     // Sockets that have not logged in receive broadcasts, as in the original (not when tokens are required).
     let anon: SocketIoConnection | undefined;
     if (!cfg.requireToken) {
@@ -92,6 +134,7 @@ export function createSocketIoTransport(ctx: Context, origins: OriginPolicy, tls
           }
           const id = anon?.id ?? ctx.nextSessionId();
           dropAnon();
+          authenticated();
           conn = new SocketIoConnection(id, res.user, socket, backlog, maxBuffered);
           ctx.hub.add(conn);
           socket.emit('update_online_count', online.text());
@@ -105,6 +148,7 @@ export function createSocketIoTransport(ctx: Context, origins: OriginPolicy, tls
 
     socket.on('disconnect', () => {
       dropAnon();
+      authenticated();
       if (conn === undefined) return;
       ctx.hub.remove(conn);
     });
@@ -125,6 +169,7 @@ export function createSocketIoTransport(ctx: Context, origins: OriginPolicy, tls
     stop() {
       stopping = true;
       clearInterval(timer);
+      guard.close();
       closed = closeServer(http);
       http.closeIdleConnections();
     },

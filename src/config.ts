@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { compatContradictions, CompatConfigSchema, PROFILE_DEFAULTS } from './config/compat.ts';
 import { SwooleConfigSchema } from './config/swoole.ts';
 import { GatewayConfigSchema } from './config/gateway.ts';
+import { pusherAppFromEnv, PusherConfigSchema } from './config/pusher.ts';
 
 const port = z.number().int().min(0).max(65535);
 const level = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
@@ -93,6 +94,8 @@ export const ConfigSchema = z
     compat: CompatConfigSchema.prefault({}),
     swoole: SwooleConfigSchema.prefault({}),
     gateway: GatewayConfigSchema.prefault({}),
+    /** The Pusher protocol on the main port (docs/pusher.md): off while no app is configured. */
+    pusher: PusherConfigSchema.prefault({}),
     /** Scale-out: with a URL, history, presence and fan-out between nodes go through this Redis (docs/scaling.md). */
     redis: z
       .object({
@@ -282,6 +285,10 @@ export function loadConfig(src: ConfigSources = {}): HeraldConfig {
     const raw = (src.env ?? process.env)[name];
     if (raw !== undefined && raw !== '') setPath(fromEnv, spec.path, coerce(name, raw, spec.type));
   }
+  // The env app replaces the file's list: arrays do not merge, and one app is what the env can describe.
+  const envApp = pusherAppFromEnv(src.env ?? process.env);
+  if (envApp.error !== undefined) throw new ConfigError(envApp.error);
+  if (envApp.app !== undefined) setPath(fromEnv, ['pusher', 'apps'], [envApp.app]);
   merged = mergeDeep(merged, fromEnv);
   const fromFlags: Json = {};
   for (const [name, raw] of Object.entries(src.flags ?? {})) {

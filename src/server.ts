@@ -51,7 +51,10 @@ export interface HeraldServer {
   listen(): Promise<void>;
   /** `POST /api/publish` without HTTP: the same operation, so the same validation, reply and `ApiError`s. */
   publish(message: object): Promise<unknown>;
-  /** Serves `/api/*` (the HTTP API) and returns true; returns false, touching nothing, for any other path. */
+  /**
+   * Serves `/api/*` (the HTTP API) and a transport's own routes (the Pusher API's `/apps/…`, when an app is
+   * configured) and returns true; returns false, touching nothing, for any other path.
+   */
   handleRequest(req: IncomingMessage, res: ServerResponse): boolean;
   /** Takes a WebSocket upgrade of the native endpoint's path and returns true; false, touching nothing, otherwise. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
@@ -117,13 +120,19 @@ export function createHerald(opts: CreateOptions = {}): HeraldServer {
   const transports = createTransports(ctx, { nativePath: wsPath, tls, ...(gateway ? { gateway: gateway.events } : {}) });
   const handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): boolean => transports.upgrade(req, socket, head);
   const handleRequest = (req: IncomingMessage, res: ServerResponse): boolean => {
+    // A transport's own HTTP routes first (the Pusher API's `/apps/…`, signed its own way), then `/api/*`.
+    if (transports.request(req, res)) return true;
     const path = new URL(req.url ?? '/', 'http://herald').pathname;
     if (path !== '/api' && !path.startsWith('/api/')) return false;
     handler(req, res);
     return true;
   };
   const owned = opts.attach === undefined;
-  const http = opts.attach?.server ?? createHttpServer(handler);
+  const http =
+    opts.attach?.server ??
+    createHttpServer((req, res) => {
+      if (!transports.request(req, res)) handler(req, res);
+    });
   const fastLane = owned && config.http.fastLane ? attachFastLane(http, { ctx, ops, apiKey }) : undefined;
   // Attached, the application owns the server: other upgrade paths may belong to its own WebSocket servers, so
   // they are left alone rather than answered 404, and the server's connections and 'request' event stay its own.

@@ -8,6 +8,8 @@ export interface PublishRequest {
   /** Serialized JSON of the data, produced once by the caller. */
   data: string;
   event?: string;
+  /** A local connection id not to deliver to (see `Envelope.exclude`). */
+  exclude?: string;
 }
 
 export interface StreamResult {
@@ -98,6 +100,7 @@ export class Dispatcher {
         continue;
       }
       const env: Envelope = req.event === undefined ? { stream, offset, epoch, data: req.data } : { stream, offset, epoch, data: req.data, event: req.event };
+      if (req.exclude !== undefined) env.exclude = req.exclude;
       delivered += this.hub.deliver(targets[i]!, env);
     }
     this.published++;

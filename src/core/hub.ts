@@ -124,9 +124,19 @@ export class Hub {
   deliver(target: Target, env: Envelope): number {
     const d = new Delivery(env);
     let n = 0;
-    for (const conn of this.recipients(target)) {
-      if (conn.deliver(d)) n++;
-      else this.dropped++;
+    const skip = env.exclude;
+    // Two loops so that the common case (no exclusion) pays no comparison per recipient.
+    if (skip === undefined) {
+      for (const conn of this.recipients(target)) {
+        if (conn.deliver(d)) n++;
+        else this.dropped++;
+      }
+    } else {
+      for (const conn of this.recipients(target)) {
+        if (conn.id === skip) continue;
+        if (conn.deliver(d)) n++;
+        else this.dropped++;
+      }
     }
     this.deliveries += n;
     return n;

@@ -41,6 +41,11 @@ export interface Envelope {
   /** Serialized JSON of the published data. */
   data: string;
   event?: string;
+  /**
+   * A connection id the live delivery skips (the Pusher API's `socket_id`: "to others"). Local to the publishing
+   * node: it is not stored, so a replay includes the message, and the broker does not carry it to other nodes.
+   */
+  exclude?: string;
 }
 
 export function userStream(user: string): string {

@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Context } from '../context.ts';
 import type { TlsFiles } from '../net/servers.ts';
@@ -9,6 +9,7 @@ import { createPlainTransport } from './plain/transport.ts';
 import { createRawUidTransport } from './raw-uid/transport.ts';
 import { createSocketIoTransport } from './socketio/server.ts';
 import { createGatewayTransport } from './gateway/transport.ts';
+import { createPusherTransport } from './pusher/transport.ts';
 import type { GatewayEvents } from './gateway/types.ts';
 
 export interface TransportOptions {
@@ -29,22 +30,35 @@ export function createTransports(ctx: Context, opts: TransportOptions): Transpor
   if (cfg.socketio.enabled) list.push(createSocketIoTransport(ctx, origins, opts.tls));
   if (ctx.config.swoole.enabled) list.push(createPlainTransport(ctx));
   if (ctx.config.gateway.enabled && opts.gateway !== undefined) list.push(createGatewayTransport(ctx, opts.gateway));
+  for (const app of ctx.config.pusher.apps) list.push(createPusherTransport(ctx, app));
   return new Transports(list, ctx);
 }
 
 /** Every transport of a server, started, addressed and shut down as one. */
 export class Transports {
   private readonly listening: Transport[] = [];
+  /** Some transport serves HTTP requests: without one, requests skip the URL parse here. */
+  private readonly serves: boolean;
 
   constructor(
     private readonly list: readonly Transport[],
     private readonly ctx: Context,
-  ) {}
+  ) {
+    this.serves = list.some((t) => t.request !== undefined);
+  }
 
   /** Hands a main-port upgrade to the transport whose path it is; false, touching nothing, when none takes it. */
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
     const url = new URL(req.url ?? '/', 'http://herald');
     for (const t of this.list) if (t.upgrade?.(req, socket, head, url) === true) return true;
+    return false;
+  }
+
+  /** Hands a main-port HTTP request to the transport whose path it is; false, touching nothing, when none takes it. */
+  request(req: IncomingMessage, res: ServerResponse): boolean {
+    if (!this.serves) return false;
+    const url = new URL(req.url ?? '/', 'http://herald');
+    for (const t of this.list) if (t.request?.(req, res, url) === true) return true;
     return false;
   }
 

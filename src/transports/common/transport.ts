@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 
 export interface Address {
@@ -21,6 +21,11 @@ export interface Transport {
   readonly name: string;
   /** Takes the upgrade and returns true when `url`'s path is this transport's; returns false touching nothing. */
   upgrade?(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): boolean;
+  /**
+   * Serves an HTTP request of the main port that belongs to the protocol (the Pusher HTTP API's `/apps/…`, signed
+   * its own way rather than with Herald's API key) and returns true; returns false touching nothing for any other.
+   */
+  request?(req: IncomingMessage, res: ServerResponse, url: URL): boolean;
   /** Binds the transport's own port. */
   listen?(): Promise<void>;
   /** Host and real port after `listen` (port 0 resolves to the one the OS chose). */

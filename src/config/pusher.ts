@@ -1,0 +1,53 @@
+import { z } from 'zod';
+
+/**
+ * One Pusher app (docs/pusher.md): pusher-js connects to `/app/<key>` on the main port, the server SDKs call
+ * `/apps/<id>/…` signed with `secret`. The limits default to hosted Pusher's, which the clients are written for.
+ */
+export const PusherAppSchema = z
+  .object({
+    id: z.string().min(1).max(64),
+    key: z.string().min(1).max(128),
+    secret: z.string().min(1),
+    /** `client-*` events on private and presence channels; off: refused with a `pusher:error` (4301). */
+    clientEvents: z.boolean().default(true),
+    /** Client events one connection may send per second; more are refused with a `pusher:error`, not a close. */
+    clientEventsPerSecond: z.number().int().min(1).max(10_000).default(10),
+    /** Largest `data` of an HTTP event or a client event, in bytes (hosted Pusher: 10 KB); larger is a 413 / an error frame. */
+    maxMessageBytes: z
+      .number()
+      .int()
+      .min(256)
+      .max(1024 * 1024)
+      .default(10_240),
+    /** Seconds of silence after which pusher-js pings (sent in `connection_established`); must not be 0. */
+    activityTimeout: z.number().int().min(1).max(3600).default(120),
+    /** Users one presence channel may hold; a subscribe beyond it is refused. */
+    maxPresenceMembers: z.number().int().min(1).max(100_000).default(100),
+  })
+  .strict();
+export type PusherApp = z.infer<typeof PusherAppSchema>;
+
+export const PusherConfigSchema = z
+  .object({
+    /**
+     * The apps served. One for now: every app's channels map onto the same Herald channels, so a second app
+     * would share (and see) the first one's channels until channels get an app namespace.
+     */
+    apps: z.array(PusherAppSchema).max(1, 'one Pusher app is supported for now').default([]),
+    /** HTTP API requests whose auth_timestamp is further than this from now are refused (replay window); 0 = no check. */
+    timestampWindowSeconds: z.number().int().min(0).max(86_400).default(600),
+  })
+  .strict();
+export type PusherConfig = z.infer<typeof PusherConfigSchema>;
+
+/** The app given by `HERALD_PUSHER_APP_ID`, `HERALD_PUSHER_KEY` and `HERALD_PUSHER_SECRET`: all three or none. */
+export function pusherAppFromEnv(env: NodeJS.ProcessEnv): { app?: { id: string; key: string; secret: string }; error?: string } {
+  const id = env.HERALD_PUSHER_APP_ID ?? '';
+  const key = env.HERALD_PUSHER_KEY ?? '';
+  const secret = env.HERALD_PUSHER_SECRET ?? '';
+  const given = [id, key, secret].filter((v) => v !== '').length;
+  if (given === 0) return {};
+  if (given < 3) return { error: 'HERALD_PUSHER_APP_ID, HERALD_PUSHER_KEY and HERALD_PUSHER_SECRET must be set together' };
+  return { app: { id, key, secret } };
+}

@@ -1,0 +1,119 @@
+import type { Duplex } from 'node:stream';
+import type { Connection } from '../../core/connection.ts';
+import type { Delivery } from '../../core/delivery.ts';
+import { Outbox } from '../../core/outbox.ts';
+import { WS_MAX_FRAGMENTS } from '../../net/websocket/codec.ts';
+import { CLOSE_TIMEOUT_MS, ServerWebSocket } from '../../net/websocket/socket.ts';
+import { pusherFrame } from './frames.ts';
+
+/** What a connection needs from its endpoint: shared by all connections, so none holds its own callbacks. */
+export interface PusherHost {
+  readonly maxPayload: number;
+  readonly maxBufferedBytes: number;
+  onMessage(conn: PusherConnection, data: Buffer, binary: boolean): void;
+  onClosed(conn: PusherConnection): void;
+}
+
+/** Close code for a slow consumer: 4100 ("over capacity"), after which pusher-js reconnects in 1 s. */
+const SLOW_CONSUMER = 4100;
+
+/**
+ * A pusher-js client on `/app/<key>`, from the upgrade on: the WebSocket (ServerWebSocket), the `Connection` the
+ * hub delivers to (it joins the hub as soon as it is welcomed, anonymous: Herald user ''), and the Pusher state
+ * that is per connection: its presence memberships and its client-event budget. One object per client, fields
+ * made on first use, because idle connections are the main memory cost.
+ */
+export class PusherConnection extends ServerWebSocket implements Connection {
+  /** Set when welcomed; the socket_id is computed from it (names.ts `socketIdOf`). */
+  id = '';
+  user = '';
+  /** When the client last sent anything (ms): the shared activity sweep pings or drops silent clients. */
+  lastSeen = Date.now();
+  /** A `pusher:ping` went out and nothing came back yet. */
+  pinged = false;
+  /** Presence channels joined (Herald channel -> the user_id given in its channel_data); made on first use. */
+  presence: Map<string, string> | undefined;
+  /** Client events in the current one-second window, and the window's start (seconds). */
+  eventCount = 0;
+  eventWindow = 0;
+  private chans: Set<string> | undefined;
+  private readonly outbox: Outbox;
+  private closed = false;
+
+  constructor(
+    private readonly host: PusherHost,
+    socket: Duplex,
+  ) {
+    super(socket);
+    this.outbox = new Outbox(socket, host.maxBufferedBytes, this);
+  }
+
+  get transport(): string {
+    return 'pusher';
+  }
+
+  /** Channels this connection is in (Herald names; owned by the hub). */
+  get channels(): Set<string> {
+    return (this.chans ??= new Set());
+  }
+
+  start(head: Buffer): void {
+    this.attach(head);
+  }
+
+  get isOpen(): boolean {
+    return !this.closed;
+  }
+
+  overflow(): void {
+    this.close(SLOW_CONSUMER, 'slow consumer');
+  }
+
+  deliver(d: Delivery): boolean {
+    return this.outbox.push(d.as(pusherFrame));
+  }
+
+  send(frame: Buffer): void {
+    this.outbox.push(frame);
+  }
+
+  /**
+   * A backend joined or removed this connection through Herald's API: pusher-js only learns of the former as a
+   * subscription it did not ask for, which it ignores, so nothing is sent.
+   */
+  notifySubscription(): void {}
+
+  close(code: number, reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (code !== SLOW_CONSUMER) this.outbox.close();
+    this.wsClose(code, reason, code === SLOW_CONSUMER ? 1000 : CLOSE_TIMEOUT_MS);
+  }
+
+  protected get maxPayload(): number {
+    return this.host.maxPayload;
+  }
+
+  protected override get maxFragments(): number {
+    return WS_MAX_FRAGMENTS;
+  }
+
+  protected get maxWriteBacklog(): number {
+    return this.host.maxBufferedBytes;
+  }
+
+  protected onMessage(data: Buffer, binary: boolean): void {
+    this.lastSeen = Date.now();
+    this.pinged = false;
+    this.host.onMessage(this, data, binary);
+  }
+
+  protected override onPong(): void {
+    this.lastSeen = Date.now();
+  }
+
+  protected onSocketClose(): void {
+    this.closed = true;
+    this.host.onClosed(this);
+  }
+}

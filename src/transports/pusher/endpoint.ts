@@ -1,0 +1,142 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { countError, type Context } from '../../context.ts';
+import type { PusherApp } from '../../config/pusher.ts';
+import { completeHandshake } from '../../net/websocket/handshake.ts';
+import { OpenConnections } from '../common/open-connections.ts';
+import { PusherConnection, type PusherHost } from './connection.ts';
+import { connectionEstablished, errorFrame, PING, PONG, PusherCode } from './frames.ts';
+import { clientEvent, leavePresence, subscribe, unsubscribe, type PusherState } from './handlers.ts';
+import { socketIdOf } from './names.ts';
+import { PresenceMembers } from './presence.ts';
+
+/** Seconds a client has to answer a server `pusher:ping` (the protocol recommends 30). */
+const PONG_TIMEOUT_S = 30;
+/** Protocol versions pusher-js has spoken (it sends 7); a missing `protocol` is taken as 7. */
+const PROTOCOLS = new Set(['5', '6', '7']);
+
+/**
+ * The Pusher protocol's WebSocket side for one app: `/app/<key>` upgrades, the `connection_established`
+ * handshake, the frames of §3 of the reference, and the activity check. Every per-connection event lands in a
+ * method of this object with the connection as argument, and one timer serves the activity check of all
+ * connections, so a connection carries no callbacks or timers of its own.
+ */
+export class PusherEndpoint implements PusherHost, PusherState {
+  private readonly conns = new OpenConnections<PusherConnection>();
+  readonly members = new PresenceMembers();
+  readonly maxPayload: number;
+  readonly maxBufferedBytes: number;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    readonly ctx: Context,
+    readonly app: PusherApp,
+  ) {
+    // A subscribe carries a channel name and a presence channel_data; a client event its data: room for both.
+    this.maxPayload = Math.max(ctx.config.limits.maxFrameBytes, app.maxMessageBytes + 1024);
+    this.maxBufferedBytes = ctx.config.limits.maxBufferedBytes;
+    // Checking four times per activity timeout keeps a ping within a quarter of it of being due.
+    this.timer = setInterval(() => this.sweep(), Math.max(250, (app.activityTimeout * 1000) / 4));
+    this.timer.unref();
+  }
+
+  get size(): number {
+    return this.conns.size;
+  }
+
+  /** Completes the handshake; a key or protocol version this server does not serve is a fatal error after it. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, key: string, url: URL): void {
+    if (!completeHandshake(req, socket)) return;
+    const conn = new PusherConnection(this, socket);
+    const protocol = url.searchParams.get('protocol');
+    if (key !== this.app.key) return this.refuse(conn, head, PusherCode.UnknownApp, `no app with key ${key}`);
+    if (protocol !== null && !PROTOCOLS.has(protocol)) {
+      return this.refuse(conn, head, PusherCode.UnsupportedProtocol, `unsupported protocol version ${protocol}`);
+    }
+    conn.id = this.ctx.nextSessionId();
+    this.conns.add(conn);
+    this.ctx.hub.add(conn);
+    conn.send(connectionEstablished(socketIdOf(conn.id), this.app.activityTimeout));
+    conn.start(head);
+  }
+
+  /** A fatal error: `pusher:error` with the code, then a close with the same code (§9.1), as pusher-js expects. */
+  private refuse(conn: PusherConnection, head: Buffer, code: number, message: string): void {
+    countError(this.ctx, 'pusher_refused');
+    this.ctx.log.info({ code }, `pusher connection refused: ${message}`);
+    conn.send(errorFrame(code, message));
+    conn.start(head);
+    conn.close(code, message);
+  }
+
+  /** Shutdown: 4200, after which pusher-js reconnects at once (to another node, or to this one restarted). */
+  drain(timeoutMs: number): Promise<number> {
+    for (const c of this.conns) c.close(PusherCode.Reconnect, 'server shutting down');
+    return this.conns.drained(timeoutMs);
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+    for (const c of this.conns) c.terminate();
+  }
+
+  /** PusherHost: one text frame, `{"event", "data", "channel"?}`. */
+  onMessage(conn: PusherConnection, raw: Buffer, binary: boolean): void {
+    this.ctx.stats.framesIn++;
+    if (!this.conns.has(conn)) return;
+    if (binary) return this.bad(conn, 'binary frames are not part of the Pusher protocol; send JSON text');
+    let msg: unknown;
+    try {
+      msg = JSON.parse(raw.toString());
+    } catch {
+      return this.bad(conn, 'the frame is not JSON');
+    }
+    if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) return this.bad(conn, 'the frame must be a JSON object');
+    const { event, data, channel } = msg as { event?: unknown; data?: unknown; channel?: unknown };
+    if (typeof event !== 'string') return this.bad(conn, 'the frame has no event');
+    switch (event) {
+      case 'pusher:ping':
+        return conn.send(PONG);
+      case 'pusher:pong':
+        return;
+      case 'pusher:subscribe':
+        return subscribe(this, conn, data);
+      case 'pusher:unsubscribe':
+        return unsubscribe(this, conn, data);
+    }
+    if (event.startsWith('client-')) return clientEvent(this, conn, event, channel, data, raw.length);
+    this.bad(conn, `unknown event ${event.slice(0, 64)}`);
+  }
+
+  private bad(conn: PusherConnection, message: string): void {
+    countError(this.ctx, 'pusher_bad_message');
+    conn.send(errorFrame(PusherCode.BadMessage, message));
+  }
+
+  /** PusherHost: the socket is gone; its presence memberships end after the hub forgot it. */
+  onClosed(conn: PusherConnection): void {
+    if (!this.conns.has(conn)) return;
+    const presence = conn.presence === undefined ? undefined : [...conn.presence.keys()];
+    this.ctx.hub.remove(conn);
+    if (presence !== undefined) for (const ch of presence) leavePresence(this, conn, ch);
+    this.conns.delete(conn);
+  }
+
+  /**
+   * One timer for all: a client silent for the activity timeout gets a `pusher:ping`; one still silent
+   * `PONG_TIMEOUT_S` later is closed with 4201, after which pusher-js reconnects at once.
+   */
+  private sweep(): void {
+    const now = Date.now();
+    const idle = now - this.app.activityTimeout * 1000;
+    const dead = idle - PONG_TIMEOUT_S * 1000;
+    for (const c of this.conns) {
+      if (c.lastSeen > idle) continue;
+      if (c.pinged && c.lastSeen <= dead) c.close(PusherCode.PongTimeout, 'pong not received');
+      else if (!c.pinged) {
+        c.pinged = true;
+        c.send(PING);
+      }
+    }
+  }
+}

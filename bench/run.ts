@@ -3,9 +3,10 @@
 // compiled here with gcc). Herald runs twice more: with the SQLite store, and behind its Workerman-profile
 // Socket.IO listener with Engine.IO v3 clients. Prints a table with ratios (Herald / peer) and the issue-7 targets,
 // and writes bench/results/bench.json and bench.md (bench-quick.* with --quick). Then runs the store suite
-// (bench/store.ts) and the cluster suite (bench/cluster.ts). See docs/performance.md.
+// (bench/store.ts), the cluster suite (bench/cluster.ts) and the gateway suite (bench/gateway.ts: webhook and
+// GatewayWorker round trips, GatewayClient sendToUid pushes). See docs/performance.md.
 //
-//   npm run bench [-- --quick] [--only herald,ws] [--workloads http,batch] [--skip-store] [--skip-cluster] [--no-bun-install] [--profile]
+//   npm run bench [-- --quick] [--only herald,ws] [--workloads http,batch] [--skip-main] [--skip-store] [--skip-cluster] [--skip-gateway] [--no-bun-install] [--profile]
 //
 // Layout: lib/ (config and flags, child processes, tools, sessions, medians), peers.ts (the variants),
 // workloads/ (idle, broadcast, unicast), table.ts (metrics, ratios, targets), report.ts (JSON and Markdown).
@@ -64,13 +65,14 @@ async function runVariant(v: Variant): Promise<VariantResult> {
 
 function runSuite(file: string, timeoutMs: number): boolean {
   const t0 = Date.now();
-  const r = spawnSync('node', ['--import', 'tsx', join(BENCH, file), ...(quick ? ['--quick'] : [])], { stdio: 'inherit', cwd: ROOT, timeout: timeoutMs });
+  const args = [...(quick ? ['--quick'] : []), ...(FLAGS.profile ? ['--profile'] : [])];
+  const r = spawnSync('node', ['--import', 'tsx', join(BENCH, file), ...args], { stdio: 'inherit', cwd: ROOT, timeout: timeoutMs });
   log(`${file} ${r.status === 0 ? 'done' : `failed (status ${r.status})`} in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   return r.status === 0;
 }
 
-async function main(): Promise<number> {
-  mkdirSync(RESULTS, { recursive: true });
+/** The variants x workloads table (bench.json / bench.md); returns false when a variant failed. */
+async function mainTable(): Promise<boolean> {
   setLoadClient(buildLoadClient());
   const hardNofile = Number(spawnSync('sh', ['-c', 'ulimit -Hn'], { encoding: 'utf8' }).stdout.trim()) || 0;
   if (hardNofile && hardNofile < CFG.idleN + 100) {
@@ -107,13 +109,22 @@ async function main(): Promise<number> {
     notes: [...TABLE_NOTES, `Bench ${benchSeconds.toFixed(0)} s (without the store and cluster suites).`],
     sections: [{ title: `Against the targets in issue 7${quick ? ' (quick run: smaller N and one paced level, indicative only)' : ''}`, table: targets }],
   });
+  return !results.some((r) => r.error);
+}
 
+async function main(): Promise<number> {
+  mkdirSync(RESULTS, { recursive: true });
+  const mainOk = FLAGS.skipMain || (await mainTable());
   const storeOk = FLAGS.skipStore || (log('store suite (bench/store.ts)'), runSuite('store.ts', quick ? 60_000 : 300_000));
   const clusterOk =
     FLAGS.skipCluster ||
     (log('cluster suite (bench/cluster.ts): cross-node delivery through Redis next to single-node'), runSuite('cluster.ts', quick ? 90_000 : 300_000));
+  const gatewayOk =
+    FLAGS.skipGateway ||
+    (log('gateway suite (bench/gateway.ts): webhook and worker-protocol round trips, GatewayClient sendToUid pushes'),
+    runSuite('gateway.ts', quick ? 90_000 : 400_000));
   log(`done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
-  return results.some((r) => r.error) || !storeOk || !clusterOk ? 1 : 0;
+  return mainOk && storeOk && clusterOk && gatewayOk ? 0 : 1;
 }
 
 // A throw from main() skips the exit below and is reported by Node with a non-zero status.

@@ -14,6 +14,9 @@ export const FLAGS = {
   only: flag('--only')?.split(','),
   skipStore: argv.includes('--skip-store'),
   skipCluster: argv.includes('--skip-cluster'),
+  skipGateway: argv.includes('--skip-gateway'),
+  /** Skip the variants x workloads table (run only the suites that follow it). */
+  skipMain: argv.includes('--skip-main'),
   noBunInstall: argv.includes('--no-bun-install'),
   profile: argv.includes('--profile'),
   /** Only these workloads (peers.ts `Workload`), e.g. `--workloads http,batch`; the clients they need are opened. */

@@ -17,7 +17,7 @@ export const loadClient = (): string => wsloadBin;
 let portSeq = 20_000 + Math.floor(Math.random() * 1000) * 10;
 
 /** The next port from portSeq that nothing listens on now. */
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   for (;;) {
     const port = portSeq++;
     const ok = await new Promise<boolean>((resolve) => {

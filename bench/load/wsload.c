@@ -15,6 +15,10 @@
 // as in Socket.IO `new_msg` packets) counts as one delivery; its publish->receipt latency
 // goes into a 10 µs histogram. Commands on stdin, one per line, each answered by one JSON line on stdout:
 //   report | reset | expect <deliveries> <timeout ms> | quit
+//   loop <k>   closed-loop round trips (ws mode): every open connection sends k text messages {"t":<now>,...} now,
+//              and one more each time it receives a delivery, so k stay in flight per connection; the server's
+//              reply must carry the message's `t` back (its latency is the round trip)
+//   stop       stop sending (replies still in flight are counted)
 // Traffic goes only to the given host, which the orchestrator sets to 127.0.0.1.
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -47,11 +51,12 @@ static uint64_t now_us(void) {
 }
 
 static uint64_t *hist;
-static uint64_t hcount, delivered, frames, reads_n, first_rx, last_rx, lat_max, closed_n, pings;
+static uint64_t hcount, delivered, frames, reads_n, first_rx, last_rx, lat_max, closed_n, pings, sent_n;
+static int looping; /* `loop` is on: each delivery is answered with the next message */
 
 static void reset_stats(void) {
   memset(hist, 0, sizeof(uint64_t) * HBUCKETS);
-  hcount = delivered = frames = reads_n = first_rx = last_rx = lat_max = pings = 0;
+  hcount = delivered = frames = reads_n = first_rx = last_rx = lat_max = pings = sent_n = 0;
 }
 
 static void record(uint64_t lat) {
@@ -149,6 +154,14 @@ static void send_text(int fd, const char *s) {
   write_all(fd, f, 6 + n);
 }
 
+/* One closed-loop message: a short text as a chat client sends, stamped with the send time. */
+static void send_loop_msg(int fd) {
+  char m[96];
+  snprintf(m, sizeof m, "{\"t\":%llu,\"text\":\"hello from a plain client\"}", (unsigned long long)now_us());
+  send_text(fd, m);
+  sent_n++;
+}
+
 static void send_ctrl(int fd, int op, const unsigned char *p, size_t n) {
   unsigned char f[140];
   if (n > 125) n = 125;
@@ -207,6 +220,7 @@ static void on_payload(conn_t *c, const unsigned char *p, size_t n, uint64_t now
   if (first_rx == 0) first_rx = now;
   last_rx = now;
   record(now > t ? now - t : 0);
+  if (looping && c->st == ST_OPEN) send_loop_msg(c->fd);
 }
 
 /* Parses complete frames from p[0..n); returns the number of bytes consumed. */
@@ -285,11 +299,11 @@ static void on_readable(conn_t *c, uint64_t now) {
 
 static void emit_report(const char *ev) {
   printf("{\"event\":\"%s\",\"delivered\":%llu,\"frames\":%llu,\"reads\":%llu,\"first_rx_us\":%llu,\"last_rx_us\":%llu,"
-         "\"p50_ms\":%.3f,\"p90_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,\"open\":%d,\"closed\":%llu,\"failed\":%d,\"pings\":%llu,\"refused\":%llu}\n",
+         "\"p50_ms\":%.3f,\"p90_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,\"open\":%d,\"closed\":%llu,\"failed\":%d,\"pings\":%llu,\"refused\":%llu,\"sent\":%llu,\"now_us\":%llu}\n",
          ev, (unsigned long long)delivered, (unsigned long long)frames, (unsigned long long)reads_n,
          (unsigned long long)first_rx, (unsigned long long)last_rx, pct(0.50), pct(0.90), pct(0.99),
          (double)lat_max / 1000.0, connected_n - (int)closed_n, (unsigned long long)closed_n, failed_n,
-         (unsigned long long)pings, (unsigned long long)refused_n);
+         (unsigned long long)pings, (unsigned long long)refused_n, (unsigned long long)sent_n, (unsigned long long)now_us());
   fflush(stdout);
 }
 
@@ -302,6 +316,20 @@ static int on_command(char *line) {
   if (strncmp(line, "quit", 4) == 0) return 1;
   if (strncmp(line, "reset", 5) == 0) { reset_stats(); printf("{\"event\":\"reset\"}\n"); fflush(stdout); }
   else if (strncmp(line, "report", 6) == 0) emit_report("report");
+  else if (strncmp(line, "loop", 4) == 0) {
+    int k = atoi(line + 4);
+    uint64_t t = now_us();
+    looping = 1;
+    for (int i = 0; i < nconn; i++)
+      if (conns[i].st == ST_OPEN)
+        for (int j = 0; j < k; j++) send_loop_msg(conns[i].fd);
+    printf("{\"event\":\"loop\",\"us\":%llu}\n", (unsigned long long)t);
+    fflush(stdout);
+  } else if (strncmp(line, "stop", 4) == 0) {
+    looping = 0;
+    printf("{\"event\":\"stop\",\"sent\":%llu}\n", (unsigned long long)sent_n);
+    fflush(stdout);
+  }
   else if (strncmp(line, "expect", 6) == 0) {
     unsigned long long k = 0, ms = 0;
     sscanf(line + 6, "%llu %llu", &k, &ms);

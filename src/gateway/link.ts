@@ -7,6 +7,18 @@ import type { GatewayConn, WorkerRef } from '../transports/gateway/types.ts';
 /** Frames read but not applied yet before the link stops reading from its socket (a worker far ahead of the store). */
 const MAX_QUEUED_FRAMES = 1024;
 
+/**
+ * Links written to in this event-loop turn. A worker link gets one frame per client message, and one write syscall
+ * each was about a third of the gateway's CPU in the round-trip bench (bench/gateway.ts). So the first frame of a
+ * turn is written at once (a lone event goes out as before, without waiting) and the ones after it are corked until
+ * the end of the turn (setImmediate, as the clients' outboxes flush, core/outbox.ts): one writev for the rest.
+ */
+const busyLinks: InnerLink[] = [];
+
+function endTurn(): void {
+  for (const link of busyLinks.splice(0)) link.endTurn();
+}
+
 /** What a link needs from the gateway. */
 export interface LinkHost {
   readonly log: Logger;
@@ -49,6 +61,9 @@ export class InnerLink implements WorkerRef {
   private readonly fifoEnds: number[] = [];
   private readonly fifoSizes: number[] = [];
   private fifoHead = 0;
+  /** Written to in this turn (listed in busyLinks); corked: later frames of the turn wait for its end. */
+  private busy = false;
+  private corked = false;
 
   constructor(
     private readonly host: LinkHost,
@@ -84,7 +99,22 @@ export class InnerLink implements WorkerRef {
       this.fifoEnds.push(this.written);
       this.fifoSizes.push(frame.length);
     }
+    if (!this.busy) {
+      this.busy = true;
+      if (busyLinks.push(this) === 1) setImmediate(endTurn);
+    } else if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+    }
     this.socket.write(frame);
+  }
+
+  /** End of the turn: the frames corked in it go to the kernel (replies written meanwhile stay in order behind them). */
+  endTurn(): void {
+    this.busy = false;
+    if (!this.corked) return;
+    this.corked = false;
+    this.socket.uncork();
   }
 
   /** Forgets the client messages the kernel has taken, so their clients' `pending` drops. */
@@ -109,6 +139,8 @@ export class InnerLink implements WorkerRef {
 
   /** Drops the link at once (a refused peer: nothing more it sent is applied). */
   close(): void {
+    // What this turn queued goes out first, as it did before writes were corked.
+    this.endTurn();
     this.socket.destroy();
   }
 

@@ -1,6 +1,7 @@
 // Smoke test for the side-by-side benchmark: `npm run bench -- --quick` runs end to end (C load client compiled with
 // gcc, Herald, its compat Socket.IO listener and its peers on every workload they have, each timed run 3 times) and
-// writes its JSON and Markdown reports. Not a performance assertion.
+// writes its JSON and Markdown reports, the gateway suite's (webhook and worker round trips, sendToUid pushes, 50
+// clients) included. Not a performance assertion.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
@@ -22,14 +23,14 @@ interface VariantReport {
   unicast?: Record<string, Timed>;
 }
 
-it('npm run bench -- --quick runs and writes bench/results/bench-quick.json', { skip: hasGcc ? false : 'gcc is not installed', timeout: 250_000 }, () => {
+it('npm run bench -- --quick runs and writes bench/results/bench-quick.json', { skip: hasGcc ? false : 'gcc is not installed', timeout: 310_000 }, () => {
   const startedAt = Date.now();
   const r = spawnSync(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--quick', '--no-bun-install'], {
     cwd: ROOT,
     encoding: 'utf8',
     // A ceiling, not a measurement: the quick bench takes 30-40 s on a quiet machine and over 100 s when other
-    // suites share its two cores.
-    timeout: 240_000,
+    // suites share its two cores (the gateway suite adds 15-30 s).
+    timeout: 300_000,
     env: { ...process.env, BUN: '' },
   });
   assert.equal(r.status, 0, `bench exited with ${r.status} ${r.signal ?? ''}\n${r.stderr.slice(-3000)}`);
@@ -74,4 +75,18 @@ it('npm run bench -- --quick runs and writes bench/results/bench-quick.json', { 
   assert.match(md, /herald\/raw/);
   assert.match(md, /herald\/herald-nodehttp/);
   assert.match(md, /Against the targets in issue 7/);
+
+  // The gateway suite (bench/gateway.ts): its three rows, each with replies or pushes counted in every run.
+  const gwFile = join(ROOT, 'bench', 'results', 'gateway-quick.json');
+  assert.ok(statSync(gwFile).mtimeMs >= startedAt - 1000, 'the gateway report was written by this run');
+  const gw = JSON.parse(readFileSync(gwFile, 'utf8')) as { data: { paths: { path: string; connected: number; result: Timed }[] } };
+  assert.deepEqual(
+    gw.data.paths.map((p) => p.path.split(' (')[0]),
+    ['webhook round trip', 'worker protocol round trip', 'GatewayClient sendToUid push'],
+  );
+  for (const p of gw.data.paths) {
+    assert.equal(p.connected, 50, `${p.path}: clients connected`);
+    assert.equal(p.result.runs?.length, runs, `${p.path}: repeated`);
+    assert.ok(p.result.delivered! > 0, `${p.path}: replies or pushes counted`);
+  }
 });

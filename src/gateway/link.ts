@@ -64,6 +64,8 @@ export class InnerLink implements WorkerRef {
   /** Written to in this turn (listed in busyLinks); corked: later frames of the turn wait for its end. */
   private busy = false;
   private corked = false;
+  /** Shutdown has begun (`end`): nothing more the peer sends is applied. */
+  private ending = false;
 
   constructor(
     private readonly host: LinkHost,
@@ -151,11 +153,12 @@ export class InnerLink implements WorkerRef {
    */
   end(): Promise<void> {
     const s = this.socket;
-    s.pause();
+    this.ending = true;
     if (s.destroyed) return Promise.resolve();
     return new Promise((resolve) => {
+      // Not unref'd: a shutdown waits for it. The socket keeps reading (what arrives is dropped in `receive`), so
+      // the peer's own FIN is seen and the link closes as soon as the peer has read ours.
       const cut = setTimeout(() => s.destroy(), 1000);
-      cut.unref();
       s.once('close', () => {
         clearTimeout(cut);
         resolve();
@@ -165,6 +168,7 @@ export class InnerLink implements WorkerRef {
   }
 
   private receive(chunk: Buffer): void {
+    if (this.ending) return;
     const { frames, error } = this.reader.push(chunk);
     for (const f of frames) this.queue.push(f);
     if (error !== undefined) {

@@ -26,7 +26,15 @@ describe('compat config', () => {
       {
         websocket: { enabled: false, host: '0.0.0.0', port: 1234 },
         text: { enabled: false, host: '127.0.0.1', port: 5678 },
-        socketio: { enabled: false, host: '0.0.0.0', port: 2120, path: '/socket.io' },
+        socketio: {
+          enabled: false,
+          host: '0.0.0.0',
+          port: 2120,
+          path: '/socket.io',
+          maxHandshakesPerAddress: 100,
+          handshakeWindowMs: 10_000,
+          maxAnonymousPerAddress: 100,
+        },
         httpPush: { enabled: false, host: '127.0.0.1', port: 2121 },
       },
     );

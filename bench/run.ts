@@ -6,7 +6,7 @@
 // (bench/store.ts), the cluster suite (bench/cluster.ts) and the gateway suite (bench/gateway.ts: webhook and
 // GatewayWorker round trips, GatewayClient sendToUid pushes). See docs/performance.md.
 //
-//   npm run bench [-- --quick] [--only herald,ws] [--workloads http,batch] [--skip-main] [--skip-store] [--skip-cluster] [--skip-gateway] [--no-bun-install] [--profile]
+//   npm run bench [-- --quick] [--only herald,ws] [--workloads http,batch] [--skip-main] [--skip-store] [--skip-cluster] [--skip-gateway] [--no-bun-install] [--profile] [--soak [--soak-minutes M] [--soak-clients N]]
 //
 // Layout: lib/ (config and flags, child processes, tools, sessions, medians), peers.ts (the variants),
 // workloads/ (idle, broadcast, unicast), table.ts (metrics, ratios, targets), report.ts (JSON and Markdown).
@@ -114,6 +114,12 @@ async function mainTable(): Promise<boolean> {
 
 async function main(): Promise<number> {
   mkdirSync(RESULTS, { recursive: true });
+  // The soak runs alone: it measures one server over minutes, and sharing the cores with the other suites would
+  // blur what it counts.
+  if (FLAGS.soak) {
+    const r = spawnSync('node', ['--import', 'tsx', join(BENCH, 'soak.ts'), ...process.argv.slice(2)], { stdio: 'inherit', cwd: ROOT });
+    return r.status ?? 1;
+  }
   const mainOk = FLAGS.skipMain || (await mainTable());
   const storeOk = FLAGS.skipStore || (log('store suite (bench/store.ts)'), runSuite('store.ts', quick ? 60_000 : 300_000));
   const clusterOk =

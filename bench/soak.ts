@@ -72,9 +72,10 @@ function startServer(): Promise<{ proc: ChildProcess; ports: Ports; dir: string 
     }),
   );
   const proc = spawn(process.execPath, [join(ROOT, 'bin/herald.js'), 'start', '--profile', 'workerman', '--config', cfg, '--data-dir', join(dir, 'data')], {
-    env: { PATH: process.env.PATH, HERALD_API_KEY: API_KEY, HERALD_TOKEN_SECRET: SECRET, HERALD_LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { PATH: process.env.PATH, HERALD_API_KEY: API_KEY, HERALD_TOKEN_SECRET: SECRET, HERALD_LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'ignore'],
   });
+  process.on('exit', () => proc.kill('SIGKILL'));
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('herald did not start')), 20_000);
     let compat: Record<string, { port: number }> | undefined;
@@ -125,7 +126,7 @@ async function nativeClient(ports: Ports, user: string, tokens: TokenService): P
     const n = seqOf(m.data);
     if (n !== undefined) c.got.push(n);
   });
-  await new Promise<void>((resolve) => sdk.on('connected', () => resolve()));
+  await sdk.connect();
   return c;
 }
 

@@ -19,6 +19,8 @@ export const FLAGS = {
   skipMain: argv.includes('--skip-main'),
   noBunInstall: argv.includes('--no-bun-install'),
   profile: argv.includes('--profile'),
+  /** The soak alone (bench/soak.ts; `--soak-minutes`, `--soak-clients`). */
+  soak: argv.includes('--soak'),
   /** Only these workloads (peers.ts `Workload`), e.g. `--workloads http,batch`; the clients they need are opened. */
   workloads: flag('--workloads')?.split(','),
 };

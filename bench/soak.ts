@@ -140,6 +140,7 @@ function sioClient(ports: Ports, user: string): Promise<Client> {
     drops: [],
     connected: false,
     drop() {
+      if (!c.connected) return;
       c.drops.push(Date.now());
       c.connected = false;
       socket.disconnect();
@@ -166,6 +167,8 @@ function wsClient(ports: Ports, user: string): Promise<Client> {
     drops: [],
     connected: false,
     drop() {
+      // Not again while its reconnect is pending: two sockets of one client would count every message twice.
+      if (!c.connected) return;
       c.drops.push(Date.now());
       c.connected = false;
       ws.terminate();

@@ -1,7 +1,6 @@
 import type { Duplex } from 'node:stream';
 import type { Delivery } from '../../core/delivery.ts';
-import { Outbox } from '../../core/outbox.ts';
-import { ServerWebSocket } from '../../net/websocket/socket.ts';
+import { OutboxWebSocket } from '../common/outbox-socket.ts';
 import { frameTextBytes } from '../../protocol/wsframe.ts';
 import { textMessageFrame } from '../common/wire.ts';
 import { GATEWAY_TRANSPORT, type GatewayConn, type GatewayHost, type WorkerRef } from './types.ts';
@@ -14,7 +13,7 @@ const CUT_OFF_MS = 1000;
  * gateway's fields, in one object. Every write goes through the outbox, so what a worker sends in one turn is one
  * socket write, in order, and a client that does not read is bounded.
  */
-export class GatewayWsConnection extends ServerWebSocket implements GatewayConn {
+export class GatewayWsConnection extends OutboxWebSocket implements GatewayConn {
   id = '';
   user = '';
   num = 0;
@@ -24,8 +23,6 @@ export class GatewayWsConnection extends ServerWebSocket implements GatewayConn 
   pending = 0;
   readonly clientIp: number;
   readonly clientPort: number;
-  private chans: Set<string> | undefined;
-  private readonly outbox: Outbox;
   private ending = false;
 
   constructor(
@@ -34,22 +31,13 @@ export class GatewayWsConnection extends ServerWebSocket implements GatewayConn 
     clientIp: number,
     clientPort: number,
   ) {
-    super(socket);
+    super(socket, host.maxBufferedBytes);
     this.clientIp = clientIp;
     this.clientPort = clientPort;
-    this.outbox = new Outbox(socket, host.maxBufferedBytes, this);
   }
 
   get transport(): string {
     return GATEWAY_TRANSPORT;
-  }
-
-  get channels(): Set<string> {
-    return (this.chans ??= new Set());
-  }
-
-  start(head: Buffer): void {
-    this.attach(head);
   }
 
   deliver(d: Delivery): boolean {

@@ -1,9 +1,8 @@
 import type { Duplex } from 'node:stream';
 import type { Connection } from '../../core/connection.ts';
 import type { Delivery } from '../../core/delivery.ts';
-import { Outbox } from '../../core/outbox.ts';
 import { WS_MAX_FRAGMENTS } from '../../net/websocket/codec.ts';
-import { ServerWebSocket } from '../../net/websocket/socket.ts';
+import { OutboxWebSocket } from '../common/outbox-socket.ts';
 import { frameText } from '../../protocol/wsframe.ts';
 import { textMessageFrame } from '../common/wire.ts';
 
@@ -33,7 +32,7 @@ export interface PlainHost {
  * the connection's queue of webhook events. One object per connection, with no closure or timer of its own,
  * because idle connections are the main memory cost: an idle one holds no event array.
  */
-export class PlainConnection extends ServerWebSocket implements Connection {
+export class PlainConnection extends OutboxWebSocket implements Connection {
   id = '';
   user = '';
   /** In the hub (its token, if one is required, was good): its messages go to the webhook. */
@@ -49,30 +48,17 @@ export class PlainConnection extends ServerWebSocket implements Connection {
   events: string[] | undefined;
   /** The first close code: the server's when it closed first, else the client's; 0 while open. */
   closeCode = 0;
-  private chans: Set<string> | undefined;
-  private readonly outbox: Outbox;
   private closing = false;
 
   constructor(
     private readonly host: PlainHost,
     socket: Duplex,
   ) {
-    super(socket);
-    this.outbox = new Outbox(socket, host.maxBufferedBytes, this);
+    super(socket, host.maxBufferedBytes);
   }
 
   get transport(): string {
     return 'swoole';
-  }
-
-  /** Owned by the hub; a backend may put the connection in channels (`POST /api/connections/:id/join`). */
-  get channels(): Set<string> {
-    return (this.chans ??= new Set());
-  }
-
-  /** Starts reading frames from the upgraded socket. */
-  start(head: Buffer): void {
-    this.attach(head);
   }
 
   deliver(d: Delivery): boolean {

@@ -1,9 +1,9 @@
 import type { Duplex } from 'node:stream';
 import type { Connection } from '../../core/connection.ts';
 import type { Delivery } from '../../core/delivery.ts';
-import { Outbox } from '../../core/outbox.ts';
 import { WS_MAX_FRAGMENTS } from '../../net/websocket/codec.ts';
-import { CLOSE_TIMEOUT_MS, ServerWebSocket } from '../../net/websocket/socket.ts';
+import { CLOSE_TIMEOUT_MS } from '../../net/websocket/socket.ts';
+import { OutboxWebSocket } from '../common/outbox-socket.ts';
 import { pusherFrame } from './frames.ts';
 
 /** What a connection needs from its endpoint: shared by all connections, so none holds its own callbacks. */
@@ -23,7 +23,7 @@ const SLOW_CONSUMER = 4100;
  * that is per connection: its presence memberships and its client-event budget. One object per client, fields
  * made on first use, because idle connections are the main memory cost.
  */
-export class PusherConnection extends ServerWebSocket implements Connection {
+export class PusherConnection extends OutboxWebSocket implements Connection {
   /** Set when welcomed; the socket_id is computed from it (names.ts `socketIdOf`). */
   id = '';
   user = '';
@@ -36,29 +36,17 @@ export class PusherConnection extends ServerWebSocket implements Connection {
   /** Client events in the current one-second window, and the window's start (seconds). */
   eventCount = 0;
   eventWindow = 0;
-  private chans: Set<string> | undefined;
-  private readonly outbox: Outbox;
   private closed = false;
 
   constructor(
     private readonly host: PusherHost,
     socket: Duplex,
   ) {
-    super(socket);
-    this.outbox = new Outbox(socket, host.maxBufferedBytes, this);
+    super(socket, host.maxBufferedBytes);
   }
 
   get transport(): string {
     return 'pusher';
-  }
-
-  /** Channels this connection is in (Herald names; owned by the hub). */
-  get channels(): Set<string> {
-    return (this.chans ??= new Set());
-  }
-
-  start(head: Buffer): void {
-    this.attach(head);
   }
 
   get isOpen(): boolean {

@@ -1,10 +1,9 @@
 import type { Duplex } from 'node:stream';
 import type { Connection } from '../../core/connection.ts';
 import type { Delivery } from '../../core/delivery.ts';
-import { Outbox } from '../../core/outbox.ts';
 import { textMessageFrame } from '../common/wire.ts';
 import { WS_MAX_FRAGMENTS } from '../../net/websocket/codec.ts';
-import { ServerWebSocket } from '../../net/websocket/socket.ts';
+import { OutboxWebSocket } from '../common/outbox-socket.ts';
 
 /** Close code for a slow consumer on the compat websocket: 1008 (policy), as the client knows no Herald codes. */
 export const SLOW_CONSUMER_CLOSE = 1008;
@@ -41,7 +40,7 @@ export const LOGGED_IN = 2;
  * On the wire it behaves as the `ws` server it replaces did: the close frame after a protocol error carries only
  * the code, a message may have at most 16384 fragments, pings are answered while open.
  */
-export class RawUidConnection extends ServerWebSocket implements Connection {
+export class RawUidConnection extends OutboxWebSocket implements Connection {
   /** Set at login; the hub sees the connection only after that. */
   id = '';
   user = '';
@@ -50,30 +49,17 @@ export class RawUidConnection extends ServerWebSocket implements Connection {
   alive = true;
   /** When the upgrade completed: the deadline for the first frame counts from here. */
   readonly openedAt = Date.now();
-  private chans: Set<string> | undefined;
-  private readonly outbox: Outbox;
   private closed = false;
 
   constructor(
     private readonly host: RawUidHost,
     socket: Duplex,
   ) {
-    super(socket);
-    this.outbox = new Outbox(socket, host.maxBufferedBytes, this);
+    super(socket, host.maxBufferedBytes);
   }
 
   get transport(): string {
     return 'websocket';
-  }
-
-  /** Owned by the hub; a Workerman page joins no channel, so this is normally never created. */
-  get channels(): Set<string> {
-    return (this.chans ??= new Set());
-  }
-
-  /** Starts reading frames from the upgraded socket. */
-  start(head: Buffer): void {
-    this.attach(head);
   }
 
   loggedIn(id: string, user: string): void {

@@ -1,0 +1,31 @@
+import type { Duplex } from 'node:stream';
+import { Outbox } from '../../core/outbox.ts';
+import { ServerWebSocket } from '../../net/websocket/socket.ts';
+
+/**
+ * What every WebSocket transport's connection has besides its protocol: the upgraded socket (ServerWebSocket), one
+ * outbox (one write per socket per turn, bounded bytes, `overflow` on the limit) and the hub's channel set, made on
+ * first use since most connections join none. One object per client, as before: a base class, not a field.
+ */
+export abstract class OutboxWebSocket extends ServerWebSocket {
+  protected readonly outbox: Outbox;
+  private chans: Set<string> | undefined;
+
+  constructor(socket: Duplex, maxBufferedBytes: number) {
+    super(socket);
+    this.outbox = new Outbox(socket, maxBufferedBytes, this);
+  }
+
+  /** The outbox passed its byte limit: the transport closes the connection as a slow consumer. */
+  abstract overflow(): void;
+
+  /** Channels this connection is in; owned by the hub. */
+  get channels(): Set<string> {
+    return (this.chans ??= new Set());
+  }
+
+  /** Starts reading frames from the upgraded socket (`head`: what came with the handshake). */
+  start(head: Buffer): void {
+    this.attach(head);
+  }
+}

@@ -30,7 +30,7 @@ export function createTransports(ctx: Context, opts: TransportOptions): Transpor
   if (cfg.socketio.enabled) list.push(createSocketIoTransport(ctx, origins, opts.tls));
   if (ctx.config.swoole.enabled) list.push(createPlainTransport(ctx));
   if (ctx.config.gateway.enabled && opts.gateway !== undefined) list.push(createGatewayTransport(ctx, opts.gateway));
-  for (const app of ctx.config.pusher.apps) list.push(createPusherTransport(ctx, app));
+  if (ctx.config.pusher.apps.length > 0) list.push(createPusherTransport(ctx, ctx.config.pusher.apps));
   return new Transports(list, ctx);
 }
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { heraldData, pusherFrame } from '../../src/transports/pusher/frames.ts';
-import { connectionIdOf, heraldChannel, pusherChannel, socketIdOf } from '../../src/transports/pusher/names.ts';
+import { frameEncoder, heraldData } from '../../src/transports/pusher/frames.ts';
+import { AppNames, connectionIdOf, heraldChannel, pusherChannel, socketIdOf } from '../../src/transports/pusher/names.ts';
 import { checkRequest, hmacHex, verifyAuth } from '../../src/transports/pusher/sign.ts';
 import { isValidChannel } from '../../src/domain/streams.ts';
 import { ConfigError, loadConfig } from '../../src/config.ts';
@@ -41,7 +41,7 @@ describe('pusher data and frames', () => {
     for (const s of ['{"a":1}', ' {"a" : 1} ', '[1]', '12', 'true', 'null', '"raw"', 'text', '{bad', '', 'nul']) {
       const stored = heraldData(s);
       JSON.parse(stored);
-      const frame = pusherFrame({ stream: 'channel:c', offset: 1, epoch: 'e', data: stored, event: 'ev' });
+      const frame = frameEncoder(new AppNames(''))({ stream: 'channel:c', offset: 1, epoch: 'e', data: stored, event: 'ev' });
       const text = frame.subarray(frame[1]! < 126 ? 2 : 4).toString();
       assert.equal((JSON.parse(text) as { data: string }).data, s);
     }

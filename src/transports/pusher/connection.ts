@@ -4,12 +4,15 @@ import type { Delivery } from '../../core/delivery.ts';
 import { WS_MAX_FRAGMENTS } from '../../net/websocket/codec.ts';
 import { CLOSE_TIMEOUT_MS } from '../../net/websocket/socket.ts';
 import { OutboxWebSocket } from '../common/outbox-socket.ts';
-import { pusherFrame } from './frames.ts';
+import { errorFrame } from './frames.ts';
+import type { Envelope } from '../../domain/streams.ts';
 
 /** What a connection needs from its endpoint: shared by all connections, so none holds its own callbacks. */
 export interface PusherHost {
   readonly maxPayload: number;
   readonly maxBufferedBytes: number;
+  /** The app's encoder of Herald messages as Pusher frames (names.ts, frames.ts `frameEncoder`). */
+  readonly encode: (env: Envelope) => Buffer;
   onMessage(conn: PusherConnection, data: Buffer, binary: boolean): void;
   onClosed(conn: PusherConnection): void;
 }
@@ -33,6 +36,8 @@ export class PusherConnection extends OutboxWebSocket implements Connection {
   pinged = false;
   /** Presence channels joined (Herald channel -> the user_id given in its channel_data); made on first use. */
   presence: Map<string, string> | undefined;
+  /** The `user_info` of the `user_data` this socket signed in with (its id is the Herald user's); made on sign-in. */
+  userInfo: unknown;
   /** Client events in the current one-second window, and the window's start (seconds). */
   eventCount = 0;
   eventWindow = 0;
@@ -54,11 +59,14 @@ export class PusherConnection extends OutboxWebSocket implements Connection {
   }
 
   overflow(): void {
-    this.close(SLOW_CONSUMER, 'slow consumer');
+    if (this.closed) return;
+    // What is queued is what the client could not take: it is dropped, and the close goes out on its own.
+    this.closed = true;
+    this.wsClose(SLOW_CONSUMER, 'slow consumer', 1000);
   }
 
   deliver(d: Delivery): boolean {
-    return this.outbox.push(d.as(pusherFrame));
+    return this.outbox.push(d.as(this.host.encode));
   }
 
   send(frame: Buffer): void {
@@ -73,9 +81,11 @@ export class PusherConnection extends OutboxWebSocket implements Connection {
 
   close(code: number, reason: string): void {
     if (this.closed) return;
+    // A refusal (4000-4099: pusher-js will not reconnect) is announced first, as the protocol asks (§9.1).
+    if (code >= 4000 && code < 4100) this.outbox.push(errorFrame(code, reason));
     this.closed = true;
-    if (code !== SLOW_CONSUMER) this.outbox.close();
-    this.wsClose(code, reason, code === SLOW_CONSUMER ? 1000 : CLOSE_TIMEOUT_MS);
+    this.outbox.close();
+    this.wsClose(code, reason, CLOSE_TIMEOUT_MS);
   }
 
   protected get maxPayload(): number {

@@ -5,9 +5,11 @@ import type { PusherApp } from '../../config/pusher.ts';
 import { completeHandshake } from '../../net/websocket/handshake.ts';
 import { OpenConnections } from '../common/open-connections.ts';
 import { PusherConnection, type PusherHost } from './connection.ts';
-import { connectionEstablished, errorFrame, PING, PONG, PusherCode } from './frames.ts';
-import { clientEvent, leavePresence, subscribe, unsubscribe, type PusherState } from './handlers.ts';
-import { socketIdOf } from './names.ts';
+import { connectionEstablished, errorFrame, frameEncoder, PING, PONG, PusherCode } from './frames.ts';
+import type { Envelope } from '../../domain/streams.ts';
+import { leavePresence, subscribe, subscriptionCountChanged, unsubscribe, type PusherState } from './handlers.ts';
+import { clientEvent, signin } from './user-events.ts';
+import { socketIdOf, type AppNames } from './names.ts';
 import { PresenceMembers } from './presence.ts';
 
 /** Seconds a client has to answer a server `pusher:ping` (the protocol recommends 30). */
@@ -26,12 +28,16 @@ export class PusherEndpoint implements PusherHost, PusherState {
   readonly members = new PresenceMembers();
   readonly maxPayload: number;
   readonly maxBufferedBytes: number;
+  /** This app's frames of Herald messages: one encoder per app, so each message is framed once per app. */
+  readonly encode: (env: Envelope) => Buffer;
   private readonly timer: NodeJS.Timeout;
 
   constructor(
     readonly ctx: Context,
     readonly app: PusherApp,
+    readonly names: AppNames,
   ) {
+    this.encode = frameEncoder(names);
     // A subscribe carries a channel name and a presence channel_data; a client event its data: room for both.
     this.maxPayload = Math.max(ctx.config.limits.maxFrameBytes, app.maxMessageBytes + 1024);
     this.maxBufferedBytes = ctx.config.limits.maxBufferedBytes;
@@ -44,15 +50,21 @@ export class PusherEndpoint implements PusherHost, PusherState {
     return this.conns.size;
   }
 
-  /** Completes the handshake; a key or protocol version this server does not serve is a fatal error after it. */
-  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, key: string, url: URL): void {
+  /**
+   * Completes the handshake for this app, or, with `known` false (no app has the key in the path), refuses it the
+   * way pusher-js expects after it; an unsupported protocol version is refused too, and a connection over the app's
+   * limit is closed with 4100, after which pusher-js retries in a second.
+   */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL, known: boolean): void {
     if (!completeHandshake(req, socket)) return;
     const conn = new PusherConnection(this, socket);
     const protocol = url.searchParams.get('protocol');
-    if (key !== this.app.key) return this.refuse(conn, head, PusherCode.UnknownApp, `no app with key ${key}`);
+    if (!known) return this.refuse(conn, head, PusherCode.UnknownApp, `no app with key ${url.pathname.slice('/app/'.length, 133)}`);
     if (protocol !== null && !PROTOCOLS.has(protocol)) {
       return this.refuse(conn, head, PusherCode.UnsupportedProtocol, `unsupported protocol version ${protocol}`);
     }
+    const max = this.app.maxConnections;
+    if (max > 0 && this.conns.size >= max) return this.refuse(conn, head, PusherCode.OverCapacity, `over this app's limit of ${max} connections`);
     conn.id = this.ctx.nextSessionId();
     this.conns.add(conn);
     this.ctx.hub.add(conn);
@@ -64,7 +76,7 @@ export class PusherEndpoint implements PusherHost, PusherState {
   private refuse(conn: PusherConnection, head: Buffer, code: number, message: string): void {
     countError(this.ctx, 'pusher_refused');
     this.ctx.log.info({ code }, `pusher connection refused: ${message}`);
-    conn.send(errorFrame(code, message));
+    if (code >= 4100) conn.send(errorFrame(code, message));
     conn.start(head);
     conn.close(code, message);
   }
@@ -103,6 +115,8 @@ export class PusherEndpoint implements PusherHost, PusherState {
         return subscribe(this, conn, data);
       case 'pusher:unsubscribe':
         return unsubscribe(this, conn, data);
+      case 'pusher:signin':
+        return signin(this, conn, data);
     }
     if (event.startsWith('client-')) return clientEvent(this, conn, event, channel, data, raw.length);
     this.bad(conn, `unknown event ${event.slice(0, 64)}`);
@@ -113,13 +127,16 @@ export class PusherEndpoint implements PusherHost, PusherState {
     conn.send(errorFrame(PusherCode.BadMessage, message));
   }
 
-  /** PusherHost: the socket is gone; its presence memberships end after the hub forgot it. */
+  /** PusherHost: the socket is gone; its presence memberships end after the hub forgot it, and counts change. */
   onClosed(conn: PusherConnection): void {
     if (!this.conns.has(conn)) return;
-    const presence = conn.presence === undefined ? undefined : [...conn.presence.keys()];
+    const channels = conn.channels.size === 0 ? [] : [...conn.channels];
     this.ctx.hub.remove(conn);
-    if (presence !== undefined) for (const ch of presence) leavePresence(this, conn, ch);
     this.conns.delete(conn);
+    for (const herald of channels) {
+      if (conn.presence?.has(herald)) leavePresence(this, conn, herald);
+      else if (this.app.subscriptionCount) subscriptionCountChanged(this, this.names.pusher(herald) ?? herald, herald);
+    }
   }
 
   /**

@@ -3,7 +3,7 @@
 import { dataAsText } from '../common/wire.ts';
 import { frameText } from '../../protocol/wsframe.ts';
 import type { Envelope } from '../../domain/streams.ts';
-import { pusherChannel } from './names.ts';
+import { USER_CHANNEL_PREFIX, type AppNames } from './names.ts';
 
 /** The Pusher event name of a Herald message published without an `event`. */
 export const DEFAULT_EVENT = 'message';
@@ -16,6 +16,8 @@ export const PusherCode = {
   UnsupportedProtocol: 4007,
   /** Non-fatal: a client event on a channel where it is not allowed (public, encrypted, not subscribed, disabled). */
   NotAllowed: 4009,
+  /** Close: the app's connection limit on this node is reached; pusher-js retries after a second. */
+  OverCapacity: 4100,
   /** Close: the server is shutting down; pusher-js reconnects at once. */
   Reconnect: 4200,
   /** Close: no answer to a server ping within the pong timeout; pusher-js reconnects at once. */
@@ -53,21 +55,26 @@ export function subscriptionError(channel: string, type: string, error: string, 
 }
 
 /**
- * A Herald message as a Pusher frame: the module-level encoder for `Delivery.as`, so it runs once per message.
- * `event` is the message's event (or `message`); `data` is the published data's text: a JSON string as its value
- * (so a Pusher trigger's data string, stored as a JSON string when it is not JSON itself, comes back byte for
- * byte), any other JSON value as its JSON text (so a trigger's JSON data, stored verbatim, does too). The channel is
- * the Pusher name of the message's Herald channel; a user's stream is `#server-to-user-<id>`; a broadcast has none
- * (it reaches pusher-js's global bindings only).
+ * The encoder of Herald messages as one app's Pusher frames, made once per app so that `Delivery.as` runs it once
+ * per message. `event` is the message's event (or `message`); `data` is the published data's text: a JSON string
+ * as its value (so a Pusher trigger's data string, stored as a JSON string when it is not JSON itself, comes back
+ * byte for byte), any other JSON value as its JSON text (so a trigger's JSON data, stored verbatim, does too). The
+ * channel is the Pusher name of the message's Herald channel; a user's stream is `#server-to-user-<id>`; a
+ * broadcast has none (it reaches pusher-js's global bindings only).
  */
-export function pusherFrame(env: Envelope): Buffer {
-  const stream = env.stream;
-  let channel: string | undefined;
-  if (stream.startsWith('channel:')) channel = pusherChannel(stream.slice(8));
-  else if (stream.startsWith('user:')) channel = `#server-to-user-${stream.slice(5)}`;
-  const event = env.event ?? DEFAULT_EVENT;
-  const data = dataAsText(env.data);
-  return frameText(JSON.stringify(channel === undefined ? { event, data } : { event, channel, data }));
+export function frameEncoder(names: AppNames): (env: Envelope) => Buffer {
+  return (env) => {
+    const stream = env.stream;
+    let channel: string | undefined;
+    if (stream.startsWith('channel:')) channel = names.pusher(stream.slice(8));
+    else if (stream.startsWith('user:')) {
+      const id = names.userId(stream.slice(5));
+      if (id !== undefined) channel = USER_CHANNEL_PREFIX + id;
+    }
+    const event = env.event ?? DEFAULT_EVENT;
+    const data = dataAsText(env.data);
+    return frameText(JSON.stringify(channel === undefined ? { event, data } : { event, channel, data }));
+  };
 }
 
 /**

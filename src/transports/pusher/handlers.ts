@@ -4,8 +4,9 @@ import type { PusherApp } from '../../config/pusher.ts';
 import { countError, type Context } from '../../context.ts';
 import { frameText } from '../../protocol/wsframe.ts';
 import { channelFrame, errorFrame, PusherCode, subscriptionError, subscriptionSucceeded } from './frames.ts';
-import { ChannelKind, channelKind, heraldChannel, MAX_CHANNEL_NAME, pusherChannel, socketIdOf } from './names.ts';
+import { ChannelKind, channelKind, isCacheChannel, MAX_CHANNEL_NAME, socketIdOf, USER_CHANNEL_PREFIX, type AppNames } from './names.ts';
 import { PusherConnection } from './connection.ts';
+import { cacheKey, readCache } from './cache.ts';
 import type { PresenceMembers } from './presence.ts';
 import { verifyAuth } from './sign.ts';
 
@@ -14,11 +15,12 @@ export interface PusherState {
   readonly ctx: Context;
   readonly app: PusherApp;
   readonly members: PresenceMembers;
+  readonly names: AppNames;
 }
 
 type Obj = Record<string, unknown>;
 
-function isObj(v: unknown): v is Obj {
+export function isObj(v: unknown): v is Obj {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
@@ -30,7 +32,9 @@ export function subscribe(s: PusherState, conn: PusherConnection, data: unknown)
     conn.send(errorFrame(PusherCode.BadMessage, 'pusher:subscribe needs data.channel, a channel name'));
     return;
   }
-  const herald = heraldChannel(channel);
+  const kind = channelKind(channel);
+  if (kind === ChannelKind.User) return subscribeUser(s, conn, channel);
+  const herald = s.names.channel(channel);
   if (herald === undefined) {
     countError(s.ctx, 'pusher_bad_channel');
     const why = channel.length > MAX_CHANNEL_NAME ? `at most ${MAX_CHANNEL_NAME} characters` : 'only A-Z a-z 0-9 _ - = @ , . ;';
@@ -38,20 +42,19 @@ export function subscribe(s: PusherState, conn: PusherConnection, data: unknown)
     return;
   }
   const d = data as Obj;
-  const kind = channelKind(channel);
-  if (kind === ChannelKind.User) {
-    conn.send(subscriptionError(channel, 'AuthError', 'user channels need pusher:signin, which is not supported yet', 403));
-    return;
-  }
   let presence: { user: string; info: unknown } | undefined;
   if (kind !== ChannelKind.Public) {
     const socketId = socketIdOf(conn.id);
     const channelData = d.channel_data;
-    if (kind === ChannelKind.Presence && typeof channelData !== 'string') return refuseAuth(s, conn, channel, 'presence channels need channel_data');
-    const toSign = kind === ChannelKind.Presence ? `${socketId}:${channel}:${channelData as string}` : `${socketId}:${channel}`;
+    // A signed-in socket may join a presence channel without channel_data (reference §6): it is who it signed in as.
+    const signedIn = kind === ChannelKind.Presence && channelData === undefined ? s.names.userId(conn.user) : undefined;
+    if (kind === ChannelKind.Presence && typeof channelData !== 'string' && !signedIn) {
+      return refuseAuth(s, conn, channel, 'presence channels need channel_data (or a signed-in socket)');
+    }
+    const toSign = typeof channelData === 'string' && kind === ChannelKind.Presence ? `${socketId}:${channel}:${channelData}` : `${socketId}:${channel}`;
     if (!verifyAuth(s.app.key, s.app.secret, d.auth, toSign)) return refuseAuth(s, conn, channel, 'invalid signature');
     if (kind === ChannelKind.Presence) {
-      presence = parseChannelData(channelData as string);
+      presence = signedIn ? { user: signedIn, info: conn.userInfo } : parseChannelData(channelData as string);
       if (presence === undefined) return refuseAuth(s, conn, channel, 'channel_data must be a JSON object with a user_id');
     }
   }
@@ -71,14 +74,60 @@ export function subscribe(s: PusherState, conn: PusherConnection, data: unknown)
   }
   if (presence === undefined) {
     conn.send(subscriptionSucceeded(channel));
+    subscriptionCountChanged(s, channel, herald);
+  } else {
+    (conn.presence ??= new Map()).set(herald, presence.user);
+    if (s.members.join(herald, presence.user, presence.info)) {
+      const added = channelFrame('pusher_internal:member_added', channel, JSON.stringify({ user_id: presence.user, user_info: presence.info }));
+      sendToOthers(s.ctx, conn, herald, added);
+    }
+    conn.send(subscriptionSucceeded(channel, s.members.snapshot(herald)));
+  }
+  if (isCacheChannel(channel)) void sendCached(s, conn, channel, herald);
+}
+
+/**
+ * `#server-to-user-<id>`, which pusher-js subscribes to after `pusher:signin_success`: only the socket signed in as
+ * `<id>` may, and it needs no channel membership, since Herald delivers the user's stream to every socket bound
+ * to the user (frames.ts names it `#server-to-user-<id>`).
+ */
+function subscribeUser(s: PusherState, conn: PusherConnection, channel: string): void {
+  const id = channel.slice(USER_CHANNEL_PREFIX.length);
+  if (!channel.startsWith(USER_CHANNEL_PREFIX) || id === '') {
+    conn.send(subscriptionError(channel.slice(0, 200), 'InvalidChannel', `invalid channel name: only ${USER_CHANNEL_PREFIX}<id> may start with #`, 400));
     return;
   }
-  (conn.presence ??= new Map()).set(herald, presence.user);
-  if (s.members.join(herald, presence.user, presence.info)) {
-    const added = channelFrame('pusher_internal:member_added', channel, JSON.stringify({ user_id: presence.user, user_info: presence.info }));
-    sendToOthers(s.ctx, conn, herald, added);
+  if (conn.user === '' || s.names.userId(conn.user) !== id) {
+    countError(s.ctx, 'pusher_auth');
+    conn.send(subscriptionError(channel, 'AuthError', `only a socket signed in as ${id.slice(0, 64)} may subscribe to ${channel.slice(0, 100)}`, 403));
+    return;
   }
-  conn.send(subscriptionSucceeded(channel, s.members.snapshot(herald)));
+  conn.send(subscriptionSucceeded(channel));
+}
+
+/** A cache channel's last HTTP event right after `subscription_succeeded`, or `pusher:cache_miss` (§8.2). */
+async function sendCached(s: PusherState, conn: PusherConnection, channel: string, herald: string): Promise<void> {
+  let cached: { event: string; data: string } | undefined;
+  try {
+    cached = await readCache(s.ctx.store, cacheKey(herald));
+  } catch (err) {
+    s.ctx.log.warn({ err, channel }, 'pusher cache channel: the store did not answer; sent as a cache miss');
+  }
+  if (!conn.isOpen || !conn.channels.has(herald)) return;
+  if (cached !== undefined) conn.send(channelFrame(cached.event, channel, cached.data));
+  else conn.send(frameText(JSON.stringify({ event: 'pusher:cache_miss', channel })));
+}
+
+/**
+ * `pusher_internal:subscription_count` to every subscriber of a non-presence channel, when the app asks for it
+ * (`subscriptionCount`). The count is this node's; see docs/pusher.md for several nodes.
+ */
+export function subscriptionCountChanged(s: PusherState, channel: string, herald: string): void {
+  if (!s.app.subscriptionCount || channelKind(channel) === ChannelKind.Presence) return;
+  const n = s.ctx.hub.count({ kind: 'channel', channel: herald });
+  if (n === 0) return;
+  const frame = channelFrame('pusher_internal:subscription_count', channel, JSON.stringify({ subscription_count: n }));
+  for (const c of s.ctx.hub.membersOf(herald)) if (c instanceof PusherConnection) c.send(frame);
 }
 
 function refuseAuth(s: PusherState, conn: PusherConnection, channel: string, why: string): void {
@@ -108,9 +157,10 @@ export function unsubscribe(s: PusherState, conn: PusherConnection, data: unknow
     conn.send(errorFrame(PusherCode.BadMessage, 'pusher:unsubscribe needs data.channel'));
     return;
   }
-  const herald = heraldChannel(channel);
+  const herald = s.names.channel(channel);
   if (herald === undefined || !s.ctx.hub.unsubscribe(conn, herald)) return;
-  leavePresence(s, conn, herald);
+  if (conn.presence?.has(herald)) leavePresence(s, conn, herald);
+  else subscriptionCountChanged(s, channel, herald);
 }
 
 /** After the socket left `herald` (unsubscribe or disconnect): its presence membership ends. */
@@ -120,43 +170,11 @@ export function leavePresence(s: PusherState, conn: PusherConnection, herald: st
   conn.presence!.delete(herald);
   if (conn.presence!.size === 0) conn.presence = undefined;
   if (!s.members.leave(herald, user)) return;
-  const channel = pusherChannel(herald) ?? herald;
+  const channel = s.names.pusher(herald) ?? herald;
   sendToOthers(s.ctx, conn, herald, channelFrame('pusher_internal:member_removed', channel, JSON.stringify({ user_id: user })));
 }
 
-/**
- * `client-*`: only on a private or presence channel the socket joined, relayed to the channel's other Pusher
- * sockets on this node (never back to the sender) with the sender's `user_id` on presence channels; refusals are
- * `pusher:error` frames that leave the socket open (a close code >= 4300 would stop pusher-js for good).
- */
-export function clientEvent(s: PusherState, conn: PusherConnection, event: string, channel: unknown, data: unknown, size: number): void {
-  const refuse = (code: number, message: string): void => {
-    countError(s.ctx, 'pusher_client_event');
-    conn.send(errorFrame(code, message));
-  };
-  if (!s.app.clientEvents) return refuse(PusherCode.NotAllowed, 'client events are disabled for this app');
-  if (typeof channel !== 'string') return refuse(PusherCode.BadMessage, 'a client event needs a channel');
-  const kind = channelKind(channel);
-  if (kind !== ChannelKind.Private && kind !== ChannelKind.Presence) {
-    return refuse(PusherCode.NotAllowed, `client events are only allowed on private and presence channels, not on ${channel}`);
-  }
-  const herald = heraldChannel(channel);
-  if (herald === undefined || !conn.channels.has(herald)) return refuse(PusherCode.NotAllowed, `not subscribed to ${channel}`);
-  if (size > s.app.maxMessageBytes) return refuse(PusherCode.ClientEventRejected, `client event over ${s.app.maxMessageBytes} bytes`);
-  const second = Math.floor(Date.now() / 1000);
-  if (conn.eventWindow !== second) {
-    conn.eventWindow = second;
-    conn.eventCount = 0;
-  }
-  if (++conn.eventCount > s.app.clientEventsPerSecond) {
-    return refuse(PusherCode.ClientEventRejected, `client event rejected: more than ${s.app.clientEventsPerSecond} per second`);
-  }
-  const user = kind === ChannelKind.Presence ? conn.presence?.get(herald) : undefined;
-  const text = JSON.stringify(user === undefined ? { event, channel, data } : { event, channel, data, user_id: user });
-  sendToOthers(s.ctx, conn, herald, frameText(text));
-}
-
 /** Writes one frame to every other Pusher socket on `herald` on this node. */
-function sendToOthers(ctx: Context, from: PusherConnection, herald: string, frame: Buffer): void {
+export function sendToOthers(ctx: Context, from: PusherConnection, herald: string, frame: Buffer): void {
   for (const c of ctx.hub.membersOf(herald)) if (c !== from && c instanceof PusherConnection) c.send(frame);
 }

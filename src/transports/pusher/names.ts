@@ -31,6 +31,44 @@ export function pusherChannel(herald: string): string | undefined {
   return name.includes('+') ? undefined : name;
 }
 
+/** The Pusher name of a Herald user's stream (pusher-js after `pusher:signin`, reference §8.1). */
+export const USER_CHANNEL_PREFIX = '#server-to-user-';
+
+/**
+ * The names of one app on Herald's side. Apps share one hub, so each app's channels and users live under its own
+ * prefix (`channelPrefix`, '' for the first app, `<id>/` for the others by default): a Pusher name never holds a
+ * `/`, so no two apps can reach each other's channels, and a Herald backend reaches app B's `news` subscribers by
+ * publishing to `B/news`.
+ */
+export class AppNames {
+  constructor(readonly prefix: string) {}
+
+  /** The Herald channel of a Pusher channel name of this app; undefined for an invalid name. */
+  channel(pusher: string): string | undefined {
+    const h = heraldChannel(pusher);
+    if (h === undefined || this.prefix === '') return h;
+    const full = this.prefix + h;
+    return full.length <= 200 ? full : undefined;
+  }
+
+  /** The Pusher name of a Herald channel, when it is one of this app's. */
+  pusher(herald: string): string | undefined {
+    if (this.prefix === '') return pusherChannel(herald);
+    return herald.startsWith(this.prefix) ? pusherChannel(herald.slice(this.prefix.length)) : undefined;
+  }
+
+  /** The Herald user of a Pusher user id (signed in, or in a `#server-to-user-<id>` trigger). */
+  user(id: string): string {
+    return this.prefix + id;
+  }
+
+  /** The Pusher user id of a Herald user, when it is one of this app's. */
+  userId(herald: string): string | undefined {
+    if (this.prefix === '') return herald;
+    return herald.startsWith(this.prefix) ? herald.slice(this.prefix.length) : undefined;
+  }
+}
+
 export const ChannelKind = { Public: 0, Private: 1, Encrypted: 2, Presence: 3, User: 4 } as const;
 export type ChannelKind = (typeof ChannelKind)[keyof typeof ChannelKind];
 
@@ -41,6 +79,13 @@ export function channelKind(name: string): ChannelKind {
   if (name.startsWith('presence-')) return ChannelKind.Presence;
   if (name.startsWith('#')) return ChannelKind.User;
   return ChannelKind.Public;
+}
+
+const CACHE_RE = /^(private-encrypted-|private-|presence-)?cache-/;
+
+/** Cache channels (`cache-`, `private-cache-`, `private-encrypted-cache-`, `presence-cache-`): their base kind plus §8.2. */
+export function isCacheChannel(name: string): boolean {
+  return CACHE_RE.test(name);
 }
 
 const SOCKET_ID_RE = /^\d{1,10}\.\d{1,15}$/;

@@ -1,10 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Context } from '../../context.ts';
-import type { PusherApp } from '../../config/pusher.ts';
+import { appChannelPrefix, type PusherApp } from '../../config/pusher.ts';
 import { STOPPING_RESPONSE, type Transport } from '../common/transport.ts';
 import { PusherEndpoint } from './endpoint.ts';
 import { PusherHttpApi } from './http-api.ts';
+import { AppNames } from './names.ts';
 
 const APP_PATH = '/app/';
 const API_PATH = '/apps/';
@@ -12,32 +13,48 @@ const API_PATH = '/apps/';
 /**
  * The Pusher protocol on Herald's main port (docs/pusher.md), as Pusher's own servers and Reverb serve it: the
  * WebSocket at `/app/<key>` for pusher-js / Laravel Echo, and the HTTP API at `/apps/<id>/…` for the server SDKs
- * (Laravel's `pusher` and `reverb` broadcasters), on one host and port.
+ * (Laravel's `pusher` and `reverb` broadcasters), on one host and port, for every configured app: each app has its
+ * own endpoint (connections, presence, limits) and its own channel namespace in the one hub.
  */
-export function createPusherTransport(ctx: Context, app: PusherApp): Transport {
-  const endpoint = new PusherEndpoint(ctx, app);
-  const api = new PusherHttpApi(ctx, app, endpoint.members, ctx.config.pusher.timestampWindowSeconds);
+export function createPusherTransport(ctx: Context, apps: readonly PusherApp[]): Transport {
+  const byKey = new Map<string, PusherEndpoint>();
+  const byId = new Map<string, PusherHttpApi>();
+  const endpoints: PusherEndpoint[] = [];
+  apps.forEach((app, i) => {
+    const endpoint = new PusherEndpoint(ctx, app, new AppNames(appChannelPrefix(app, i)));
+    endpoints.push(endpoint);
+    byKey.set(app.key, endpoint);
+    byId.set(app.id, new PusherHttpApi(endpoint, ctx.config.pusher.timestampWindowSeconds));
+  });
   let stopping = false;
   return {
     name: 'pusher',
     upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): boolean {
       const p = url.pathname;
       if (!p.startsWith(APP_PATH) || p.length === APP_PATH.length || p.indexOf('/', APP_PATH.length) >= 0) return false;
-      if (stopping) socket.end(STOPPING_RESPONSE);
-      else endpoint.handleUpgrade(req, socket, head, decodeKey(p.slice(APP_PATH.length)), url);
+      if (stopping) {
+        socket.end(STOPPING_RESPONSE);
+        return true;
+      }
+      const endpoint = byKey.get(decodeKey(p.slice(APP_PATH.length)));
+      // An unknown key is refused after the handshake, with 4001, as pusher-js expects (it then stops retrying).
+      (endpoint ?? endpoints[0]!).handleUpgrade(req, socket, head, url, endpoint !== undefined);
       return true;
     },
     request(req: IncomingMessage, res: ServerResponse, url: URL): boolean {
       if (!url.pathname.startsWith(API_PATH)) return false;
-      api.handle(req, res, url);
+      const id = url.pathname.slice(API_PATH.length).split('/', 1)[0]!;
+      const api = byId.get(id);
+      if (api !== undefined) api.handle(req, res, url);
+      else PusherHttpApi.unknownApp(ctx, req, res, id);
       return true;
     },
     stop() {
       stopping = true;
     },
-    drain: (timeoutMs) => endpoint.drain(timeoutMs),
+    drain: async (timeoutMs) => (await Promise.all(endpoints.map((e) => e.drain(timeoutMs)))).reduce((a, b) => a + b, 0),
     close() {
-      endpoint.close();
+      for (const e of endpoints) e.close();
       return Promise.resolve();
     },
   };

@@ -40,6 +40,8 @@ export const PusherAppSchema = z
       .string()
       .regex(/^([A-Za-z0-9_.-]{1,64}\/)?$/, "a channel prefix is '' or 1 to 64 of A-Z a-z 0-9 _ . - followed by /")
       .optional(),
+    /** Where the app's webhooks (channel_occupied, member_added, client_event, …) are POSTed; none when unset. */
+    webhookUrl: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
   })
   .strict();
 export type PusherApp = z.infer<typeof PusherAppSchema>;
@@ -76,13 +78,22 @@ export function appChannelPrefix(app: Pick<PusherApp, 'id' | 'channelPrefix'>, i
   return app.channelPrefix ?? (index === 0 ? '' : `${app.id}/`);
 }
 
-/** The app given by `HERALD_PUSHER_APP_ID`, `HERALD_PUSHER_KEY` and `HERALD_PUSHER_SECRET`: all three or none. */
-export function pusherAppFromEnv(env: NodeJS.ProcessEnv): { app?: { id: string; key: string; secret: string }; error?: string } {
+/**
+ * The app given by `HERALD_PUSHER_APP_ID`, `HERALD_PUSHER_KEY` and `HERALD_PUSHER_SECRET` (all three or none), with
+ * `HERALD_PUSHER_WEBHOOK_URL` if set. The URL is checked by the schema, with the rest of the app.
+ */
+export function pusherAppFromEnv(env: NodeJS.ProcessEnv): {
+  app?: { id: string; key: string; secret: string; webhookUrl?: string };
+  error?: string;
+} {
   const id = env.HERALD_PUSHER_APP_ID ?? '';
   const key = env.HERALD_PUSHER_KEY ?? '';
   const secret = env.HERALD_PUSHER_SECRET ?? '';
+  const webhookUrl = env.HERALD_PUSHER_WEBHOOK_URL ?? '';
   const given = [id, key, secret].filter((v) => v !== '').length;
+  // Alone it would be ignored: the env app replaces the file's apps only when all three are given.
+  if (given === 0 && webhookUrl !== '') return { error: 'HERALD_PUSHER_WEBHOOK_URL needs HERALD_PUSHER_APP_ID, HERALD_PUSHER_KEY and HERALD_PUSHER_SECRET' };
   if (given === 0) return {};
   if (given < 3) return { error: 'HERALD_PUSHER_APP_ID, HERALD_PUSHER_KEY and HERALD_PUSHER_SECRET must be set together' };
-  return { app: { id, key, secret } };
+  return { app: webhookUrl === '' ? { id, key, secret } : { id, key, secret, webhookUrl } };
 }

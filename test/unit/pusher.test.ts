@@ -96,4 +96,31 @@ describe('pusher config', () => {
     assert.deepEqual(loadConfig({ configFile: false, env: {} }).pusher.apps, []);
     assert.throws(() => loadConfig({ configFile: false, env: { HERALD_PUSHER_KEY: 'k' } }), ConfigError);
   });
+
+  it('takes the app webhook URL from HERALD_PUSHER_WEBHOOK_URL; none by default', () => {
+    const env = { HERALD_PUSHER_APP_ID: '3', HERALD_PUSHER_KEY: 'k', HERALD_PUSHER_SECRET: 's' };
+    assert.equal(loadConfig({ configFile: false, env }).pusher.apps[0]!.webhookUrl, undefined);
+    assert.ok(!('webhookUrl' in loadConfig({ configFile: false, env }).pusher.apps[0]!));
+    const url = 'https://app.test/pusher/webhook?x=1';
+    assert.equal(loadConfig({ configFile: false, env: { ...env, HERALD_PUSHER_WEBHOOK_URL: url } }).pusher.apps[0]!.webhookUrl, url);
+    assert.equal(loadConfig({ configFile: false, env: { ...env, HERALD_PUSHER_WEBHOOK_URL: '' } }).pusher.apps[0]!.webhookUrl, undefined);
+    assert.throws(
+      () => loadConfig({ configFile: false, env: { ...env, HERALD_PUSHER_WEBHOOK_URL: 'ftp://app.test/hook' } }),
+      (err: Error) => err instanceof ConfigError && /pusher\.apps\.0\.webhookUrl: must be an http:\/\/ or https:\/\/ URL/.test(err.message),
+    );
+    // Alone it would have no app to go to: refused rather than ignored.
+    assert.throws(() => loadConfig({ configFile: false, env: { HERALD_PUSHER_WEBHOOK_URL: url } }), /HERALD_PUSHER_WEBHOOK_URL needs/);
+  });
+
+  it('checks an app webhookUrl from the file or overrides: http or https, a URL', () => {
+    const app = { id: '3', key: 'k', secret: 's' };
+    // `unknown`: a JSON file can hold anything there.
+    const load = (webhookUrl: unknown) =>
+      loadConfig({ configFile: false, env: {}, overrides: { pusher: { apps: [{ ...app, webhookUrl: webhookUrl as string }] } } });
+    assert.equal(load('http://127.0.0.1:8080/hook').pusher.apps[0]!.webhookUrl, 'http://127.0.0.1:8080/hook');
+    assert.equal(load('https://user:pass@app.test/hook').pusher.apps[0]!.webhookUrl, 'https://user:pass@app.test/hook');
+    for (const bad of ['ftp://app.test/hook', 'javascript:alert(1)', 'app.test/hook', 'http://', '', 42]) {
+      assert.throws(() => load(bad), ConfigError, String(bad));
+    }
+  });
 });

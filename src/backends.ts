@@ -12,6 +12,8 @@ import { RedisControlBus } from './cluster/redis-control.ts';
 import { MemoryPresence } from './presence/memory.ts';
 import type { Presence } from './presence/presence.ts';
 import { RedisPresence } from './presence/redis.ts';
+import { MemoryMembers, type Members } from './presence/members.ts';
+import { RedisMembers } from './presence/redis-members.ts';
 import { CloseCode } from './protocol/codes.ts';
 import { MemoryStore } from './store/memory.ts';
 import { RedisStore } from './store/redis.ts';
@@ -23,6 +25,8 @@ export interface Backends {
   store: Store;
   broker: Broker;
   presence: Presence;
+  /** Presence-channel members by user id across nodes (the Pusher protocol's presence channels). */
+  members: Members;
   /** Connection-addressed calls: local, or over Redis to the node that holds the connection. */
   control: ControlBus;
   /** Resolves when the backends are reachable (Redis connected). */
@@ -43,6 +47,7 @@ export function createBackends(config: HeraldConfig, hub: Hub, log: Logger, node
       store,
       broker: new MemoryBroker(),
       presence: new MemoryPresence(hub),
+      members: new MemoryMembers(),
       control: new LocalBus(local),
       ready: () => Promise.resolve(),
       close: () => store.close(),
@@ -68,6 +73,7 @@ export function createBackends(config: HeraldConfig, hub: Hub, log: Logger, node
   const broker = new RedisBroker(sub, store, announce, log);
   const presence = new RedisPresence(main, hub, { prefix, nodeId, heartbeatMs: config.redis.presenceHeartbeatMs });
   const control = new RedisControlBus(main, ctlSub, local, { prefix, nodeId, timeoutMs: config.redis.controlTimeoutMs, log });
+  const members = new RedisMembers(main, { prefix, nodeId, heartbeatMs: config.redis.presenceHeartbeatMs, log });
   hub.observe({
     interest: (stream, on) => (on ? void broker.watch(stream).catch(() => {}) : broker.unwatch(stream)),
   });
@@ -99,13 +105,16 @@ export function createBackends(config: HeraldConfig, hub: Hub, log: Logger, node
     store,
     broker,
     presence,
+    members,
     control,
     async ready() {
       await Promise.all([main.connect(), sub.connect(), ctlSub.connect()]);
       await control.start();
       await presence.beat();
+      await members.beat();
     },
     async close() {
+      await members.close();
       await control.close();
       await presence.close();
       await broker.close();

@@ -3,6 +3,7 @@ import type { TokenService } from './auth/tokens.ts';
 import type { HeraldConfig } from './config.ts';
 import type { Broker } from './broker/broker.ts';
 import type { Presence } from './presence/presence.ts';
+import type { Members } from './presence/members.ts';
 import type { Store } from './store/store.ts';
 import type { Dispatcher } from './core/dispatcher.ts';
 import type { Idempotency } from './core/idempotency.ts';
@@ -19,6 +20,8 @@ export interface Context {
   store: Store;
   broker: Broker;
   presence: Presence;
+  /** Presence-channel members by user id, across nodes (the Pusher protocol's presence channels). */
+  members: Members;
   receipts: Receipts;
   idempotency: Idempotency;
   tokens: TokenService;

@@ -105,6 +105,7 @@ export function createHerald(opts: CreateOptions = {}): HeraldServer {
     tokens: new TokenService(secrets.tokenSecret),
     upstream,
     control: backends.control,
+    members: backends.members,
     log,
     nextSessionId: () => `${nodeId}.${(++seq).toString(36)}`,
     stats: { framesIn: 0, errors: new Map() },

@@ -22,6 +22,8 @@ export function withTimeouts(bus: ControlBus): ControlBus {
     local: bus.local,
     onOwner: (id, method, ...args) => bus.onOwner(id, method, ...args).catch(unavailable),
     onEvery: (method, ...args) => bus.onEvery(method, ...args).catch(unavailable),
+    notify: (topic, payload) => bus.notify(topic, payload),
+    listen: (topic, handler) => bus.listen(topic, handler),
     close: () => bus.close(),
   };
 }

@@ -8,20 +8,23 @@ import { Sequencer, type History } from './sequencer.ts';
 const COLON = 0x3a;
 
 /**
- * Reads an announced entry, `<offset>:<epoch>:<event bytes>:<event><data>` (written by the Redis store's append
- * script). Bytes, not characters: the event's length is counted by Lua in bytes.
+ * Reads an announced entry, `<offset>:<epoch>:<exclude>:<event bytes>:<event><data>` (written by the Redis store's
+ * append script). Bytes, not characters: the event's length is counted by Lua in bytes.
  */
 export function parseAnnouncement(stream: string, msg: Buffer): Envelope | undefined {
   const a = msg.indexOf(COLON);
   const b = a < 0 ? -1 : msg.indexOf(COLON, a + 1);
-  const c = b < 0 ? -1 : msg.indexOf(COLON, b + 1);
+  const x = b < 0 ? -1 : msg.indexOf(COLON, b + 1);
+  const c = x < 0 ? -1 : msg.indexOf(COLON, x + 1);
   if (c < 0) return undefined;
   const offset = Number(msg.toString('latin1', 0, a));
-  const evLen = Number(msg.toString('latin1', b + 1, c));
+  const evLen = Number(msg.toString('latin1', x + 1, c));
   if (!Number.isSafeInteger(offset) || offset < 1 || !Number.isSafeInteger(evLen) || evLen < 0 || c + 1 + evLen > msg.length) return undefined;
   const epoch = msg.toString('latin1', a + 1, b);
   const data = msg.toString('utf8', c + 1 + evLen);
-  return evLen === 0 ? { stream, offset, epoch, data } : { stream, offset, epoch, data, event: msg.toString('utf8', c + 1, c + 1 + evLen) };
+  const env: Envelope = evLen === 0 ? { stream, offset, epoch, data } : { stream, offset, epoch, data, event: msg.toString('utf8', c + 1, c + 1 + evLen) };
+  if (x > b + 1) env.exclude = msg.toString('latin1', b + 1, x);
+  return env;
 }
 
 /**

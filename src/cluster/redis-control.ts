@@ -44,6 +44,7 @@ interface Waiting {
  */
 export class RedisControlBus implements ControlBus {
   private readonly waiting = new Map<number, Waiting>();
+  private readonly listeners = new Map<string, (payload: unknown) => void>();
   private seq = 0;
   private readonly all: string;
   private readonly own: string;
@@ -77,6 +78,16 @@ export class RedisControlBus implements ControlBus {
     const { results, timedOut } = await this.call(this.all, method, args);
     if (timedOut) this.opts.log.warn({ method, answered: results.length }, 'a cluster query went without some nodes: they did not answer in time');
     return [here, ...(results as ControlResult<M>[])];
+  }
+
+  notify(topic: string, payload: unknown): void {
+    this.pub.publish(this.all, JSON.stringify({ note: topic, from: this.opts.nodeId, data: payload })).catch((err: Error) => {
+      this.opts.log.warn({ err: err.message, topic }, 'a cluster notification could not be sent');
+    });
+  }
+
+  listen(topic: string, handler: (payload: unknown) => void): void {
+    this.listeners.set(topic, handler);
   }
 
   close(): Promise<void> {
@@ -136,6 +147,10 @@ export class RedisControlBus implements ControlBus {
     if (typeof msg !== 'object' || msg === null) return;
     const m = msg as Record<string, unknown>;
     if (typeof m.re === 'number') return this.answer(m.re, m.result);
+    if (typeof m.note === 'string') {
+      if (m.from !== this.opts.nodeId) this.listeners.get(m.note)?.(m.data);
+      return;
+    }
     if (typeof m.id === 'number' && typeof m.from === 'string' && typeof m.method === 'string' && Array.isArray(m.args)) {
       if (m.from === this.opts.nodeId) return;
       this.serve({ id: m.id, from: m.from, method: m.method, args: m.args as unknown[] });

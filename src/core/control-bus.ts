@@ -31,6 +31,14 @@ export interface ControlBus {
   onOwner<M extends ControlMethod>(id: string, method: M, ...args: Parameters<ControlMethods[M]>): Promise<ControlResult<M> | undefined>;
   /** Runs on every live node (this one included); one result per node that answered. */
   onEvery<M extends ControlMethod>(method: M, ...args: Parameters<ControlMethods[M]>): Promise<ControlResult<M>[]>;
+  /**
+   * Fire and forget: every other live node runs its `listen(topic)` handler with `payload` (plain JSON). For what a
+   * transport keeps in step across nodes without an answer (a Pusher client event relayed to the other nodes'
+   * sockets). At most once: a node that is away meanwhile misses it.
+   */
+  notify(topic: string, payload: unknown): void;
+  /** Handles `topic`'s notifications from the other nodes (one handler per topic). */
+  listen(topic: string, handler: (payload: unknown) => void): void;
   close(): Promise<void>;
 }
 
@@ -70,6 +78,10 @@ export class LocalBus implements ControlBus {
   onEvery<M extends ControlMethod>(method: M, ...args: Parameters<ControlMethods[M]>): Promise<ControlResult<M>[]> {
     return Promise.resolve([runLocal(this.local, method, args)]);
   }
+
+  notify(): void {}
+
+  listen(): void {}
 
   close(): Promise<void> {
     return Promise.resolve();

@@ -8,7 +8,7 @@ export interface PublishRequest {
   /** Serialized JSON of the data, produced once by the caller. */
   data: string;
   event?: string;
-  /** A local connection id not to deliver to (see `Envelope.exclude`). */
+  /** A connection id not to deliver to, on whichever node it is (see `Envelope.exclude`). */
   exclude?: string;
 }
 
@@ -32,9 +32,11 @@ interface Plan {
 
 function planOf(req: PublishRequest): Plan {
   const targets = expandTarget(req.to);
-  const items = targets.map((t) =>
-    req.event === undefined ? { stream: streamOf(t), data: req.data } : { stream: streamOf(t), data: req.data, event: req.event },
-  );
+  const items = targets.map((t): AppendItem => {
+    const item: AppendItem = req.event === undefined ? { stream: streamOf(t), data: req.data } : { stream: streamOf(t), data: req.data, event: req.event };
+    if (req.exclude !== undefined) item.exclude = req.exclude;
+    return item;
+  });
   return { req, targets, items };
 }
 

@@ -42,8 +42,8 @@ export interface Envelope {
   data: string;
   event?: string;
   /**
-   * A connection id the live delivery skips (the Pusher API's `socket_id`: "to others"). Local to the publishing
-   * node: it is not stored, so a replay includes the message, and the broker does not carry it to other nodes.
+   * A connection id the live delivery skips (the Pusher API's `socket_id`: "to others"). Not stored, so a replay
+   * includes the message; the Redis broker carries it to every node with the live copy.
    */
   exclude?: string;
 }

@@ -22,13 +22,14 @@ if not e then redis.call('SET', KEYS[1], ARGV[1]); e = ARGV[1] end
 return e`;
 
 // KEYS[1] = epoch key. ARGV: prefix, fresh epoch, now, n, announce prefix ('' = none), then per item stream, data,
-// event ('' = none), maxCount; then optionally record key and ttl. Returns {epoch, offset1, offset2, ...}, or
+// event ('' = none), maxCount, exclude ('' = none; announced, never stored); then optionally record key and ttl. Returns {epoch, offset1, offset2, ...}, or
 // {'=', remembered value} without appending when the record's key is already remembered and not expired: the check
 // is inside the script, so a retry on another node, or a script the client library re-sends after a reconnect,
 // cannot store the messages twice.
 // With an announce prefix, each entry is also PUBLISHed to `<announce><stream>` inside the script: Redis runs
 // scripts one at a time, so every subscriber receives a stream's entries in offset order, whichever node
-// appended them (docs/guarantees.md, "Across nodes"). The payload is `<offset>:<epoch>:<event bytes>:<event><data>`.
+// appended them (docs/guarantees.md, "Across nodes"). The payload is
+// `<offset>:<epoch>:<exclude>:<event bytes>:<event><data>` (exclude: a connection id the live delivery skips, or '').
 const APPEND = `
 local p = ARGV[1]
 local epoch = redis.call('GET', KEYS[1])
@@ -36,7 +37,7 @@ if not epoch then redis.call('SET', KEYS[1], ARGV[2]); epoch = ARGV[2] end
 local now = ARGV[3]
 local n = tonumber(ARGV[4])
 local announce = ARGV[5]
-local rk = ARGV[6 + n * 4]
+local rk = ARGV[6 + n * 5]
 if rk then
   local known = redis.call('GET', p .. 'idem:' .. rk)
   if known then
@@ -47,19 +48,19 @@ end
 local out = {epoch}
 local streams = {}
 for i = 0, n - 1 do
-  local stream = ARGV[6 + i * 4]
-  local data = ARGV[7 + i * 4]
-  local ev = ARGV[8 + i * 4]
+  local stream = ARGV[6 + i * 5]
+  local data = ARGV[7 + i * 5]
+  local ev = ARGV[8 + i * 5]
   local off = redis.call('INCR', p .. 'top:' .. stream)
-  local args = {p .. 'h:' .. stream, 'MAXLEN', '~', ARGV[9 + i * 4], off .. '-0', 'd', data, 't', now}
+  local args = {p .. 'h:' .. stream, 'MAXLEN', '~', ARGV[9 + i * 5], off .. '-0', 'd', data, 't', now}
   if ev ~= '' then table.insert(args, 'e'); table.insert(args, ev) end
   redis.call('XADD', unpack(args))
-  if announce ~= '' then redis.call('PUBLISH', announce .. stream, off .. ':' .. epoch .. ':' .. #ev .. ':' .. ev .. data) end
+  if announce ~= '' then redis.call('PUBLISH', announce .. stream, off .. ':' .. epoch .. ':' .. ARGV[10 + i * 5] .. ':' .. #ev .. ':' .. ev .. data) end
   out[#out + 1] = off
   streams[#streams + 1] = {stream = stream, offset = off, epoch = epoch}
 end
 if rk then
-  local ttl = tonumber(ARGV[7 + n * 4])
+  local ttl = tonumber(ARGV[7 + n * 5])
   redis.call('SET', p .. 'idem:' .. rk, (tonumber(now) + ttl) .. '|' .. cjson.encode({delivered = 0, streams = streams, status = 'stored'}), 'PX', ttl)
 end
 return out`;
@@ -139,7 +140,7 @@ export class RedisStore implements Store {
 
   async appendAll(items: readonly AppendItem[], record?: AppendRecord): Promise<AppendResult[]> {
     const args: (string | number)[] = [this.opts.prefix, this.fresh, Date.now(), items.length, this.opts.announce ?? ''];
-    for (const i of items) args.push(i.stream, i.data, i.event ?? '', this.opts.retentionFor(i.stream).maxCount);
+    for (const i of items) args.push(i.stream, i.data, i.event ?? '', this.opts.retentionFor(i.stream).maxCount, i.exclude ?? '');
     if (record !== undefined) args.push(record.key, record.ttlMs);
     const out = await this.r.heraldAppend(this.key('epoch'), ...args);
     const epoch = String(out[0]);

@@ -51,6 +51,8 @@ export interface AppendItem {
   stream: string;
   data: string;
   event?: string;
+  /** A connection the live delivery skips (`Envelope.exclude`): announced to the other nodes with the entry, not stored. */
+  exclude?: string;
 }
 
 /**

@@ -236,15 +236,22 @@ async function epochChangeResync(): Promise<boolean> {
 }
 
 describe('announcement payloads', () => {
-  it('parse offset, epoch, event (counted in bytes) and data', () => {
+  it('parse offset, epoch, exclusion, event (counted in bytes) and data', () => {
     const ev = 'évènement:1';
-    const msg = Buffer.concat([Buffer.from(`12:ab12:${Buffer.byteLength(ev)}:`), Buffer.from(ev), Buffer.from('{"x":"ü:"}')]);
+    const msg = Buffer.concat([Buffer.from(`12:ab12::${Buffer.byteLength(ev)}:`), Buffer.from(ev), Buffer.from('{"x":"ü:"}')]);
     assert.deepEqual(parseAnnouncement('user:1', msg), { stream: 'user:1', offset: 12, epoch: 'ab12', data: '{"x":"ü:"}', event: ev });
-    assert.deepEqual(parseAnnouncement('b', Buffer.from('1:e:0:null')), { stream: 'b', offset: 1, epoch: 'e', data: 'null' });
+    assert.deepEqual(parseAnnouncement('b', Buffer.from('1:e::0:null')), { stream: 'b', offset: 1, epoch: 'e', data: 'null' });
+    assert.deepEqual(parseAnnouncement('b', Buffer.from('1:e:0000abcd.1z:0:null')), {
+      stream: 'b',
+      offset: 1,
+      epoch: 'e',
+      data: 'null',
+      exclude: '0000abcd.1z',
+    });
   });
 
   it('refuse malformed payloads instead of guessing', () => {
-    for (const bad of ['', '1', '1:e', '1:e:0', 'x:e:0:1', '0:e:0:1', '1:e:-1:1', '1:e:9:ab', '1.5:e:0:1']) {
+    for (const bad of ['', '1', '1:e', '1:e:0', '1:e::0', 'x:e::0:1', '0:e::0:1', '1:e::-1:1', '1:e::9:ab', '1.5:e::0:1']) {
       assert.equal(parseAnnouncement('s', Buffer.from(bad)), undefined, bad);
     }
   });

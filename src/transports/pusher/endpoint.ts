@@ -7,10 +7,12 @@ import { OpenConnections } from '../common/open-connections.ts';
 import { PusherConnection, type PusherHost } from './connection.ts';
 import { connectionEstablished, errorFrame, frameEncoder, PING, PONG, PusherCode } from './frames.ts';
 import type { Envelope } from '../../domain/streams.ts';
-import { leavePresence, subscribe, subscriptionCountChanged, unsubscribe, type PusherState } from './handlers.ts';
+import { left, subscribe, unsubscribe, type PusherState } from './handlers.ts';
+import { memberGone } from './presence.ts';
+import { OCCUPANCY } from './occupancy.ts';
+import { PusherWebhooks } from './webhooks.ts';
 import { clientEvent, signin } from './user-events.ts';
-import { socketIdOf, type AppNames } from './names.ts';
-import { PresenceMembers } from './presence.ts';
+import { ChannelKind, channelKind, socketIdOf, type AppNames } from './names.ts';
 
 /** Seconds a client has to answer a server `pusher:ping` (the protocol recommends 30). */
 const PONG_TIMEOUT_S = 30;
@@ -25,7 +27,7 @@ const PROTOCOLS = new Set(['5', '6', '7']);
  */
 export class PusherEndpoint implements PusherHost, PusherState {
   private readonly conns = new OpenConnections<PusherConnection>();
-  readonly members = new PresenceMembers();
+  readonly webhooks: PusherWebhooks | undefined;
   readonly maxPayload: number;
   readonly maxBufferedBytes: number;
   /** This app's frames of Herald messages: one encoder per app, so each message is framed once per app. */
@@ -38,6 +40,8 @@ export class PusherEndpoint implements PusherHost, PusherState {
     readonly names: AppNames,
   ) {
     this.encode = frameEncoder(names);
+    this.webhooks = app.webhookUrl === undefined ? undefined : new PusherWebhooks({ key: app.key, secret: app.secret, webhookUrl: app.webhookUrl }, ctx.log);
+    ctx.members.onVanished((herald, user) => this.vanished(herald, user));
     // A subscribe carries a channel name and a presence channel_data; a client event its data: room for both.
     this.maxPayload = Math.max(ctx.config.limits.maxFrameBytes, app.maxMessageBytes + 1024);
     this.maxBufferedBytes = ctx.config.limits.maxBufferedBytes;
@@ -87,9 +91,11 @@ export class PusherEndpoint implements PusherHost, PusherState {
     return this.conns.drained(timeoutMs);
   }
 
-  close(): void {
+  /** Drops what is still open; the webhooks queued meanwhile get `timeoutMs` to go out. */
+  async close(timeoutMs: number): Promise<void> {
     clearInterval(this.timer);
     for (const c of this.conns) c.terminate();
+    await this.webhooks?.close(timeoutMs);
   }
 
   /** PusherHost: one text frame, `{"event", "data", "channel"?}`. */
@@ -127,16 +133,24 @@ export class PusherEndpoint implements PusherHost, PusherState {
     conn.send(errorFrame(PusherCode.BadMessage, message));
   }
 
-  /** PusherHost: the socket is gone; its presence memberships end after the hub forgot it, and counts change. */
+  /** PusherHost: the socket is gone; it leaves its channels as an unsubscribe would, after the hub forgot it. */
   onClosed(conn: PusherConnection): void {
     if (!this.conns.has(conn)) return;
     const channels = conn.channels.size === 0 ? [] : [...conn.channels];
     this.ctx.hub.remove(conn);
     this.conns.delete(conn);
-    for (const herald of channels) {
-      if (conn.presence?.has(herald)) leavePresence(this, conn, herald);
-      else if (this.app.subscriptionCount) subscriptionCountChanged(this, this.names.pusher(herald) ?? herald, herald);
+    for (const herald of channels) left(this, conn, herald);
+  }
+
+  /** Members (or, with webhooks, channel sockets) whose node died: the others learn it from the node that noticed. */
+  private vanished(herald: string, user: string): void {
+    if (herald.startsWith(OCCUPANCY)) {
+      const channel = this.names.pusher(herald.slice(OCCUPANCY.length));
+      if (channel !== undefined) this.webhooks?.emit({ name: 'channel_vacated', channel });
+      return;
     }
+    const channel = this.names.pusher(herald);
+    if (channel !== undefined && channelKind(channel) === ChannelKind.Presence) memberGone(this, herald, channel, user);
   }
 
   /**

@@ -1,21 +1,25 @@
-// What a Pusher client's frames do once it is connected: subscribe (with the channel's authorization), unsubscribe,
-// presence membership, and client events. Server frames are built once and written to each recipient.
+// What a Pusher client's subscriptions do: subscribe (with the channel's authorization), unsubscribe, the user's own
+// channel, cache channels and subscription counts. Presence channels continue in presence.ts.
 import type { PusherApp } from '../../config/pusher.ts';
 import { countError, type Context } from '../../context.ts';
 import { frameText } from '../../protocol/wsframe.ts';
 import { channelFrame, errorFrame, PusherCode, subscriptionError, subscriptionSucceeded } from './frames.ts';
 import { ChannelKind, channelKind, isCacheChannel, MAX_CHANNEL_NAME, socketIdOf, USER_CHANNEL_PREFIX, type AppNames } from './names.ts';
-import { PusherConnection } from './connection.ts';
+import type { PusherConnection } from './connection.ts';
 import { cacheKey, readCache } from './cache.ts';
-import type { PresenceMembers } from './presence.ts';
+import { leavePresence, parseChannelData, subscribePresence } from './presence.ts';
+import { toChannel } from './relay.ts';
 import { verifyAuth } from './sign.ts';
+import type { PusherWebhooks } from './webhooks.ts';
+import { occupied, released } from './occupancy.ts';
 
 /** What the handlers share: one per app, held by the endpoint. */
 export interface PusherState {
   readonly ctx: Context;
   readonly app: PusherApp;
-  readonly members: PresenceMembers;
   readonly names: AppNames;
+  /** The app's webhook sender, when it has a `webhookUrl`. */
+  readonly webhooks: PusherWebhooks | undefined;
 }
 
 type Obj = Record<string, unknown>;
@@ -58,13 +62,10 @@ export function subscribe(s: PusherState, conn: PusherConnection, data: unknown)
       if (presence === undefined) return refuseAuth(s, conn, channel, 'channel_data must be a JSON object with a user_id');
     }
   }
+  if (presence !== undefined) return void subscribePresence(s, conn, channel, herald, presence);
   if (conn.channels.has(herald)) {
     // Asked again (pusher-js does after a failed attempt): the answer again, with no second membership.
-    conn.send(subscriptionSucceeded(channel, kind === ChannelKind.Presence ? s.members.snapshot(herald) : undefined));
-    return;
-  }
-  if (presence !== undefined && !s.members.has(herald, presence.user) && s.members.count(herald) >= s.app.maxPresenceMembers) {
-    conn.send(subscriptionError(channel, 'LimitReached', `at most ${s.app.maxPresenceMembers} members on a presence channel`, 403));
+    conn.send(subscriptionSucceeded(channel));
     return;
   }
   const limit = s.ctx.config.limits.maxChannelsPerConnection;
@@ -72,18 +73,23 @@ export function subscribe(s: PusherState, conn: PusherConnection, data: unknown)
     conn.send(subscriptionError(channel, 'LimitReached', `at most ${limit} channels per connection`, 403));
     return;
   }
-  if (presence === undefined) {
-    conn.send(subscriptionSucceeded(channel));
-    subscriptionCountChanged(s, channel, herald);
-  } else {
-    (conn.presence ??= new Map()).set(herald, presence.user);
-    if (s.members.join(herald, presence.user, presence.info)) {
-      const added = channelFrame('pusher_internal:member_added', channel, JSON.stringify({ user_id: presence.user, user_info: presence.info }));
-      sendToOthers(s.ctx, conn, herald, added);
-    }
-    conn.send(subscriptionSucceeded(channel, s.members.snapshot(herald)));
-  }
-  if (isCacheChannel(channel)) void sendCached(s, conn, channel, herald);
+  conn.send(subscriptionSucceeded(channel));
+  joined(s, conn, channel, herald);
+}
+
+/** After a socket joined `herald` (any kind): occupancy, the subscription count, a cache channel's last event. */
+export function joined(s: PusherState, conn: PusherConnection, channel: string, herald: string): void {
+  occupied(s, herald, channel);
+  subscriptionCountChanged(s, channel, herald);
+  sendCached(s, conn, channel, herald);
+}
+
+/** After a socket left `herald` (unsubscribe or disconnect): presence, occupancy, the subscription count. */
+export function left(s: PusherState, conn: PusherConnection, herald: string): void {
+  const channel = s.names.pusher(herald) ?? herald;
+  if (conn.presence?.has(herald)) leavePresence(s, conn, herald, channel);
+  released(s, herald, channel);
+  subscriptionCountChanged(s, channel, herald);
 }
 
 /**
@@ -106,7 +112,11 @@ function subscribeUser(s: PusherState, conn: PusherConnection, channel: string):
 }
 
 /** A cache channel's last HTTP event right after `subscription_succeeded`, or `pusher:cache_miss` (§8.2). */
-async function sendCached(s: PusherState, conn: PusherConnection, channel: string, herald: string): Promise<void> {
+export function sendCached(s: PusherState, conn: PusherConnection, channel: string, herald: string): void {
+  if (isCacheChannel(channel)) void readCached(s, conn, channel, herald);
+}
+
+async function readCached(s: PusherState, conn: PusherConnection, channel: string, herald: string): Promise<void> {
   let cached: { event: string; data: string } | undefined;
   try {
     cached = await readCache(s.ctx.store, cacheKey(herald));
@@ -114,40 +124,34 @@ async function sendCached(s: PusherState, conn: PusherConnection, channel: strin
     s.ctx.log.warn({ err, channel }, 'pusher cache channel: the store did not answer; sent as a cache miss');
   }
   if (!conn.isOpen || !conn.channels.has(herald)) return;
-  if (cached !== undefined) conn.send(channelFrame(cached.event, channel, cached.data));
-  else conn.send(frameText(JSON.stringify({ event: 'pusher:cache_miss', channel })));
+  if (cached !== undefined) return conn.send(channelFrame(cached.event, channel, cached.data));
+  conn.send(frameText(JSON.stringify({ event: 'pusher:cache_miss', channel })));
+  s.webhooks?.emit({ name: 'cache_miss', channel });
 }
 
 /**
- * `pusher_internal:subscription_count` to every subscriber of a non-presence channel, when the app asks for it
- * (`subscriptionCount`). The count is this node's; see docs/pusher.md for several nodes.
+ * `pusher_internal:subscription_count` to every subscriber of a non-presence channel on every node, when the app
+ * asks for it (`subscriptionCount`): the count is Herald's presence count of the channel (every node, every
+ * transport), read after this node's change.
  */
 export function subscriptionCountChanged(s: PusherState, channel: string, herald: string): void {
   if (!s.app.subscriptionCount || channelKind(channel) === ChannelKind.Presence) return;
-  const n = s.ctx.hub.count({ kind: 'channel', channel: herald });
-  if (n === 0) return;
-  const frame = channelFrame('pusher_internal:subscription_count', channel, JSON.stringify({ subscription_count: n }));
-  for (const c of s.ctx.hub.membersOf(herald)) if (c instanceof PusherConnection) c.send(frame);
+  s.ctx.presence.channel(herald).then(
+    ({ connections }) => {
+      if (connections > 0)
+        toChannel(
+          s.ctx,
+          herald,
+          JSON.stringify({ event: 'pusher_internal:subscription_count', channel, data: JSON.stringify({ subscription_count: connections }) }),
+        );
+    },
+    (err: unknown) => s.ctx.log.warn({ err, channel }, 'pusher subscription count: presence did not answer'),
+  );
 }
 
 function refuseAuth(s: PusherState, conn: PusherConnection, channel: string, why: string): void {
   countError(s.ctx, 'pusher_auth');
   conn.send(subscriptionError(channel, 'AuthError', `subscription refused: ${why}`, 401));
-}
-
-/** `user_id` (a string, or a number taken as its decimal text) and `user_info` of a presence `channel_data`. */
-function parseChannelData(text: string): { user: string; info: unknown } | undefined {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (!isObj(v)) return undefined;
-  const id = v.user_id;
-  const user = typeof id === 'string' ? id : typeof id === 'number' && Number.isFinite(id) ? String(id) : '';
-  if (user === '' || user.length > 256) return undefined;
-  return { user, info: v.user_info };
 }
 
 /** `pusher:unsubscribe`: no answer; a presence member's last socket leaving tells the others. */
@@ -159,22 +163,5 @@ export function unsubscribe(s: PusherState, conn: PusherConnection, data: unknow
   }
   const herald = s.names.channel(channel);
   if (herald === undefined || !s.ctx.hub.unsubscribe(conn, herald)) return;
-  if (conn.presence?.has(herald)) leavePresence(s, conn, herald);
-  else subscriptionCountChanged(s, channel, herald);
-}
-
-/** After the socket left `herald` (unsubscribe or disconnect): its presence membership ends. */
-export function leavePresence(s: PusherState, conn: PusherConnection, herald: string): void {
-  const user = conn.presence?.get(herald);
-  if (user === undefined) return;
-  conn.presence!.delete(herald);
-  if (conn.presence!.size === 0) conn.presence = undefined;
-  if (!s.members.leave(herald, user)) return;
-  const channel = s.names.pusher(herald) ?? herald;
-  sendToOthers(s.ctx, conn, herald, channelFrame('pusher_internal:member_removed', channel, JSON.stringify({ user_id: user })));
-}
-
-/** Writes one frame to every other Pusher socket on `herald` on this node. */
-export function sendToOthers(ctx: Context, from: PusherConnection, herald: string, frame: Buffer): void {
-  for (const c of ctx.hub.membersOf(herald)) if (c !== from && c instanceof PusherConnection) c.send(frame);
+  left(s, conn, herald);
 }

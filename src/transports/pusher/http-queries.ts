@@ -1,7 +1,7 @@
 // The Pusher HTTP API's queries and user termination (reference §10.3): what is occupied, by how many sockets and
 // presence users, and closing a user's sockets. Counts of sockets come from Herald's presence (every node, every
-// transport: a native client on `news` is a subscriber of Pusher's `news` too); presence users from the app's
-// members.
+// transport: a native client on `news` is a subscriber of Pusher's `news` too); presence users from the members
+// registry (every node too).
 import type { PusherEndpoint } from './endpoint.ts';
 import { cacheKey, readCache } from './cache.ts';
 import { ChannelKind, channelKind, isCacheChannel } from './names.ts';
@@ -38,7 +38,7 @@ export class PusherQueries {
     for (const c of listed.channels) {
       const name = names.pusher(c.channel);
       if (name === undefined || c.connections === 0 || !name.startsWith(prefix)) continue;
-      out[name] = info.has('user_count') ? { user_count: this.endpoint.members.count(c.channel) } : {};
+      out[name] = info.has('user_count') ? { user_count: await ctx.members.count(c.channel) } : {};
     }
     return { channels: out };
   }
@@ -52,7 +52,7 @@ export class PusherQueries {
     if (info.has('cache') && !isCacheChannel(name)) throw new HttpFailure(400, 'cache is only available on cache channels');
     const subscriptions = (await this.endpoint.ctx.presence.channel(herald)).connections;
     const out: Obj = { occupied: subscriptions > 0 };
-    if (info.has('user_count')) out.user_count = this.endpoint.members.count(herald);
+    if (info.has('user_count')) out.user_count = await this.endpoint.ctx.members.count(herald);
     if (info.has('subscription_count')) out.subscription_count = subscriptions;
     if (info.has('cache')) {
       const cached = await readCache(this.endpoint.ctx.store, cacheKey(herald));
@@ -65,17 +65,17 @@ export class PusherQueries {
   }
 
   /** `GET /apps/<id>/channels/<presence name>/users`: unique users. */
-  users(name: string): unknown {
+  async users(name: string): Promise<unknown> {
     const herald = this.heraldOf(name);
     if (channelKind(name) !== ChannelKind.Presence) throw new HttpFailure(400, 'users are only listed for presence channels');
-    return { users: this.endpoint.members.userIds(herald).map((id) => ({ id })) };
+    return { users: [...(await this.endpoint.ctx.members.list(herald)).keys()].map((id) => ({ id })) };
   }
 
   /** The `info` of one channel in an `events` answer: `user_count` (presence), `subscription_count`. */
   async info(name: string, info: ReadonlySet<string>): Promise<Obj> {
     const herald = this.endpoint.names.channel(name) ?? name;
     const out: Obj = {};
-    if (info.has('user_count') && channelKind(name) === ChannelKind.Presence) out.user_count = this.endpoint.members.count(herald);
+    if (info.has('user_count') && channelKind(name) === ChannelKind.Presence) out.user_count = await this.endpoint.ctx.members.count(herald);
     if (info.has('subscription_count')) out.subscription_count = (await this.endpoint.ctx.presence.channel(herald)).connections;
     return out;
   }

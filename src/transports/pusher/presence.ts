@@ -1,66 +1,109 @@
-/** One user on one presence channel: the user_info of their first socket there, and how many sockets they have. */
-interface Member {
+// Presence channels (reference §6): members by user id across every node (Context.members), `member_added` on a
+// user's first socket anywhere and `member_removed` after their last, to the channel's sockets on every node.
+import { countError } from '../../context.ts';
+import { subscriptionError, subscriptionSucceeded } from './frames.ts';
+import type { PusherConnection } from './connection.ts';
+import { isObj, sendCached, type PusherState } from './handlers.ts';
+import { occupied, released } from './occupancy.ts';
+import { toChannel } from './relay.ts';
+
+export interface PresenceMember {
+  user: string;
   info: unknown;
-  sockets: number;
+}
+
+/** `user_id` (a string, or a number taken as its decimal text) and `user_info` of a presence `channel_data`. */
+export function parseChannelData(text: string): PresenceMember | undefined {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (!isObj(v)) return undefined;
+  const id = v.user_id;
+  const user = typeof id === 'string' ? id : typeof id === 'number' && Number.isFinite(id) ? String(id) : '';
+  if (user === '' || user.length > 256) return undefined;
+  return { user, info: v.user_info };
 }
 
 /**
- * Who is on each presence channel of this node, by user id: a user with several sockets (tabs) is one member, so
- * `member_added` goes out for the first socket and `member_removed` after the last, and the member list and count
- * the clients get are de-duplicated (pusher-js counts nothing itself). Local to the node; on several nodes the
- * members have to be summed in Redis (see docs/pusher.md).
+ * An authorized presence subscription: the member joins (first socket anywhere: `member_added` to the others, on
+ * every node), then the socket gets `subscription_succeeded` with every member once. The members live in Redis on
+ * a cluster, so this waits for it; a failure there refuses the subscription (503) and leaves nothing behind.
  */
-export class PresenceMembers {
-  private readonly byChannel = new Map<string, Map<string, Member>>();
-
-  /** Adds a socket of `user`; true when it is the user's first on the channel. */
-  join(channel: string, user: string, info: unknown): boolean {
-    let members = this.byChannel.get(channel);
-    if (members === undefined) this.byChannel.set(channel, (members = new Map()));
-    const m = members.get(user);
-    if (m !== undefined) {
-      m.sockets++;
-      return false;
+export async function subscribePresence(s: PusherState, conn: PusherConnection, channel: string, herald: string, m: PresenceMember): Promise<void> {
+  const members = s.ctx.members;
+  let counted = false;
+  try {
+    if (conn.channels.has(herald)) {
+      // Asked again (pusher-js does after a failed attempt): the answer again, with no second membership.
+      conn.send(subscriptionSucceeded(channel, presenceData(await members.list(herald))));
+      return;
     }
-    members.set(user, { info, sockets: 1 });
-    return true;
-  }
-
-  /** Removes a socket of `user`; true when it was the user's last on the channel. */
-  leave(channel: string, user: string): boolean {
-    const members = this.byChannel.get(channel);
-    const m = members?.get(user);
-    if (members === undefined || m === undefined) return false;
-    if (--m.sockets > 0) return false;
-    members.delete(user);
-    if (members.size === 0) this.byChannel.delete(channel);
-    return true;
-  }
-
-  has(channel: string, user: string): boolean {
-    return this.byChannel.get(channel)?.has(user) ?? false;
-  }
-
-  count(channel: string): number {
-    return this.byChannel.get(channel)?.size ?? 0;
-  }
-
-  userIds(channel: string): string[] {
-    return [...(this.byChannel.get(channel)?.keys() ?? [])];
-  }
-
-  infoOf(channel: string, user: string): unknown {
-    return this.byChannel.get(channel)?.get(user)?.info;
-  }
-
-  /** The `data` of a presence `subscription_succeeded`: `{"presence":{"ids","hash","count"}}`. */
-  snapshot(channel: string): string {
-    const ids: string[] = [];
-    const hash: Record<string, unknown> = {};
-    for (const [id, m] of this.byChannel.get(channel) ?? []) {
-      ids.push(id);
-      hash[id] = m.info ?? null;
+    if (!(await members.has(herald, m.user)) && (await members.count(herald)) >= s.app.maxPresenceMembers) {
+      conn.send(subscriptionError(channel, 'LimitReached', `at most ${s.app.maxPresenceMembers} members on a presence channel`, 403));
+      return;
     }
-    return JSON.stringify({ presence: { ids, hash, count: ids.length } });
+    // Closed meanwhile, or a second subscribe of the same channel overtook this one.
+    if (!conn.isOpen || conn.channels.has(herald)) return;
+    const limit = s.ctx.config.limits.maxChannelsPerConnection;
+    if (!s.ctx.hub.subscribe(conn, herald, limit)) {
+      conn.send(subscriptionError(channel, 'LimitReached', `at most ${limit} channels per connection`, 403));
+      return;
+    }
+    (conn.presence ??= new Map()).set(herald, m.user);
+    // Before the member joins, so that a webhook receiver learns of the channel before its members.
+    occupied(s, herald, channel);
+    counted = true;
+    if (await members.join(herald, m.user, JSON.stringify(m.info ?? null))) {
+      toChannel(
+        s.ctx,
+        herald,
+        JSON.stringify({ event: 'pusher_internal:member_added', channel, data: JSON.stringify({ user_id: m.user, user_info: m.info }) }),
+        conn.id,
+      );
+      s.webhooks?.emit({ name: 'member_added', channel, user_id: m.user });
+    }
+    const list = await members.list(herald);
+    if (!conn.isOpen || conn.presence?.get(herald) !== m.user) return;
+    conn.send(subscriptionSucceeded(channel, presenceData(list)));
+    sendCached(s, conn, channel, herald);
+  } catch (err) {
+    countError(s.ctx, 'pusher_presence_unavailable');
+    s.ctx.log.warn({ err, channel }, 'pusher presence subscription failed: the members store did not answer');
+    conn.presence?.delete(herald);
+    s.ctx.hub.unsubscribe(conn, herald);
+    if (counted) released(s, herald, channel);
+    if (conn.isOpen) conn.send(subscriptionError(channel, 'ServiceUnavailable', 'presence is unavailable for a moment; retry', 503));
   }
+}
+
+/** The socket left presence channel `herald`: after the user's last socket anywhere, `member_removed`. */
+export function leavePresence(s: PusherState, conn: PusherConnection, herald: string, channel: string): void {
+  const user = conn.presence?.get(herald);
+  if (user === undefined) return;
+  conn.presence!.delete(herald);
+  if (conn.presence!.size === 0) conn.presence = undefined;
+  s.ctx.members.leave(herald, user).then(
+    (last) => last && memberGone(s, herald, channel, user),
+    (err: unknown) => s.ctx.log.warn({ err, channel }, 'pusher presence: the members store did not take a leave; the node heartbeat will'),
+  );
+}
+
+/** A member has no socket left anywhere (left, or their node died): the channel's sockets and the webhook learn it. */
+export function memberGone(s: PusherState, herald: string, channel: string, user: string): void {
+  toChannel(s.ctx, herald, JSON.stringify({ event: 'pusher_internal:member_removed', channel, data: JSON.stringify({ user_id: user }) }));
+  s.webhooks?.emit({ name: 'member_removed', channel, user_id: user });
+}
+
+/** The `data` of a presence `subscription_succeeded`: `{"presence":{"ids","hash","count"}}`; infos are JSON text. */
+export function presenceData(list: ReadonlyMap<string, string>): string {
+  const ids: string[] = [];
+  const hash: string[] = [];
+  for (const [id, info] of list) {
+    ids.push(JSON.stringify(id));
+    hash.push(`${JSON.stringify(id)}:${info}`);
+  }
+  return `{"presence":{"ids":[${ids.join(',')}],"hash":{${hash.join(',')}},"count":${ids.length}}}`;
 }

@@ -6,9 +6,11 @@ import { STOPPING_RESPONSE, type Transport } from '../common/transport.ts';
 import { PusherEndpoint } from './endpoint.ts';
 import { PusherHttpApi } from './http-api.ts';
 import { AppNames } from './names.ts';
+import { listenForRelays } from './relay.ts';
 
 const APP_PATH = '/app/';
 const API_PATH = '/apps/';
+const WEBHOOK_FLUSH_MS = 3000;
 
 /**
  * The Pusher protocol on Herald's main port (docs/pusher.md), as Pusher's own servers and Reverb serve it: the
@@ -20,6 +22,7 @@ export function createPusherTransport(ctx: Context, apps: readonly PusherApp[]):
   const byKey = new Map<string, PusherEndpoint>();
   const byId = new Map<string, PusherHttpApi>();
   const endpoints: PusherEndpoint[] = [];
+  listenForRelays(ctx);
   apps.forEach((app, i) => {
     const endpoint = new PusherEndpoint(ctx, app, new AppNames(appChannelPrefix(app, i)));
     endpoints.push(endpoint);
@@ -53,9 +56,9 @@ export function createPusherTransport(ctx: Context, apps: readonly PusherApp[]):
       stopping = true;
     },
     drain: async (timeoutMs) => (await Promise.all(endpoints.map((e) => e.drain(timeoutMs)))).reduce((a, b) => a + b, 0),
-    close() {
-      for (const e of endpoints) e.close();
-      return Promise.resolve();
+    async close() {
+      // Webhooks still queued (the last channel_vacated, member_removed) get a few seconds to reach the app.
+      await Promise.all(endpoints.map((e) => e.close(WEBHOOK_FLUSH_MS)));
     },
   };
 }

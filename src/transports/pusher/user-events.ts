@@ -5,7 +5,8 @@ import { frameText } from '../../protocol/wsframe.ts';
 import { errorFrame, PusherCode } from './frames.ts';
 import { ChannelKind, channelKind, socketIdOf } from './names.ts';
 import type { PusherConnection } from './connection.ts';
-import { isObj, sendToOthers, type PusherState } from './handlers.ts';
+import { isObj, type PusherState } from './handlers.ts';
+import { toChannel } from './relay.ts';
 import { verifyAuth } from './sign.ts';
 
 /** The longest user id a sign-in may carry (Herald's user ids allow 256 with the app's prefix). */
@@ -71,5 +72,15 @@ export function clientEvent(s: PusherState, conn: PusherConnection, event: strin
   }
   const user = kind === ChannelKind.Presence ? conn.presence?.get(herald) : undefined;
   const text = JSON.stringify(user === undefined ? { event, channel, data } : { event, channel, data, user_id: user });
-  sendToOthers(s.ctx, conn, herald, frameText(text));
+  toChannel(s.ctx, herald, text, conn.id);
+  if (s.webhooks !== undefined) {
+    const hook = {
+      name: 'client_event' as const,
+      channel,
+      event,
+      data: typeof data === 'string' ? data : JSON.stringify(data ?? null),
+      socket_id: socketIdOf(conn.id),
+    };
+    s.webhooks.emit(user === undefined ? hook : { ...hook, user_id: user });
+  }
 }

@@ -3,12 +3,13 @@ import type { Connection } from '../../core/connection.ts';
 import type { Delivery } from '../../core/delivery.ts';
 import type { Envelope } from '../../domain/streams.ts';
 import { Outbox } from '../../core/outbox.ts';
-import type { Position, StoredMessage } from '../../store/store.ts';
 import { CloseCode } from '../../protocol/codes.ts';
 import { encodeAck, encodeMessage } from '../../protocol/frames.ts';
 import { frameText } from '../../protocol/wsframe.ts';
 import { WS_MAX_FRAGMENTS } from '../../net/websocket/codec.ts';
 import { CLOSE_TIMEOUT_MS, ServerWebSocket } from '../../net/websocket/socket.ts';
+import { RecoveryHold, type Resumable } from '../common/resume.ts';
+import type { StoredMessage } from '../../store/store.ts';
 
 /** What a connection needs from its endpoint: shared by all connections, so none holds its own callbacks. */
 export interface NativeHost {
@@ -36,7 +37,7 @@ export const AUTH_DONE = 2;
  * per connection, on purpose: idle connections are the server's main memory cost (docs/performance.md).
  * Server frames go through the outbox.
  */
-export class NativeConnection extends ServerWebSocket implements Connection {
+export class NativeConnection extends ServerWebSocket implements Connection, Resumable {
   /** Set when the token is accepted (`authenticated`); the hub sees the connection only after that. */
   id = '';
   user = '';
@@ -50,13 +51,8 @@ export class NativeConnection extends ServerWebSocket implements Connection {
   private chans: Set<string> | undefined;
   private readonly outbox: Outbox;
   private closed = false;
-  /** Streams being replayed from the store: live deliveries wait here so they follow the replay, in order. */
-  private recovering: Map<string, Delivery[]> | undefined;
-  /**
-   * Streams where the client already has messages this node has not delivered live yet (it resumed with a
-   * position from a node that was ahead): live deliveries up to that offset are dropped. Rare, so made on use.
-   */
-  private ahead: Map<string, { epoch: string; offset: number }> | undefined;
+  /** Streams being resumed (common/resume.ts); made on first use and dropped when idle. */
+  private hold: RecoveryHold | undefined;
 
   constructor(
     private readonly host: NativeHost,
@@ -95,69 +91,41 @@ export class NativeConnection extends ServerWebSocket implements Connection {
   }
 
   deliver(d: Delivery): boolean {
-    if (this.ahead !== undefined && this.isAhead(d)) return true;
-    if (this.recovering !== undefined) {
-      const held = this.recovering.get(d.envelope.stream);
-      if (held !== undefined) {
-        held.push(d);
-        return true;
-      }
-    }
+    if (this.hold !== undefined && this.hold.intercept(d)) return true;
     return this.outbox.push(d.as(nativeFrame));
   }
 
-  private isAhead(d: Delivery): boolean {
-    const { stream, offset, epoch } = d.envelope;
-    const a = this.ahead?.get(stream);
-    if (a === undefined) return false;
-    if (a.epoch === epoch && offset <= a.offset) return true;
-    this.ahead!.delete(stream);
-    if (this.ahead!.size === 0) this.ahead = undefined;
-    return false;
+  /** Resumable: the hold of the streams being resumed. */
+  recovery(): RecoveryHold {
+    return (this.hold ??= new RecoveryHold());
   }
 
-  /** Holds live deliveries of `stream` until `endRecovery`; call before the store is read. */
-  beginRecovery(stream: string): void {
-    (this.recovering ??= new Map()).set(stream, []);
+  recoveryDone(): void {
+    if (this.hold?.idle === true) this.hold = undefined;
   }
 
-  /**
-   * Where a client with no position in `stream` starts: at `top`, or just before the first live message held since
-   * it joined, if that is older (it was published after the client joined, so the client must get it).
-   */
-  liveStart(stream: string, epoch: string, top: number): number {
-    const first = this.recovering?.get(stream)?.[0]?.envelope;
-    return first !== undefined && first.epoch === epoch && first.offset <= top ? first.offset - 1 : top;
+  replayFrame(stream: string, epoch: string, m: StoredMessage): Buffer {
+    return frameText(encodeMessage(stream, m.offset, epoch, m.data, m.event));
   }
 
-  /**
-   * Writes the replayed messages, then the live ones that arrived meanwhile, skipping any the client already has
-   * (offset <= `from`) or that the replay already covered, so the stream continues with no gap and no duplicate.
-   * `live` is where this node's live delivery of the stream stands (several nodes); anything the client has
-   * beyond it will still arrive live, and is dropped then.
-   */
-  endRecovery(stream: string, epoch: string, from: number, replay: readonly StoredMessage[], live?: Position): void {
-    let last = from;
-    const held = this.recovering?.get(stream) ?? [];
-    this.recovering?.delete(stream);
-    if (this.recovering?.size === 0) this.recovering = undefined;
-    for (const m of replay) {
-      if (m.offset <= last) continue;
-      const frame = frameText(encodeMessage(stream, m.offset, epoch, m.data, m.event));
-      // A replay larger than the outbox's limit would overflow it before a byte was sent, and the client would come
-      // back for the same replay for ever (a slow consumer's is about that size). Send the part that fits, then ask
-      // it to reconnect: it resumes after the last message it got, and each round gets further.
-      if (!this.outbox.fits(frame.length)) return this.close(CloseCode.Resync, 'replay continues after a reconnect');
-      this.outbox.push(frame);
-      last = m.offset;
-    }
-    for (const d of held) {
-      if (d.envelope.epoch !== epoch || d.envelope.offset > last) {
-        this.outbox.push(d.as(nativeFrame));
-        if (d.envelope.epoch === epoch) last = d.envelope.offset;
-      }
-    }
-    if (live !== undefined && live.epoch === epoch && last > live.offset) (this.ahead ??= new Map()).set(stream, { epoch, offset: last });
+  liveFrame(d: Delivery): Buffer {
+    return d.as(nativeFrame);
+  }
+
+  fitsOutbox(bytes: number): boolean {
+    return this.outbox.fits(bytes);
+  }
+
+  writeFrame(frame: Buffer): void {
+    this.outbox.push(frame);
+  }
+
+  replayTooBig(): void {
+    this.close(CloseCode.Resync, 'replay continues after a reconnect');
+  }
+
+  resumeFailed(): void {
+    this.close(CloseCode.Resync, 'history unavailable, resume later');
   }
 
   get isOpen(): boolean {

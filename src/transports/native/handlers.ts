@@ -1,8 +1,8 @@
 import { countError, type Context } from '../../context.ts';
 import { BROADCAST_STREAM, channelOfStream, channelStream, isValidChannel, userStream } from '../../domain/streams.ts';
-import { capToDelivered, planRecovery, type RecoveryPlan } from '../../core/recovery.ts';
+import { resumeStream } from '../common/resume.ts';
 import { UpstreamError } from '../../core/upstream.ts';
-import { CloseCode, ErrorCode } from '../../protocol/codes.ts';
+import { ErrorCode } from '../../protocol/codes.ts';
 import {
   encodeAck,
   encodeError,
@@ -11,7 +11,6 @@ import {
   PONG_FRAME,
   type ClientFrame,
   type FrameError,
-  type RecoveryInfo,
   type SincePosition,
 } from '../../protocol/frames.ts';
 import { frameText } from '../../protocol/wsframe.ts';
@@ -63,18 +62,14 @@ function subscribe(ctx: Context, conn: NativeConnection, f: Extract<ClientFrame,
   }
   const stream = channelStream(f.channel);
   // Join first and hold live messages, then read history: nothing published in between can fall through.
-  conn.beginRecovery(stream);
+  const hold = conn.recovery();
+  hold.begin(stream);
   if (!ctx.hub.subscribe(conn, f.channel, limit)) {
-    conn.endRecovery(stream, '', 0, []);
+    hold.end(conn, stream, '', 0, []);
+    conn.recoveryDone();
     return sendError(ctx, conn, withId({ code: ErrorCode.TooManyChannels, message: `at most ${limit} channels per connection` }, f.id));
   }
-  ctx.broker
-    .watch(stream)
-    .then(() => planRecovery(ctx.store, stream, f.since, { replayAll: false }))
-    .then(
-      (read) => finishRecovery(ctx, conn, stream, read, (info) => conn.sendText(encodeAck('subscribed', f.channel, f.id, info))),
-      (err: unknown) => recoveryFailed(ctx, conn, stream, err),
-    );
+  resumeStream(ctx, conn, stream, f.since, { replayAll: false }, (info) => conn.sendText(encodeAck('subscribed', f.channel, f.id, info)));
 }
 
 /**
@@ -89,45 +84,14 @@ export function resumeImplicitStreams(ctx: Context, conn: NativeConnection, posi
     [inbox, true],
     [BROADCAST_STREAM, false],
   ];
-  for (const [stream] of streams) conn.beginRecovery(stream);
+  const hold = conn.recovery();
+  for (const [stream] of streams) hold.begin(stream);
   for (const [stream, isInbox] of streams) {
-    const since = positions?.[stream];
-    const floor = isInbox ? ctx.store.getAck(conn.user) : Promise.resolve(undefined);
-    // Other nodes' messages must be arriving before history is read (Broker.watch). The inbox of a device with no
-    // usable position replays everything retained (from 0); `broadcast` starts live (planRecovery).
-    Promise.all([floor, ctx.broker.watch(stream)])
-      .then(([ackPos]) => planRecovery(ctx.store, stream, since, { floor: ackPos, replayAll: isInbox }))
-      .then(
-        (read) => finishRecovery(ctx, conn, stream, read, (info) => conn.sendText(encodeRecovery(info))),
-        (err: unknown) => recoveryFailed(ctx, conn, stream, err),
-      );
+    // The inbox of a device with no usable position replays everything retained (from the acknowledged position,
+    // or 0); `broadcast` starts live (planRecovery).
+    const floor = isInbox ? ctx.store.getAck(conn.user) : undefined;
+    resumeStream(ctx, conn, stream, positions?.[stream], { floor, replayAll: isInbox }, (info) => conn.sendText(encodeRecovery(info)));
   }
-}
-
-/**
- * Ends a stream's recovery, the same for a subscribe and for the implicit streams: the replay stops where this
- * node's live delivery stands (`capToDelivered`, several nodes), `tell` sends where the stream stands, then the
- * replay and the held live messages follow. The plan's `from` is the offset the client continues after (never
- * beyond the stream's top: planRecovery); without one it starts live, just before the first message held since it
- * joined (published after its welcome or subscribe, which may be before the history was read), and `top` tells it
- * that start.
- */
-function finishRecovery(ctx: Context, conn: NativeConnection, stream: string, read: RecoveryPlan, tell: (info: RecoveryInfo) => void): void {
-  const live = ctx.broker.delivered(stream);
-  const plan = capToDelivered(read, live);
-  const from = plan.from;
-  const epoch = plan.position.epoch;
-  const start = from ?? conn.liveStart(stream, epoch, plan.position.top);
-  const top = from === undefined ? start : plan.position.top;
-  tell({ stream, recovered: plan.recovered, epoch, top, replay: plan.messages.length });
-  conn.endRecovery(stream, epoch, start, plan.messages, live);
-}
-
-function recoveryFailed(ctx: Context, conn: NativeConnection, stream: string, err: unknown): void {
-  ctx.log.warn({ err: (err as Error).message, stream }, 'reading history failed: asking the client to reconnect and resume');
-  // The history is not lost, only unreachable for now (store down): a reconnect with backoff resumes it later,
-  // where answering `recovered: false` would make the application reload for nothing.
-  conn.close(CloseCode.Resync, 'history unavailable, resume later');
 }
 
 function ack(ctx: Context, conn: NativeConnection, f: Extract<ClientFrame, { type: 'ack' }>): void {

@@ -12,6 +12,10 @@ const common = { bundle: true, format: 'esm', target: 'es2022', sourcemap: true,
 await Promise.all([
   build({ ...common, entryPoints: { cli: 'src/cli.ts', index: 'src/index.ts' }, outdir: 'dist', platform: 'node', packages: 'external' }),
   build({ ...common, entryPoints: { herald: 'client/index.ts' }, outdir: 'dist/client', platform: 'browser', minify: false }),
+  // The Echo connector: for bundlers (`herald/echo`, laravel-echo from the application), and served by Herald at
+  // /sdk/herald-echo.js with laravel-echo inside, for pages without a bundler.
+  build({ ...common, entryPoints: { echo: 'client/echo.ts' }, outdir: 'dist/client', platform: 'browser', external: ['laravel-echo'] }),
+  build({ ...common, entryPoints: { 'herald-echo': 'client/echo.ts' }, outdir: 'dist/client', platform: 'browser' }),
   promisify(execFile)(process.execPath, [tsc, '-b', 'tsconfig.build.json']).catch((err) => {
     process.stderr.write(`${err.stdout ?? ''}${err.stderr ?? ''}`);
     throw new Error('declaration build failed (tsc -b tsconfig.build.json)');

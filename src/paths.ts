@@ -17,4 +17,6 @@ function findRoot(): string {
 export const ROOT = findRoot();
 export const PUBLIC_DIR = join(ROOT, 'public');
 export const SDK_FILE = join(ROOT, 'dist', 'client', 'herald.js');
+/** Herald's Laravel Echo connector with laravel-echo inside (client/echo.ts), for pages without a bundler. */
+export const ECHO_FILE = join(ROOT, 'dist', 'client', 'herald-echo.js');
 export const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;

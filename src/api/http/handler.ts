@@ -5,7 +5,7 @@ import type { Registry } from 'prom-client';
 import type { ApiKeyCheck } from '../../auth/api-key.ts';
 import type { Context } from '../../context.ts';
 import { isValidUser } from '../../domain/streams.ts';
-import { PUBLIC_DIR, SDK_FILE } from '../../paths.ts';
+import { ECHO_FILE, PUBLIC_DIR, SDK_FILE } from '../../paths.ts';
 import { ErrorCode } from '../../protocol/codes.ts';
 import { ApiError, errorHeaders, failureOf, unauthorized } from '../errors.ts';
 import type { Operations } from '../operations.ts';
@@ -119,6 +119,7 @@ export function createHttpHandler(deps: HttpDeps): (req: IncomingMessage, res: S
     }
     if (p === '/dev/token') return devToken(req, res, url);
     if (p === '/sdk/herald.js') return file(res, SDK_FILE, 'no-cache');
+    if (p === '/sdk/herald-echo.js') return file(res, ECHO_FILE, 'no-cache');
     const rel = normalize(p === '/' ? '/index.html' : p === '/admin' || p === '/admin/' ? '/admin.html' : p);
     const full = join(PUBLIC_DIR, rel);
     if (!full.startsWith(PUBLIC_DIR + sep)) throw new ApiError(404, ErrorCode.NotFound, 'not found');

@@ -5,7 +5,8 @@ import type { PusherApp } from '../../config/pusher.ts';
 import { completeHandshake } from '../../net/websocket/handshake.ts';
 import { OpenConnections } from '../common/open-connections.ts';
 import { PusherConnection, type PusherHost } from './connection.ts';
-import { connectionEstablished, errorFrame, frameEncoder, PING, PONG, PusherCode } from './frames.ts';
+import { connectionEstablished, errorFrame, frameEncoder, PING, PONG, positionedEncoder, PusherCode } from './frames.ts';
+import { PusherResume, takeResume, waitForResume } from './resume.ts';
 import type { Envelope } from '../../domain/streams.ts';
 import { left, subscribe, unsubscribe, type PusherState } from './handlers.ts';
 import { memberGone } from './presence.ts';
@@ -32,6 +33,7 @@ export class PusherEndpoint implements PusherHost, PusherState {
   readonly maxBufferedBytes: number;
   /** This app's frames of Herald messages: one encoder per app, so each message is framed once per app. */
   readonly encode: (env: Envelope) => Buffer;
+  readonly encodePositioned: (env: Envelope) => Buffer;
   private readonly timer: NodeJS.Timeout;
 
   constructor(
@@ -40,6 +42,7 @@ export class PusherEndpoint implements PusherHost, PusherState {
     readonly names: AppNames,
   ) {
     this.encode = frameEncoder(names);
+    this.encodePositioned = positionedEncoder(names);
     this.webhooks = app.webhookUrl === undefined ? undefined : new PusherWebhooks({ key: app.key, secret: app.secret, webhookUrl: app.webhookUrl }, ctx.log);
     ctx.members.onVanished((herald, user) => this.vanished(herald, user));
     // A subscribe carries a channel name and a presence channel_data; a client event its data: room for both.
@@ -59,17 +62,18 @@ export class PusherEndpoint implements PusherHost, PusherState {
    * way pusher-js expects after it; an unsupported protocol version is refused too, and a connection over the app's
    * limit is closed with 4100, after which pusher-js retries in a second.
    */
-  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL, known: boolean): void {
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL, known: boolean, resumable: boolean): void {
     if (!completeHandshake(req, socket)) return;
     const conn = new PusherConnection(this, socket);
     const protocol = url.searchParams.get('protocol');
-    if (!known) return this.refuse(conn, head, PusherCode.UnknownApp, `no app with key ${url.pathname.slice('/app/'.length, 133)}`);
+    if (!known) return this.refuse(conn, head, PusherCode.UnknownApp, `no app with key ${url.pathname.slice(url.pathname.indexOf('/app/') + 5).slice(0, 128)}`);
     if (protocol !== null && !PROTOCOLS.has(protocol)) {
       return this.refuse(conn, head, PusherCode.UnsupportedProtocol, `unsupported protocol version ${protocol}`);
     }
     const max = this.app.maxConnections;
     if (max > 0 && this.conns.size >= max) return this.refuse(conn, head, PusherCode.OverCapacity, `over this app's limit of ${max} connections`);
     conn.id = this.ctx.nextSessionId();
+    if (resumable) conn.resume = new PusherResume();
     this.conns.add(conn);
     this.ctx.hub.add(conn);
     conn.send(connectionEstablished(socketIdOf(conn.id), this.app.activityTimeout));
@@ -82,12 +86,12 @@ export class PusherEndpoint implements PusherHost, PusherState {
     this.ctx.log.info({ code }, `pusher connection refused: ${message}`);
     if (code >= 4100) conn.send(errorFrame(code, message));
     conn.start(head);
-    conn.close(code, message);
+    conn.closePusher(code, message);
   }
 
   /** Shutdown: 4200, after which pusher-js reconnects at once (to another node, or to this one restarted). */
   drain(timeoutMs: number): Promise<number> {
-    for (const c of this.conns) c.close(PusherCode.Reconnect, 'server shutting down');
+    for (const c of this.conns) c.closePusher(PusherCode.Reconnect, 'server shutting down');
     return this.conns.drained(timeoutMs);
   }
 
@@ -112,6 +116,10 @@ export class PusherEndpoint implements PusherHost, PusherState {
     if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) return this.bad(conn, 'the frame must be a JSON object');
     const { event, data, channel } = msg as { event?: unknown; data?: unknown; channel?: unknown };
     if (typeof event !== 'string') return this.bad(conn, 'the frame has no event');
+    if (conn.resume !== undefined) {
+      if (event === 'herald:resume') return takeResume(this, conn, data, (r) => this.onMessage(conn, r, false));
+      if (waitForResume(this, conn, raw, event)) return;
+    }
     switch (event) {
       case 'pusher:ping':
         return conn.send(PONG);
@@ -163,7 +171,7 @@ export class PusherEndpoint implements PusherHost, PusherState {
     const dead = idle - PONG_TIMEOUT_S * 1000;
     for (const c of this.conns) {
       if (c.lastSeen > idle) continue;
-      if (c.pinged && c.lastSeen <= dead) c.close(PusherCode.PongTimeout, 'pong not received');
+      if (c.pinged && c.lastSeen <= dead) c.closePusher(PusherCode.PongTimeout, 'pong not received');
       else if (!c.pinged) {
         c.pinged = true;
         c.send(PING);

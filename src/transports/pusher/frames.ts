@@ -63,18 +63,34 @@ export function subscriptionError(channel: string, type: string, error: string, 
  * broadcast has none (it reaches pusher-js's global bindings only).
  */
 export function frameEncoder(names: AppNames): (env: Envelope) => Buffer {
+  return (env) => frameText(JSON.stringify(pusherMessage(names, env)));
+}
+
+/**
+ * The encoder for the resumable connections of Herald's Echo connector (resume.ts): a channel's or user channel's
+ * message is preceded by `pusher_internal:herald_at` with its position, in the same buffer, so both go out in one write.
+ */
+export function positionedEncoder(names: AppNames): (env: Envelope) => Buffer {
   return (env) => {
-    const stream = env.stream;
-    let channel: string | undefined;
-    if (stream.startsWith('channel:')) channel = names.pusher(stream.slice(8));
-    else if (stream.startsWith('user:')) {
-      const id = names.userId(stream.slice(5));
-      if (id !== undefined) channel = USER_CHANNEL_PREFIX + id;
-    }
-    const event = env.event ?? DEFAULT_EVENT;
-    const data = dataAsText(env.data);
-    return frameText(JSON.stringify(channel === undefined ? { event, data } : { event, channel, data }));
+    const msg = pusherMessage(names, env);
+    const frame = frameText(JSON.stringify(msg));
+    if (msg.channel === undefined) return frame;
+    const at = frameText(JSON.stringify({ event: 'pusher_internal:herald_at', channel: msg.channel, data: `${env.epoch}:${env.offset}` }));
+    return Buffer.concat([at, frame], at.length + frame.length);
   };
+}
+
+function pusherMessage(names: AppNames, env: Envelope): { event: string; channel?: string; data: string } {
+  const stream = env.stream;
+  let channel: string | undefined;
+  if (stream.startsWith('channel:')) channel = names.pusher(stream.slice(8));
+  else if (stream.startsWith('user:')) {
+    const id = names.userId(stream.slice(5));
+    if (id !== undefined) channel = USER_CHANNEL_PREFIX + id;
+  }
+  const event = env.event ?? DEFAULT_EVENT;
+  const data = dataAsText(env.data);
+  return channel === undefined ? { event, data } : { event, channel, data };
 }
 
 /**

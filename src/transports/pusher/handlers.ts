@@ -9,6 +9,8 @@ import type { PusherConnection } from './connection.ts';
 import { cacheKey, readCache } from './cache.ts';
 import { leavePresence, parseChannelData, subscribePresence } from './presence.ts';
 import { toChannel } from './relay.ts';
+import { abortResume, beginResume, continueResume } from './resume.ts';
+import { channelStream } from '../../domain/streams.ts';
 import { verifyAuth } from './sign.ts';
 import type { PusherWebhooks } from './webhooks.ts';
 import { occupied, released } from './occupancy.ts';
@@ -69,11 +71,15 @@ export function subscribe(s: PusherState, conn: PusherConnection, data: unknown)
     return;
   }
   const limit = s.ctx.config.limits.maxChannelsPerConnection;
+  const stream = channelStream(herald);
+  beginResume(conn, stream);
   if (!s.ctx.hub.subscribe(conn, herald, limit)) {
+    abortResume(conn, stream);
     conn.send(subscriptionError(channel, 'LimitReached', `at most ${limit} channels per connection`, 403));
     return;
   }
   conn.send(subscriptionSucceeded(channel));
+  continueResume(s, conn, stream, channel);
   joined(s, conn, channel, herald);
 }
 

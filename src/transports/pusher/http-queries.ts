@@ -5,6 +5,7 @@
 import type { PusherEndpoint } from './endpoint.ts';
 import { cacheKey, readCache } from './cache.ts';
 import { ChannelKind, channelKind, isCacheChannel } from './names.ts';
+import { CloseCode } from '../../protocol/codes.ts';
 
 export class HttpFailure extends Error {
   constructor(
@@ -17,8 +18,8 @@ export class HttpFailure extends Error {
 
 type Obj = Record<string, unknown>;
 
-/** Close code for `terminate_connections`: 4009 "connection unauthorized", after which pusher-js does not reconnect. */
-const TERMINATED = 4009;
+/** `terminate_connections` is Herald's kick (no reconnect): 4009 "connection unauthorized" on a Pusher socket. */
+const TERMINATED = CloseCode.Kicked;
 /** Channels one `GET /channels` lists at most (Herald's presence query is bounded too). */
 const MAX_LISTED = 10_000;
 const INFO_ATTRIBUTES = new Set(['user_count', 'subscription_count', 'cache']);

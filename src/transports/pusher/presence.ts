@@ -6,6 +6,8 @@ import type { PusherConnection } from './connection.ts';
 import { isObj, sendCached, type PusherState } from './handlers.ts';
 import { occupied, released } from './occupancy.ts';
 import { toChannel } from './relay.ts';
+import { abortResume, beginResume, continueResume } from './resume.ts';
+import { channelStream } from '../../domain/streams.ts';
 
 export interface PresenceMember {
   user: string;
@@ -34,6 +36,7 @@ export function parseChannelData(text: string): PresenceMember | undefined {
  */
 export async function subscribePresence(s: PusherState, conn: PusherConnection, channel: string, herald: string, m: PresenceMember): Promise<void> {
   const members = s.ctx.members;
+  const stream = channelStream(herald);
   let counted = false;
   try {
     if (conn.channels.has(herald)) {
@@ -48,7 +51,9 @@ export async function subscribePresence(s: PusherState, conn: PusherConnection, 
     // Closed meanwhile, or a second subscribe of the same channel overtook this one.
     if (!conn.isOpen || conn.channels.has(herald)) return;
     const limit = s.ctx.config.limits.maxChannelsPerConnection;
+    beginResume(conn, stream);
     if (!s.ctx.hub.subscribe(conn, herald, limit)) {
+      abortResume(conn, stream);
       conn.send(subscriptionError(channel, 'LimitReached', `at most ${limit} channels per connection`, 403));
       return;
     }
@@ -68,12 +73,13 @@ export async function subscribePresence(s: PusherState, conn: PusherConnection, 
     const list = await members.list(herald);
     if (!conn.isOpen || conn.presence?.get(herald) !== m.user) return;
     conn.send(subscriptionSucceeded(channel, presenceData(list)));
+    continueResume(s, conn, stream, channel);
     sendCached(s, conn, channel, herald);
   } catch (err) {
     countError(s.ctx, 'pusher_presence_unavailable');
     s.ctx.log.warn({ err, channel }, 'pusher presence subscription failed: the members store did not answer');
     conn.presence?.delete(herald);
-    s.ctx.hub.unsubscribe(conn, herald);
+    if (s.ctx.hub.unsubscribe(conn, herald)) abortResume(conn, stream);
     if (counted) released(s, herald, channel);
     if (conn.isOpen) conn.send(subscriptionError(channel, 'ServiceUnavailable', 'presence is unavailable for a moment; retry', 503));
   }

@@ -7,6 +7,7 @@ import { PusherEndpoint } from './endpoint.ts';
 import { PusherHttpApi } from './http-api.ts';
 import { AppNames } from './names.ts';
 import { listenForRelays } from './relay.ts';
+import { RESUMABLE_PATH } from './resume.ts';
 
 const APP_PATH = '/app/';
 const API_PATH = '/apps/';
@@ -33,7 +34,10 @@ export function createPusherTransport(ctx: Context, apps: readonly PusherApp[]):
   return {
     name: 'pusher',
     upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): boolean {
-      const p = url.pathname;
+      let p = url.pathname;
+      // `/herald/app/<key>`: Herald's Echo connector, which resumes its channels (resume.ts).
+      const resumable = p.startsWith(RESUMABLE_PATH + APP_PATH);
+      if (resumable) p = p.slice(RESUMABLE_PATH.length);
       if (!p.startsWith(APP_PATH) || p.length === APP_PATH.length || p.indexOf('/', APP_PATH.length) >= 0) return false;
       if (stopping) {
         socket.end(STOPPING_RESPONSE);
@@ -41,7 +45,7 @@ export function createPusherTransport(ctx: Context, apps: readonly PusherApp[]):
       }
       const endpoint = byKey.get(decodeKey(p.slice(APP_PATH.length)));
       // An unknown key is refused after the handshake, with 4001, as pusher-js expects (it then stops retrying).
-      (endpoint ?? endpoints[0]!).handleUpgrade(req, socket, head, url, endpoint !== undefined);
+      (endpoint ?? endpoints[0]!).handleUpgrade(req, socket, head, url, endpoint !== undefined, resumable);
       return true;
     },
     request(req: IncomingMessage, res: ServerResponse, url: URL): boolean {

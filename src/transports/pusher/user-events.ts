@@ -3,7 +3,9 @@
 import { countError } from '../../context.ts';
 import { frameText } from '../../protocol/wsframe.ts';
 import { errorFrame, PusherCode } from './frames.ts';
-import { ChannelKind, channelKind, socketIdOf } from './names.ts';
+import { ChannelKind, channelKind, socketIdOf, USER_CHANNEL_PREFIX } from './names.ts';
+import { beginResume, continueResume } from './resume.ts';
+import { userStream } from '../../domain/streams.ts';
 import type { PusherConnection } from './connection.ts';
 import { isObj, type PusherState } from './handlers.ts';
 import { toChannel } from './relay.ts';
@@ -39,8 +41,13 @@ export function signin(s: PusherState, conn: PusherConnection, data: unknown): v
   // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
   if (text === '' || text.length > MAX_USER_ID || /[\u0000-\u001f]/.test(text)) return refuse(`user_data.id must be 1 to ${MAX_USER_ID} characters`);
   conn.userInfo = isObj(user) ? user.user_info : undefined;
-  s.ctx.hub.bind(conn, s.names.user(text));
+  const herald = s.names.user(text);
+  const again = conn.user === herald;
+  const stream = userStream(herald);
+  if (!again) beginResume(conn, stream);
+  s.ctx.hub.bind(conn, herald);
   conn.send(frameText(JSON.stringify({ event: 'pusher:signin_success', data: JSON.stringify({ user_data: userData }) })));
+  if (!again) continueResume(s, conn, stream, USER_CHANNEL_PREFIX + text);
 }
 
 /**

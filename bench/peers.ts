@@ -4,15 +4,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TokenService } from '../src/auth/tokens.ts';
-import { API_KEY, BENCH, CFG, FLAGS, quick, RESULTS, TOKEN_SECRET } from './lib/config.ts';
+import { API_KEY, BENCH, CFG, FLAGS, PUSHER_APP, quick, RESULTS, TOKEN_SECRET } from './lib/config.ts';
 import { Proc } from './lib/proc.ts';
 
 /**
  * idle: idle memory and connection rate; n<N>: N clients connected (for broadcast, and the unicast workloads at
  * CFG.unicastN); broadcast: bursts to them; paced: the paced sweep; http: unicast over HTTP; line, batch: Herald's
- * pipelined line port and batch publish.
+ * pipelined line port and batch publish; events: signed Pusher HTTP `events` triggers next to native publishes (the
+ * variants whose clients speak the Pusher protocol only).
  */
-export type Workload = 'idle' | 'broadcast' | 'paced' | 'http' | 'line' | 'batch' | `n${number}`;
+export type Workload = 'idle' | 'broadcast' | 'paced' | 'http' | 'line' | 'batch' | 'events' | `n${number}`;
 
 export interface Ports {
   /** HTTP (publish API, and the WebSocket endpoint unless the variant names another client port). */
@@ -24,8 +25,11 @@ export interface Ports {
 
 export interface Variant {
   name: string;
-  /** What the load client speaks: native WebSocket frames, Engine.IO v4 (socket.io 4), Engine.IO v3 (socket.io-client 2). */
-  proto: 'ws' | 'eio4' | 'eio3';
+  /**
+   * What the load client speaks: native WebSocket frames, Engine.IO v4 (socket.io 4), Engine.IO v3 (socket.io-client
+   * 2), the Pusher protocol (pusher-js, each client subscribed to channel `news`).
+   */
+  proto: 'ws' | 'eio4' | 'eio3' | 'pusher';
   /** The server process; it prints {"event":"ready", ..., "clientPort"?} when listening, then obeys driver.mjs. */
   start(ports: Ports): Proc;
   /** Request paths, one per connection i (user u<i>). */
@@ -36,7 +40,7 @@ export interface Variant {
 const UNICAST: Workload[] = ['http', 'line', 'batch'];
 
 export function runs(v: Variant, w: Workload): boolean {
-  if (v.skip.has(w)) return false;
+  if (v.skip.has(w) || (w === 'events' && v.proto !== 'pusher')) return false;
   const only = FLAGS.workloads;
   if (only === undefined || only.includes(w)) return true;
   // The unicast workloads need their receivers connected.
@@ -50,18 +54,24 @@ async function heraldPaths(n: number): Promise<string[]> {
   return tokenCache.slice(0, n);
 }
 const userPaths = (prefix: string) => async (n: number) => Array.from({ length: n }, (_, i) => `${prefix}u${i}`);
+// pusher-js's query; the load client cycles the one path over its connections.
+const pusherPaths = async (): Promise<string[]> => [`/app/${PUSHER_APP.key}?protocol=7&client=js&version=8.4.0&flash=false`];
 const nodeArgs = (name: string): string[] => ['--expose-gc', ...(FLAGS.profile ? ['--cpu-prof', '--cpu-prof-dir', join(RESULTS, 'profiles', name)] : [])];
 const peer = (file: string): string => join(BENCH, 'peers', file);
 const PEER_ONLY: Workload[] = ['line', 'batch']; // Herald's own publish paths
 
-/** Herald in process under the driver (bench/peers/herald.ts): memory or SQLite store, native or compat clients. */
-function herald(name: string, store: 'memory' | 'sqlite', opts: { socketio?: boolean; skip?: Workload[]; noFastLane?: boolean } = {}): Variant {
+/** Herald in process under the driver (bench/peers/herald.ts): memory or SQLite store, native, compat or Pusher clients. */
+function herald(
+  name: string,
+  store: 'memory' | 'sqlite',
+  opts: { socketio?: boolean; pusher?: boolean; skip?: Workload[]; noFastLane?: boolean } = {},
+): Variant {
   return {
     name,
-    proto: opts.socketio ? 'eio3' : 'ws',
+    proto: opts.socketio ? 'eio3' : opts.pusher ? 'pusher' : 'ws',
     skip: new Set(opts.skip ?? []),
     // Socket.IO 2.x clients log in with the uid (the listener also takes a signed token); see wsload's eio3 mode.
-    paths: opts.socketio ? userPaths('/socket.io/?EIO=3&transport=websocket&user=') : heraldPaths,
+    paths: opts.socketio ? userPaths('/socket.io/?EIO=3&transport=websocket&user=') : opts.pusher ? pusherPaths : heraldPaths,
     start(ports) {
       const dataDir = mkdtempSync(join(tmpdir(), 'herald-bench-'));
       const env = { ...process.env, HERALD_API_KEY: API_KEY, HERALD_TOKEN_SECRET: TOKEN_SECRET, HERALD_LOG_LEVEL: 'warn', HERALD_STORE: store };
@@ -73,6 +83,7 @@ function herald(name: string, store: 'memory' | 'sqlite', opts: { socketio?: boo
         dataDir,
         ...(opts.socketio ? ['--socketio', String(ports.client)] : []),
         ...(opts.noFastLane ? ['--no-fast-lane'] : []),
+        ...(opts.pusher ? ['--pusher'] : []),
       ];
       const p = new Proc('node', [...nodeArgs(name), '--import', 'tsx', ...args], { cpu: 0, env });
       p.child.on('exit', () => rmSync(dataDir, { recursive: true, force: true }));
@@ -93,6 +104,9 @@ export function variants(bun: string | undefined): Variant[] {
     ...(quick ? [] : [herald('herald-sqlite', 'sqlite', { skip: ['idle', 'n10000', 'http', ...PEER_ONLY] })]),
     // Herald's Workerman / web-msg-sender Socket.IO listener (port 2120 in the profile), socket.io-client 2.x protocol.
     herald('herald-eio3', 'memory', { socketio: true, skip: ['idle', 'http', ...PEER_ONLY, ...(quick ? [] : (['paced'] as Workload[]))] }),
+    // Herald's Pusher protocol (issue 14): pusher-js clients on /app/<key> subscribed to one public channel, the
+    // driver publishing to it; and the HTTP API's signed `events` triggers next to native publishes (workloads/events.ts).
+    ...(FLAGS.skipPusher ? [] : [herald('herald-pusher', 'memory', { pusher: true, skip: ['http', ...PEER_ONLY] })]),
     {
       name: 'ws',
       proto: 'ws',

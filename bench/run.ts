@@ -1,15 +1,19 @@
 // `npm run bench`: Herald and its peers (socket.io, a plain `ws` send loop, a raw-TCP reference, Bun's uWebSockets
 // `publish` when bun is available) on the same workloads, driven by a C epoll load client (bench/load/wsload.c,
 // compiled here with gcc). Herald runs twice more: with the SQLite store, and behind its Workerman-profile
-// Socket.IO listener with Engine.IO v3 clients. Prints a table with ratios (Herald / peer) and the issue-7 targets,
+// Socket.IO listener with Engine.IO v3 clients, and with the Pusher protocol (pusher-js clients on one public
+// channel; signed HTTP `events` triggers next to native publishes; --skip-pusher leaves it out). Prints a table with ratios (Herald / peer) and the issue-7 targets,
 // and writes bench/results/bench.json and bench.md (bench-quick.* with --quick). Then runs the store suite
 // (bench/store.ts), the cluster suite (bench/cluster.ts) and the gateway suite (bench/gateway.ts: webhook and
 // GatewayWorker round trips, GatewayClient sendToUid pushes). See docs/performance.md.
 //
-//   npm run bench [-- --quick] [--only herald,ws] [--workloads http,batch] [--skip-main] [--skip-store] [--skip-cluster] [--skip-gateway] [--no-bun-install] [--profile] [--soak [--soak-minutes M] [--soak-clients N]]
+//   npm run bench [-- --quick] [--only herald,ws] [--workloads http,batch] [--skip-main] [--skip-store] [--skip-cluster] [--skip-gateway] [--skip-pusher] [--no-bun-install] [--profile] [--soak [--soak-minutes M] [--soak-clients N]]
+//
+// The Pusher rows alone, with the native figures they are compared to: --only herald,herald-pusher --skip-store
+// --skip-cluster --skip-gateway (add --workloads events for the HTTP triggers only).
 //
 // Layout: lib/ (config and flags, child processes, tools, sessions, medians), peers.ts (the variants),
-// workloads/ (idle, broadcast, unicast), table.ts (metrics, ratios, targets), report.ts (JSON and Markdown).
+// workloads/ (idle, broadcast, unicast, events), table.ts (metrics, ratios, targets), report.ts (JSON and Markdown).
 // Every loop is bounded by a count and a timeout; all traffic stays on 127.0.0.x; child processes are stopped by PID.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
@@ -23,6 +27,7 @@ import { runs, variants, type Variant } from './peers.ts';
 import { writeReport } from './report.ts';
 import { buildTable, buildTargets, TABLE_NOTES, type VariantResult } from './table.ts';
 import { broadcastAt } from './workloads/broadcast.ts';
+import { eventsAt } from './workloads/events.ts';
 import { idle } from './workloads/idle.ts';
 import { unicastAt } from './workloads/unicast.ts';
 
@@ -56,6 +61,10 @@ async function runVariant(v: Variant): Promise<VariantResult> {
         await cli.stop();
       }
       await sleep(quick ? 100 : 500);
+    }
+    if (runs(v, 'events')) {
+      log(`${v.name}: HTTP triggers, Pusher events API and native publish, to one subscriber`);
+      res.events = await eventsAt(v, s);
     }
   } finally {
     await s.srv.stop();

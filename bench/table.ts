@@ -1,7 +1,8 @@
 // The comparison table: one row per metric, one column per variant, then ratios (Herald / peer). And the issue-7
-// targets, each with the figure and ratio this run measured.
+// targets (and issue 14's for the Pusher protocol), each with the figure and ratio this run measured.
 import { CFG, RUNS } from './lib/config.ts';
 import type { BroadcastResult, PacedResult } from './workloads/broadcast.ts';
+import type { EventsResult } from './workloads/events.ts';
 import type { IdleResult } from './workloads/idle.ts';
 import type { UnicastResults } from './workloads/unicast.ts';
 
@@ -10,6 +11,8 @@ export interface VariantResult {
   idle?: IdleResult;
   broadcast: Record<string, BroadcastResult>;
   unicast?: UnicastResults;
+  /** herald-pusher: HTTP `events` triggers and native publishes on the same server. */
+  events?: EventsResult;
   error?: string;
 }
 
@@ -43,6 +46,7 @@ function metrics(): Metric[] {
     const b = (r: VariantResult) => r.broadcast[String(n)];
     const one = `broadcast N=${n}, one msg per turn`;
     m.push({ label: `${one}: deliveries/s`, better: 'higher', get: (r) => b(r)?.single.deliveriesPerSec, fmt: k });
+    m.push({ label: `${one}: p50 ms`, better: 'lower', get: (r) => b(r)?.single.p50ms, fmt: ms });
     m.push({ label: `${one}: p99 ms`, better: 'lower', get: (r) => b(r)?.single.p99ms, fmt: ms });
     m.push({ label: `${one}: server µs CPU/delivery`, better: 'lower', get: (r) => b(r)?.single.serverUsPerDelivery, fmt: ms });
     m.push({ label: `${one}: client reads/delivery`, better: 'lower', get: (r) => b(r)?.single.readsPerDelivery, fmt: ms });
@@ -77,6 +81,20 @@ function metrics(): Metric[] {
   });
   m.push({ label: 'unicast, pipelined line port: msgs/s', better: 'higher', get: (r) => r.unicast?.line?.perSec, fmt: k });
   m.push({ label: 'unicast, batch publish (500/request): msgs/s', better: 'higher', get: (r) => r.unicast?.batch?.perSec, fmt: k });
+  for (const c of [1, 8] as const) {
+    const conns = c === 1 ? '1 keep-alive conn' : '8 keep-alive conns';
+    const pusher = (r: VariantResult) => r.events?.[c === 1 ? 'pusher1' : 'pusher8'];
+    const native = (r: VariantResult) => r.events?.[c === 1 ? 'native1' : 'native8'];
+    m.push({ label: `Pusher HTTP events (signed POST /apps/<id>/events), ${conns}: req/s`, better: 'higher', get: (r) => pusher(r)?.rps, fmt: k });
+    m.push({ label: `Pusher HTTP events, ${conns}: p99 ms`, better: 'lower', get: (r) => pusher(r)?.p99ms, fmt: ms });
+    m.push({ label: `native POST /api/publish to the same channel and server, ${conns}: req/s`, better: 'higher', get: (r) => native(r)?.rps, fmt: k });
+    m.push({
+      label: `Pusher HTTP events / native publish, ${conns}`,
+      better: 'higher',
+      get: (r) => (pusher(r) && native(r) ? pusher(r)!.rps / native(r)!.rps : undefined),
+      fmt: times,
+    });
+  }
   m.push({ label: `idle memory at ${CFG.idleN} connections: KB/connection (RSS)¹`, better: 'lower', get: (r) => r.idle?.kbPerConnection, fmt: ms });
   m.push({ label: `idle server RSS at ${CFG.idleN} connections: MB¹`, better: 'lower', get: (r) => r.idle?.idleMB, fmt: ms });
   m.push({ label: `connection rate (${CFG.idleN} connections, 256 in flight): conn/s¹`, better: 'higher', get: (r) => r.idle?.connectionsPerSec, fmt: k });
@@ -85,6 +103,7 @@ function metrics(): Metric[] {
 
 const ratio = (a: number | undefined, b: number | undefined): string =>
   a !== undefined && b !== undefined && Number.isFinite(a) && b > 0 ? `${(a / b).toFixed(2)}x` : '–';
+const times = (x: number | undefined): string => (x === undefined || !Number.isFinite(x) ? '–' : `${x.toFixed(2)}x`);
 
 /**
  * Ratio columns: Herald (native) over every peer; and Herald's compat Socket.IO listener (EIO3 clients) over the
@@ -97,6 +116,8 @@ function ratioPairs(results: VariantResult[]): [string, string][] {
   // The fast lane against Herald's own Node-http path (issue 16 keeps the lane only at >= 1.3x).
   if (names.has('herald') && names.has('herald-nodehttp')) pairs.push(['herald', 'herald-nodehttp']);
   if (names.has('herald-eio3') && names.has('socket.io')) pairs.push(['herald-eio3', 'socket.io']);
+  // Herald's Pusher endpoint against its native one (issue 14).
+  if (names.has('herald-pusher') && names.has('herald')) pairs.push(['herald-pusher', 'herald']);
   return pairs;
 }
 
@@ -115,6 +136,7 @@ export const TABLE_NOTES = [
   `Timed figures (bursts, paced levels, unicast) are medians of ${RUNS} runs on the same connections; the JSON keeps each run under \`runs\`.`,
   '¹ Measured once per variant: connection setup (connection rate) and idle memory.',
   "A ratio is the first variant's figure divided by the second's. herald-eio3 is Herald's Workerman-profile Socket.IO listener with socket.io-client 2.x clients (Engine.IO v3).",
+  'herald-pusher is Herald with a Pusher app: pusher-js protocol clients on /app/<key>, each subscribed to the public channel `news`, which the driver publishes to (event `tick`); herald broadcasts to all its native clients. Its HTTP rows send one pre-signed `events` call (and one native publish, on the same server) over and over, to one subscriber.',
 ];
 
 /** The performance targets of issue 7, with what this run measured (at the largest N of the run). */
@@ -158,5 +180,23 @@ export function buildTargets(results: VariantResult[]): Record<string, string>[]
   const batch = h?.unicast?.batch?.perSec;
   add('pipelined line port: >= 68k msgs/s', `${k(line)} msgs/s`, line === undefined ? undefined : line >= 68_000);
   add('batch publish: >= 100k msgs/s', `${k(batch)} msgs/s`, batch === undefined ? undefined : batch >= 100_000);
+  const p = get('herald-pusher');
+  if (p === undefined) return rows;
+  // Issue 14: the Pusher endpoint against the native one, in the same run.
+  for (const n of CFG.ns) {
+    const [ps, hs] = [p.broadcast[String(n)]?.single, h?.broadcast[String(n)]?.single];
+    const [a, b] = [ps?.deliveriesPerSec, hs?.deliveriesPerSec];
+    const r = a !== undefined && b ? a / b : undefined;
+    // The server's CPU per delivery beside it: the rate moves with whatever else shares the cores, the CPU less.
+    const cpu = `server ${ms(ps?.serverUsPerDelivery)} vs ${ms(hs?.serverUsPerDelivery)} µs CPU/delivery`;
+    add(`Pusher broadcast N=${n}, one msg per turn: >= 0.9x native`, `${k(a)} vs ${k(b)}: ${ratio(a, b)} (${cpu})`, r === undefined ? undefined : r >= 0.9);
+  }
+  const [pk, hk] = [p.idle?.kbPerConnection, h?.idle?.kbPerConnection];
+  const extra = pk !== undefined && hk !== undefined ? pk - hk : undefined;
+  add(
+    `Pusher idle memory at ${CFG.idleN} connections: <= native + 0.5 KB/connection`,
+    `${ms(pk)} vs ${ms(hk)} KB (${extra === undefined ? '–' : `${extra >= 0 ? '+' : ''}${extra.toFixed(2)} KB`})`,
+    extra === undefined ? undefined : extra <= 0.5,
+  );
   return rows;
 }

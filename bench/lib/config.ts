@@ -15,6 +15,8 @@ export const FLAGS = {
   skipStore: argv.includes('--skip-store'),
   skipCluster: argv.includes('--skip-cluster'),
   skipGateway: argv.includes('--skip-gateway'),
+  /** Leave out the herald-pusher variant (the Pusher protocol rows and targets). */
+  skipPusher: argv.includes('--skip-pusher'),
   /** Skip the variants x workloads table (run only the suites that follow it). */
   skipMain: argv.includes('--skip-main'),
   noBunInstall: argv.includes('--no-bun-install'),
@@ -31,6 +33,8 @@ export const BENCH = join(import.meta.dirname, '..');
 export const RESULTS = join(BENCH, 'results');
 export const API_KEY = 'bench-api-key-0123456789abcdef';
 export const TOKEN_SECRET = 'bench-token-secret-0123456789abcdef0123456789';
+/** The Pusher app of the herald-pusher variant. */
+export const PUSHER_APP = { id: 'bench', key: 'bench-pusher-key', secret: 'bench-pusher-secret-0123456789abcdef' } as const;
 export const TICK_HZ = 100; // USER_HZ for /proc/<pid>/stat
 export const twoCores = cpus().length >= 2;
 export const started = Date.now();

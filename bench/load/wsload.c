@@ -6,8 +6,17 @@
 //                                                   wait for the server's `40`, log in with `421["login","u<i>"]`,
 //                                                   count the connection once the login is acked; ping (`2`)
 //                                                   every 20 s, as EIO3 clients do
+//   wsload pusher HOST PORT PATHFILE N [CONCURRENCY] Pusher protocol clients (pusher-js): on
+//                                                   `pusher:connection_established`, subscribe to the public
+//                                                   channel `news`; count the connection once
+//                                                   `pusher_internal:subscription_succeeded` comes; answer
+//                                                   `pusher:ping`; deliveries carry `\"t\":` in their data string
 //   wsload http HOST PORT CONNS COUNT USERS KEY TIMEOUT_MS
 //                                                   closed-loop keep-alive POST /api/publish, one user each
+//   wsload req HOST PORT CONNS COUNT REQFILE TIMEOUT_MS
+//                                                   closed-loop keep-alive: the same whole HTTP request (REQFILE's
+//                                                   bytes, e.g. a pre-signed Pusher `events` call) COUNT times
+//   http/req print one line: requests, bad (non-2xx), rps, p50/p99/max ms, cpu_s (this process's CPU seconds)
 //
 // ws/eio*: PATHFILE holds one request path per line (cycled when shorter than N), e.g. /ws?token=<jwt>.
 // Connections are spread over source addresses 127.0.0.2-127.0.0.9 (IP_BIND_ADDRESS_NO_PORT). Every text
@@ -92,8 +101,8 @@ typedef struct {
   int inflight;
 } conn_t;
 
-static int mode_eio, ep; /* mode_eio: 0 (ws), 3 or 4 (Engine.IO version) */
-static uint64_t refused_n; /* eio3 logins answered {ok:false} */
+static int mode_eio, mode_pusher, ep; /* mode_eio: 0 (ws), 3 or 4 (Engine.IO version) */
+static uint64_t refused_n; /* eio3 logins answered {ok:false}; pusher:error frames */
 static conn_t *conns;
 static int nconn, connected_n, failed_n, in_progress;
 static char **paths;
@@ -205,12 +214,28 @@ static void on_payload(conn_t *c, const unsigned char *p, size_t n, uint64_t now
       if (c->st == ST_LOGIN) { c->st = ST_OPEN; connected_n++; in_progress--; }
       return;
     }
+  } else if (mode_pusher) {
+    /* Server frames are {"event":"<name>",...}: p[10] is the name's first byte, `p` only for the protocol's own. */
+    if (n > 10 && p[10] == 'p') {
+      if (memmem(p, n, "pusher:connection_established", 29)) {
+        send_text(c->fd, "{\"event\":\"pusher:subscribe\",\"data\":{\"auth\":\"\",\"channel\":\"news\"}}");
+      } else if (memmem(p, n, "pusher_internal:subscription_succeeded", 38)) {
+        if (c->st == ST_LOGIN) { c->st = ST_OPEN; connected_n++; in_progress--; }
+      } else if (memmem(p, n, "pusher:ping", 11)) {
+        send_text(c->fd, "{\"event\":\"pusher:pong\",\"data\":{}}");
+        pings++;
+      } else if (memmem(p, n, "pusher:subscription_error", 25)) {
+        refused_n++; /* counted as connected, as an eio3 login answered {ok:false}: `refused` says how many */
+        if (c->st == ST_LOGIN) { c->st = ST_OPEN; connected_n++; in_progress--; }
+      } else if (memmem(p, n, "pusher:error", 12)) refused_n++;
+      return;
+    }
   } else if (n < 40 && memmem(p, n, "\"type\":\"ping\"", 13)) {
     send_text(c->fd, "{\"type\":\"pong\"}");
     pings++;
     return;
   }
-  const unsigned char *q = memmem(p, n, "\"t\":", 4);
+  const unsigned char *q = mode_pusher ? NULL : memmem(p, n, "\"t\":", 4);
   if (q) q += 4;
   else if ((q = memmem(p, n, "\\\"t\\\":", 6))) q += 6; /* \"t\": inside a JSON string */
   else return;
@@ -281,7 +306,7 @@ static void on_readable(conn_t *c, uint64_t now) {
       if (!e) continue;
       if (n < 12 || memcmp(p + 9, "101", 3) != 0) { kill_conn(c); return; }
       off = (size_t)(e - p) + 4;
-      if (mode_eio == 3) c->st = ST_LOGIN;
+      if (mode_eio == 3 || mode_pusher) c->st = ST_LOGIN;
       else { c->st = ST_OPEN; connected_n++; in_progress--; }
     }
     off += parse_frames(c, p + off, n - off, now);
@@ -437,11 +462,20 @@ static int run_ws(int argc, char **argv) {
 
 /* ---- closed-loop HTTP publisher ---- */
 static const char *api_key;
+static char *raw_req; /* req mode: the whole request, sent as is */
+static size_t raw_len;
 static int users;
 static uint64_t h_sent, h_done, h_bad, h_target;
 static unsigned int rng = 12345;
 
 static void http_send(conn_t *c) {
+  if (raw_req) {
+    c->sent_at = now_us();
+    c->inflight = 1;
+    h_sent++;
+    write_all(c->fd, raw_req, raw_len);
+    return;
+  }
   char body[256], req[1024];
   rng = rng * 1103515245u + 12345u;
   int u = (int)((rng >> 8) % (unsigned)users);
@@ -478,14 +512,16 @@ static size_t http_complete(const unsigned char *p, size_t n, int *status) {
 }
 
 static int run_http(int argc, char **argv) {
-  if (argc < 9) return 2;
+  if (argc < (raw_req ? 8 : 9)) return 2;
   host = argv[2];
   port = atoi(argv[3]);
   nconn = atoi(argv[4]);
   h_target = strtoull(argv[5], NULL, 10);
-  users = atoi(argv[6]);
-  api_key = argv[7];
-  uint64_t timeout_ms = strtoull(argv[8], NULL, 10);
+  if (!raw_req) {
+    users = atoi(argv[6]);
+    api_key = argv[7];
+  }
+  uint64_t timeout_ms = strtoull(argv[raw_req ? 7 : 8], NULL, 10);
   conns = calloc((size_t)nconn, sizeof *conns);
   ep = epoll_create1(0);
   for (int i = 0; i < nconn; i++) {
@@ -538,15 +574,19 @@ static int run_http(int argc, char **argv) {
     if (!alive) break;
   }
   double secs = (double)(now_us() - t0) / 1e6;
-  printf("{\"event\":\"http\",\"requests\":%llu,\"bad\":%llu,\"seconds\":%.4f,\"rps\":%.1f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f}\n",
-         (unsigned long long)h_done, (unsigned long long)h_bad, secs, (double)h_done / secs, pct(0.5), pct(0.99), (double)lat_max / 1000.0);
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  double cpu = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+  printf("{\"event\":\"http\",\"requests\":%llu,\"bad\":%llu,\"seconds\":%.4f,\"rps\":%.1f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,\"cpu_s\":%.3f}\n",
+         (unsigned long long)h_done, (unsigned long long)h_bad, secs, (double)h_done / secs, pct(0.5), pct(0.99), (double)lat_max / 1000.0, cpu);
   fflush(stdout);
   return 0;
 }
 
 int main(int argc, char **argv) {
   if (argc < 2) {
-    fprintf(stderr, "usage: wsload ws|eio4|eio3 HOST PORT PATHFILE N [CONC] | wsload http HOST PORT CONNS COUNT USERS KEY TIMEOUT_MS\n");
+    fprintf(stderr, "usage: wsload ws|eio4|eio3|pusher HOST PORT PATHFILE N [CONC] | wsload http HOST PORT CONNS COUNT USERS KEY TIMEOUT_MS"
+                    " | wsload req HOST PORT CONNS COUNT REQFILE TIMEOUT_MS\n");
     return 2;
   }
   raise_nofile();
@@ -561,6 +601,16 @@ int main(int argc, char **argv) {
   if (strcmp(argv[1], "ws") == 0) return run_ws(argc, argv);
   if (strcmp(argv[1], "eio4") == 0) { mode_eio = 4; return run_ws(argc, argv); }
   if (strcmp(argv[1], "eio3") == 0) { mode_eio = 3; return run_ws(argc, argv); }
+  if (strcmp(argv[1], "pusher") == 0) { mode_pusher = 1; return run_ws(argc, argv); }
   if (strcmp(argv[1], "http") == 0) return run_http(argc, argv);
+  if (strcmp(argv[1], "req") == 0 && argc > 6) {
+    FILE *f = fopen(argv[6], "rb");
+    if (!f) { perror("reqfile"); return 2; }
+    raw_req = malloc(65536);
+    raw_len = fread(raw_req, 1, 65536, f);
+    fclose(f);
+    if (raw_len == 0 || raw_len == 65536) { fprintf(stderr, "reqfile: empty or over 64 KB\n"); return 2; }
+    return run_http(argc, argv);
+  }
   return 2;
 }

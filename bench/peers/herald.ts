@@ -1,13 +1,16 @@
 // Herald under the bench driver: the server runs in this process (same code as `herald start`), and the driver's
 // broadcast publishes go through the publish operation, the path the HTTP API and the line port call.
-//   node --expose-gc --import tsx bench/peers/herald.ts <port> <linePort> <memory|sqlite> <dataDir> [--socketio <port>] [--no-fast-lane]
+//   node --expose-gc --import tsx bench/peers/herald.ts <port> <linePort> <memory|sqlite> <dataDir> [--socketio <port>] [--no-fast-lane] [--pusher]
 // With --socketio, Herald runs with the Workerman profile (its compatibility listeners), the Socket.IO listener
 // (2120 in the profile) on the given port and the profile's other listeners on free ports, all on 127.0.0.1; the
 // ready line then names that port as `clientPort`, where the bench's EIO3 clients connect. With --no-fast-lane,
-// `http.fastLane: false`: every HTTP request through Node's server.
+// `http.fastLane: false`: every HTTP request through Node's server. With --pusher, the Pusher app PUSHER_APP
+// (bench/lib/config.ts) is served on the main port, with no replay window on its HTTP API (the bench pre-signs one
+// request), and the driver publishes to channel `news` (event `tick`), where the bench's Pusher clients subscribe.
 import { pino } from 'pino';
 import { createOperations } from '../../src/api/operations.ts';
 import { createHerald } from '../../src/server.ts';
+import { PUSHER_APP } from '../lib/config.ts';
 // @ts-expect-error plain JS module shared with the Node and Bun peers
 import { runDriver } from './driver.mjs';
 
@@ -16,6 +19,8 @@ const at = args.indexOf('--socketio');
 const socketioPort = at >= 0 ? Number(args.splice(at, 2)[1]) : undefined;
 const noFastLane = args.includes('--no-fast-lane');
 if (noFastLane) args.splice(args.indexOf('--no-fast-lane'), 1);
+const pusher = args.includes('--pusher');
+if (pusher) args.splice(args.indexOf('--pusher'), 1);
 const [port = '0', linePort = '0', store = 'memory', dataDir = '/tmp/herald-bench'] = args;
 const local = (p: number) => ({ host: '127.0.0.1', port: p });
 const server = createHerald({
@@ -31,6 +36,7 @@ const server = createHerald({
     tokenSecret: process.env.HERALD_TOKEN_SECRET,
     line: { enabled: true, host: '127.0.0.1', port: Number(linePort) },
     http: { fastLane: !noFastLane },
+    ...(pusher ? { pusher: { apps: [{ ...PUSHER_APP }], timestampWindowSeconds: 0 } } : {}),
     ...(socketioPort === undefined
       ? {}
       : {
@@ -49,7 +55,7 @@ const clientPort = socketioPort === undefined ? undefined : server.addresses().s
 process.stdout.write(`${JSON.stringify({ event: 'ready', port: Number(new URL(server.url).port), linePort: server.linePort, clientPort })}\n`);
 runDriver({
   publish(data: { t: number; text: string }) {
-    const r = publish({ to: { all: true }, data });
+    const r = publish(pusher ? { to: { channel: 'news' }, event: 'tick', data } : { to: { all: true }, data });
     if (r instanceof Promise) r.catch(onError);
   },
   gc: (globalThis as { gc?: () => void }).gc,

@@ -1,7 +1,7 @@
 // Smoke test for the side-by-side benchmark: `npm run bench -- --quick` runs end to end (C load client compiled with
-// gcc, Herald, its compat Socket.IO listener and its peers on every workload they have, each timed run 3 times) and
-// writes its JSON and Markdown reports, the gateway suite's (webhook and worker round trips, sendToUid pushes, 50
-// clients) included. Not a performance assertion.
+// gcc, Herald, its compat Socket.IO listener, its Pusher endpoint and its peers on every workload they have, each
+// timed run 3 times) and writes its JSON and Markdown reports, the gateway suite's (webhook and worker round trips,
+// sendToUid pushes, 50 clients) included. Not a performance assertion.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
@@ -13,6 +13,8 @@ const hasGcc = spawnSync('gcc', ['--version']).status === 0;
 
 interface Timed {
   delivered?: number;
+  requests?: number;
+  bad?: number;
   runs?: unknown[];
 }
 interface VariantReport {
@@ -21,6 +23,7 @@ interface VariantReport {
   idle?: unknown;
   broadcast: Record<string, { single: Timed; burst10: Timed; paced: Timed[] }>;
   unicast?: Record<string, Timed>;
+  events?: Record<string, Timed>;
 }
 
 it('npm run bench -- --quick runs and writes bench/results/bench-quick.json', { skip: hasGcc ? false : 'gcc is not installed', timeout: 310_000 }, () => {
@@ -43,7 +46,7 @@ it('npm run bench -- --quick runs and writes bench/results/bench-quick.json', { 
   const variants = report.data.variants as VariantReport[];
   assert.deepEqual(
     variants.map((v) => v.name).filter((n) => n !== 'bun'),
-    ['herald', 'herald-nodehttp', 'herald-eio3', 'ws', 'socket.io', 'raw'],
+    ['herald', 'herald-nodehttp', 'herald-eio3', 'herald-pusher', 'ws', 'socket.io', 'raw'],
   );
   for (const v of variants) {
     assert.equal(v.error, undefined, `${v.name}: ${v.error}`);
@@ -60,8 +63,9 @@ it('npm run bench -- --quick runs and writes bench/results/bench-quick.json', { 
     assert.equal(b.single.runs?.length, runs, `${v.name}: one-at-a-time repeated`);
     assert.equal(b.burst10.runs?.length, runs, `${v.name}: 10-per-turn repeated`);
     assert.ok(b.paced.length > 0 && b.paced.every((p) => p.runs?.length === runs), `${v.name}: paced levels repeated`);
-    // Herald over its compat Socket.IO port measures fan-out only; the raw-TCP reference has no HTTP API.
-    const fanoutOnly = v.name === 'herald-eio3' || v.name === 'raw';
+    // Herald over its compat Socket.IO port measures fan-out only; the raw-TCP reference has no HTTP API; Herald's
+    // Pusher endpoint has its own HTTP rows (below).
+    const fanoutOnly = v.name === 'herald-eio3' || v.name === 'raw' || v.name === 'herald-pusher';
     if (v.name !== 'herald-eio3') assert.ok(v.idle, `${v.name}: idle memory`);
     if (!fanoutOnly) {
       assert.ok(v.unicast?.http1 && v.unicast.http8, `${v.name}: unicast`);
@@ -70,9 +74,25 @@ it('npm run bench -- --quick runs and writes bench/results/bench-quick.json', { 
   }
   const herald = variants.find((v) => v.name === 'herald')!;
   assert.ok(herald.unicast?.line && herald.unicast.batch, 'herald: line port and batch');
+  // The Pusher rows (issue 14): signed `events` triggers and native publishes, every request answered 2xx and delivered.
+  const pusher = variants.find((v) => v.name === 'herald-pusher')!;
+  assert.equal(pusher.unicast, undefined);
+  for (const key of ['pusher1', 'native1', 'pusher8', 'native8']) {
+    const e = pusher.events?.[key];
+    assert.ok(e, `herald-pusher: events.${key}`);
+    assert.equal(e.runs?.length, runs, `herald-pusher: events.${key} repeated`);
+    for (const r of e.runs as Timed[]) {
+      assert.ok(r.requests! > 0 && r.bad === 0, `herald-pusher: events.${key}: ${r.bad} non-2xx of ${r.requests}`);
+      assert.equal(r.delivered, r.requests, `herald-pusher: events.${key}: every trigger delivered`);
+    }
+  }
   const md = readFileSync(join(ROOT, 'bench', 'results', 'bench-quick.md'), 'utf8');
-  assert.match(md, /\| metric \| herald \| herald-nodehttp \| herald-eio3 \| ws \| socket\.io \| raw \|/);
+  assert.match(md, /\| metric \| herald \| herald-nodehttp \| herald-eio3 \| herald-pusher \| ws \| socket\.io \| raw \|/);
   assert.match(md, /herald\/raw/);
+  assert.match(md, /herald-pusher\/herald/);
+  assert.match(md, /Pusher HTTP events \/ native publish, 8 keep-alive conns/);
+  assert.match(md, /Pusher broadcast N=\d+, one msg per turn: >= 0\.9x native \| [^|]+ \| (met|missed) \|/);
+  assert.match(md, /Pusher idle memory at \d+ connections: <= native \+ 0\.5 KB\/connection \| [^|]+ \| (met|missed) \|/);
   assert.match(md, /herald\/herald-nodehttp/);
   assert.match(md, /Against the targets in issue 7/);
 

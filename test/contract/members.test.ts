@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import pino from 'pino';
 import { MemoryMembers } from '../../src/presence/members.ts';
 import { RedisMembers } from '../../src/presence/redis-members.ts';
-import { REDIS_URL } from '../helpers/redis.ts';
+import { dropKeysAndQuit, REDIS_URL } from '../helpers/redis.ts';
 import { membersContract } from './members.contract.ts';
 
 membersContract('memory', { create: () => Promise.resolve(new MemoryMembers()) });
@@ -31,11 +31,4 @@ membersContract('redis', {
     await (survivor as RedisMembers).beat();
   },
 });
-after(async () => {
-  const r = conns[0];
-  if (r !== undefined) {
-    const keys = await r.keys(`herald-test:${run}:*`);
-    if (keys.length > 0) await r.del(...keys);
-  }
-  await Promise.all(conns.map((c) => c.quit()));
-});
+after(() => dropKeysAndQuit(conns, `herald-test:${run}:*`));

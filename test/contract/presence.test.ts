@@ -3,7 +3,7 @@ import { after } from 'node:test';
 import { Redis } from 'ioredis';
 import { MemoryPresence } from '../../src/presence/memory.ts';
 import { RedisPresence } from '../../src/presence/redis.ts';
-import { REDIS_URL } from '../helpers/redis.ts';
+import { dropKeysAndQuit, REDIS_URL } from '../helpers/redis.ts';
 import { presenceContract } from './presence.contract.ts';
 
 presenceContract('memory', { create: (hub) => Promise.resolve(new MemoryPresence(hub)), multiNode: false });
@@ -20,11 +20,4 @@ presenceContract('redis', {
     return p;
   },
 });
-after(async () => {
-  const r = conns[0];
-  if (r !== undefined) {
-    const keys = await r.keys(`herald-test:${run}:*`);
-    if (keys.length > 0) await r.del(...keys);
-  }
-  await Promise.all(conns.map((c) => c.quit()));
-});
+after(() => dropKeysAndQuit(conns, `herald-test:${run}:*`));

@@ -6,21 +6,23 @@ import { spawn } from 'node:child_process';
 const INI = ['-d', 'serialize_precision=-1', '-d', 'precision=14', '-d', 'memory_limit=1G', '-d', 'display_errors=stderr', '-d', 'error_reporting=-1'];
 
 /** Runs `code` (without `<?php`) with `input` on stdin; resolves with stdout's lines; rejects on a non-zero exit. */
-export function runPhpBatch(code: string, input: unknown): Promise<string[]> {
+export async function runPhpBatch(code: string, input: unknown): Promise<string[]> {
+  const text = await runPhp([...INI, '-r', code], input);
+  return text === '' ? [] : text.replace(/\n$/, '').split('\n');
+}
+
+/** Runs php-cli with `args` and `input` (as JSON) on stdin; resolves with stdout; rejects on a non-zero exit. */
+export function runPhp(args: string[], input: unknown): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn('php', [...INI, '-r', code], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn('php', args, { stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (d: Buffer) => out.push(d));
     child.stderr.on('data', (d: Buffer) => err.push(d));
     child.on('error', (e) => reject(new Error(`php-cli could not be started (npm test's pretest installs it): ${e.message}`)));
     child.on('close', (code) => {
-      const stderr = Buffer.concat(err).toString();
-      if (code !== 0) reject(new Error(`php exited with ${code}: ${stderr.slice(0, 2000)}`));
-      else {
-        const text = Buffer.concat(out).toString('utf8');
-        resolve(text === '' ? [] : text.replace(/\n$/, '').split('\n'));
-      }
+      if (code !== 0) reject(new Error(`php exited with ${code}: ${Buffer.concat(err).toString().slice(0, 2000)}`));
+      else resolve(Buffer.concat(out).toString('utf8'));
     });
     child.stdin.end(JSON.stringify(input));
   });

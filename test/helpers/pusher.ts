@@ -1,7 +1,7 @@
 import WebSocket from 'ws';
 import PusherServer from 'pusher';
 import PusherJs from 'pusher-js';
-import type { Channel } from 'pusher-js';
+import type { Channel, Options } from 'pusher-js';
 import type { ConfigInput } from '../../src/config.ts';
 import { startHerald, type TestHerald } from './herald.ts';
 
@@ -40,20 +40,23 @@ export interface ClientOptions {
  */
 export function pusherClient(h: TestHerald, opts: ClientOptions = {}): Pusher {
   const signer = sdk(h, opts.secret);
-  return new Pusher(opts.key ?? APP.key, {
-    wsHost: '127.0.0.1',
-    wsPort: portOf(h),
-    forceTLS: false,
-    enabledTransports: ['ws'],
-    cluster: 'mt1',
-    disableStats: true,
-    authorizer: (channel) => ({
-      authorize: (socketId, callback) => {
-        const presence = channel.name.startsWith('presence-') ? opts.presence : undefined;
-        callback(null, presence ? signer.authorizeChannel(socketId, channel.name, presence) : signer.authorizeChannel(socketId, channel.name));
-      },
-    }),
-  });
+  return pusherJs(
+    h,
+    {
+      authorizer: (channel) => ({
+        authorize: (socketId, callback) => {
+          const presence = channel.name.startsWith('presence-') ? opts.presence : undefined;
+          callback(null, presence ? signer.authorizeChannel(socketId, channel.name, presence) : signer.authorizeChannel(socketId, channel.name));
+        },
+      }),
+    },
+    opts.key,
+  );
+}
+
+/** pusher-js as a Laravel page configures it for a self-hosted server (ws only, no TLS, any cluster), plus `extra`. */
+export function pusherJs(h: TestHerald, extra: Partial<Options>, key = APP.key): Pusher {
+  return new Pusher(key, { wsHost: '127.0.0.1', wsPort: portOf(h), forceTLS: false, enabledTransports: ['ws'], cluster: 'mt1', disableStats: true, ...extra });
 }
 
 /** Resolves when the client is `connected` (rejects on `failed`/`unavailable`). */
@@ -220,4 +223,26 @@ export class RawPusher {
   close(): void {
     this.ws.close();
   }
+}
+
+/**
+ * A test file's Pusher servers and byte-level clients, each closed after its test (`cleanups` from
+ * `perTestCleanup`): `herald(overrides, app)` and `raw(h)`.
+ */
+export function pusherKit(cleanups: (() => Promise<void> | void)[]): {
+  herald: (...args: Parameters<typeof startPusherHerald>) => Promise<TestHerald>;
+  raw: (h: TestHerald) => Promise<RawPusher & { socketId: string }>;
+} {
+  return {
+    async herald(...args) {
+      const h = await startPusherHerald(...args);
+      cleanups.push(() => h.close());
+      return h;
+    },
+    async raw(h) {
+      const c = await RawPusher.connect(h);
+      cleanups.push(() => c.close());
+      return c;
+    },
+  };
 }

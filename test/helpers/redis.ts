@@ -70,3 +70,16 @@ export async function startOwnRedis(): Promise<OwnRedis> {
     },
   };
 }
+
+/** Deletes every key under `pattern` (through the first connection) and closes the connections: a contract suite's `after`. */
+export async function dropKeysAndQuit(
+  conns: readonly { keys(p: string): Promise<string[]>; del(...k: string[]): Promise<number>; quit(): Promise<unknown> }[],
+  pattern: string,
+): Promise<void> {
+  const r = conns[0];
+  if (r !== undefined) {
+    const keys = await r.keys(pattern);
+    if (keys.length > 0) await r.del(...keys);
+  }
+  await Promise.all(conns.map((c) => c.quit()));
+}

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash, createHmac } from 'node:crypto';
 import { afterEach, describe, it } from 'node:test';
 import { perTestCleanup, type TestHerald } from '../helpers/herald.ts';
-import { APP, connected, nextEvent, pusherClient, RawPusher, sdk, startPusherHerald, subscribed } from '../helpers/pusher.ts';
+import { APP, pusherKit, connected, nextEvent, pusherClient, sdk, subscribed } from '../helpers/pusher.ts';
 
 /** Signs a request as the SDKs do (reference §10.1), with a chosen timestamp and secret. */
 function signed(method: string, path: string, body: string, opts: { timestamp?: number; secret?: string; md5?: string } = {}): string {
@@ -25,16 +25,9 @@ function signed(method: string, path: string, body: string, opts: { timestamp?: 
 /** The Pusher HTTP API on the main port, driven by the `pusher` SDK from npm and by hand-signed requests. */
 describe('pusher: HTTP API', () => {
   const { cleanups } = perTestCleanup(afterEach);
-  const herald = async (): Promise<TestHerald> => {
-    const h = await startPusherHerald();
-    cleanups.push(() => h.close());
-    return h;
-  };
-  const raw = async (h: TestHerald) => {
-    const c = await RawPusher.connect(h);
-    cleanups.push(() => c.close());
-    return c;
-  };
+  const kit = pusherKit(cleanups);
+  const herald = (): Promise<TestHerald> => kit.herald();
+  const raw = kit.raw;
   const post = (h: TestHerald, path: string, body: string, opts?: Parameters<typeof signed>[3]) =>
     fetch(h.url + signed('POST', path, body, opts), { method: 'POST', headers: { 'content-type': 'application/json' }, body });
 

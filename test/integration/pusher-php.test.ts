@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { runPhp } from '../helpers/php-batch.ts';
 import { join } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
 import type { Channel, Members } from 'pusher-js';
 import { PusherConfigSchema } from '../../src/config/pusher.ts';
 import { ROOT } from '../../src/paths.ts';
 import { perTestCleanup, type TestHerald } from '../helpers/herald.ts';
-import { APP, connected, nextEvent, portOf, Pusher, pusherClient, startPusherHerald, subscribed } from '../helpers/pusher.ts';
+import { APP, connected, nextEvent, portOf, pusherClient, pusherJs, startPusherHerald, subscribed, type Pusher } from '../helpers/pusher.ts';
 
 /**
  * A PHP backend against Herald's Pusher HTTP API: Debian's php-cli running test/fixtures/php/pusher-trigger.php,
@@ -40,19 +41,7 @@ interface PhpCall {
 /** Runs pusher-trigger.php with one call (its values JSON-decoded into PHP arrays) and returns what it printed. */
 function php({ h, secret, ...rest }: PhpCall): Promise<PhpResult> {
   const input = { ...rest, app: { ...APP, secret: secret ?? APP.secret }, ...(h ? { base: `http://127.0.0.1:${portOf(h)}` } : {}) };
-  return new Promise((resolve, reject) => {
-    const child = spawn('php', [TRIGGER_PHP], { stdio: ['pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (d: Buffer) => out.push(d));
-    child.stderr.on('data', (d: Buffer) => err.push(d));
-    child.on('error', (e) => reject(new Error(`php-cli could not be started (npm test's pretest installs it): ${e.message}`)));
-    child.on('close', (code) => {
-      if (code !== 0) reject(new Error(`php exited with ${code}: ${Buffer.concat(err).toString()}`));
-      else resolve(JSON.parse(Buffer.concat(out).toString()) as PhpResult);
-    });
-    child.stdin.end(JSON.stringify(input));
-  });
+  return runPhp([TRIGGER_PHP], input).then((out) => JSON.parse(out) as PhpResult);
 }
 
 /** The app's auth endpoint answer from pusher-auth.php: the exact body a PHP app returns. */
@@ -189,13 +178,7 @@ describe('pusher: a PHP backend (pusher-http-php signing, PHP json_encode, PHP H
 
     // pusher-js whose channel authorization is the PHP app's answer, parsed as pusher-js parses an ajax answer.
     const answers: string[] = [];
-    const p = new Pusher(APP.key, {
-      wsHost: '127.0.0.1',
-      wsPort: portOf(h),
-      forceTLS: false,
-      enabledTransports: ['ws'],
-      cluster: 'mt1',
-      disableStats: true,
+    const p = pusherJs(h, {
       channelAuthorization: {
         customHandler: ({ socketId, channelName }, callback) => {
           phpAuth(socketId, channelName, { id: '7', info }).then(

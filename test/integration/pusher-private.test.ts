@@ -4,23 +4,16 @@ import { afterEach, describe, it } from 'node:test';
 import PusherServer from 'pusher';
 import type { PresenceChannel } from 'pusher-js';
 import { perTestCleanup, type TestHerald } from '../helpers/herald.ts';
-import { APP, connected, nextEvent, type Pusher, pusherClient, RawPusher, sdk, startPusherHerald, subscribed } from '../helpers/pusher.ts';
+import { APP, pusherKit, connected, nextEvent, type Pusher, pusherClient, sdk, subscribed } from '../helpers/pusher.ts';
 
 const sign = (text: string): string => `${APP.key}:${createHmac('sha256', APP.secret).update(text).digest('hex')}`;
 
 /** Private and presence channels and client events, with pusher-js authorized by the `pusher` SDK's authorizeChannel. */
 describe('pusher: private and presence channels, client events', () => {
   const { cleanups } = perTestCleanup(afterEach);
-  const herald = async (app: Record<string, unknown> = {}): Promise<TestHerald> => {
-    const h = await startPusherHerald({}, app);
-    cleanups.push(() => h.close());
-    return h;
-  };
-  const raw = async (h: TestHerald) => {
-    const c = await RawPusher.connect(h);
-    cleanups.push(() => c.close());
-    return c;
-  };
+  const kit = pusherKit(cleanups);
+  const herald = (app: Record<string, unknown> = {}): Promise<TestHerald> => kit.herald({}, app);
+  const raw = kit.raw;
   const client = async (h: TestHerald, opts?: Parameters<typeof pusherClient>[1]): Promise<Pusher> => {
     const p = pusherClient(h, opts);
     cleanups.push(() => p.disconnect());

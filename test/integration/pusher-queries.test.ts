@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import PusherServer from 'pusher';
 import { perTestCleanup, type TestHerald } from '../helpers/herald.ts';
-import { APP, portOf, RawPusher, sdk, startPusherHerald, type PusherFrame } from '../helpers/pusher.ts';
+import { APP, pusherKit, portOf, RawPusher, sdk, type PusherFrame } from '../helpers/pusher.ts';
 import { hmacHex } from '../../src/transports/pusher/sign.ts';
 
 type Raw = RawPusher & { socketId: string };
@@ -10,16 +10,7 @@ type Raw = RawPusher & { socketId: string };
 /** The HTTP API's queries, cache channels, subscription counts, several apps and their limits. */
 describe('pusher: queries, cache channels, counts, apps', () => {
   const { cleanups } = perTestCleanup(afterEach);
-  const herald = async (...args: Parameters<typeof startPusherHerald>): Promise<TestHerald> => {
-    const h = await startPusherHerald(...args);
-    cleanups.push(() => h.close());
-    return h;
-  };
-  const raw = async (h: TestHerald): Promise<Raw> => {
-    const c = await RawPusher.connect(h);
-    cleanups.push(() => c.close());
-    return c;
-  };
+  const { herald, raw } = pusherKit(cleanups);
   const join = (c: Raw, channel: string, user: string, info?: unknown): Promise<PusherFrame> => {
     const channelData = JSON.stringify({ user_id: user, user_info: info });
     return c.subscribe(channel, { auth: `${APP.key}:${hmacHex(APP.secret, `${c.socketId}:${channel}:${channelData}`)}`, channel_data: channelData });

@@ -1,32 +1,17 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import { perTestCleanup, type TestHerald } from '../helpers/herald.ts';
-import { APP, connected, Pusher, portOf, RawPusher, sdk, startPusherHerald } from '../helpers/pusher.ts';
+import { APP, pusherKit, connected, pusherJs, RawPusher, sdk, type Pusher } from '../helpers/pusher.ts';
 import { hmacHex } from '../../src/transports/pusher/sign.ts';
 
 /** Sign-in, `#server-to-user-<id>`, `sendToUser` and `terminate_connections`, with pusher-js and the `pusher` SDK. */
 describe('pusher: users', () => {
   const { cleanups } = perTestCleanup(afterEach);
-  const herald = async (...args: Parameters<typeof startPusherHerald>): Promise<TestHerald> => {
-    const h = await startPusherHerald(...args);
-    cleanups.push(() => h.close());
-    return h;
-  };
-  const raw = async (h: TestHerald) => {
-    const c = await RawPusher.connect(h);
-    cleanups.push(() => c.close());
-    return c;
-  };
+  const { herald, raw } = pusherKit(cleanups);
   /** pusher-js with user authentication answered by the SDK's `authenticateUser`, as `/broadcasting/user-auth` does. */
   const signedIn = (h: TestHerald, user: { id: string; user_info?: Record<string, unknown> }): Pusher => {
     const signer = sdk(h);
-    const p = new Pusher(APP.key, {
-      wsHost: '127.0.0.1',
-      wsPort: portOf(h),
-      forceTLS: false,
-      enabledTransports: ['ws'],
-      cluster: 'mt1',
-      disableStats: true,
+    const p = pusherJs(h, {
       userAuthentication: {
         endpoint: '/unused',
         transport: 'ajax',

@@ -89,6 +89,15 @@ window.listen = (name, event) => new Promise((resolve) => {
   window.echo.private(name).listen(event, (e) => window.note({ via: 'echo', channel: name, event, data: e })).subscribed(() => resolve());
 });
 // A form post of the app: the server broadcasts it to the others (Echo's X-Socket-ID, as its axios interceptor sends).
+// Herald's Echo connector as a page without a bundler loads it: a module from Herald itself, pusher-js global.
+window.startHeraldEcho = async (heraldUrl) => {
+  const { HeraldConnector } = await import(heraldUrl + '/sdk/herald-echo.js');
+  window.hecho = new Echo.default({ broadcaster: HeraldConnector, key: cfg.key, wsHost: cfg.host, wsPort: cfg.port, forceTLS: false, enabledTransports: ['ws'] });
+  const pusher = window.hecho.connector.pusher;
+  pusher.connection.bind('state_change', ({ current }) => window.note({ via: 'herald', channel: '', event: current, data: null }));
+  await connected(pusher);
+  await new Promise((resolve) => window.hecho.channel('prices').listen('.tick', (d) => window.note({ via: 'herald', channel: 'prices', event: 'tick', data: d })).subscribed(resolve));
+};
 window.ship = (id) => fetch('/orders/' + id + '/ship', { method: 'POST', headers: { 'X-Socket-ID': window.echo.socketId() } }).then((r) => r.status);
 `;
 
@@ -111,6 +120,7 @@ interface PageApi {
   listen(name: string, event: string): Promise<void>;
   ship(id: number): Promise<number>;
   echo: { leave(room: string): void };
+  startHeraldEcho(heraldUrl: string): Promise<void>;
 }
 
 interface AuthRequest {
@@ -310,6 +320,25 @@ describe('browser: pusher-js and Laravel Echo against the Pusher endpoint', { ti
     assert.deepEqual(await orderIds(a), [2]);
     await b.page.waitForFunction(() => (window as unknown as PageApi).seen.filter((e) => e.event === 'OrderShipped').length === 2);
     assert.deepEqual(await orderIds(b), [1, 2]);
+  });
+
+  it("Herald's Echo connector, loaded from /sdk/herald-echo.js, gets what was published while it was disconnected", async () => {
+    const c = api(await openPage('cy'));
+    await c.page.evaluate((url) => (window as unknown as PageApi).startHeraldEcho(url), h.url);
+    await sdk(h).trigger('prices', 'tick', { n: 1 });
+    await c.until({ via: 'herald', channel: 'prices', event: 'tick' });
+    // Herald drops the page's socket (a reconnect is asked: pusher-js comes back at once); what is published once
+    // the page knows it is gone reaches it only through the resume.
+    const conns = (await h.api('GET', '/api/channels/prices/connections')).body as { connections: { connection: string }[] };
+    assert.equal(conns.connections.length, 1);
+    assert.equal((await h.api('POST', `/api/connections/${conns.connections[0]!.connection}/close`, { reconnect: true })).status, 200);
+    await c.until({ via: 'herald', event: 'connecting' });
+    await sdk(h).trigger('prices', 'tick', { n: 2 });
+    await c.page.waitForFunction(() => (window as unknown as PageApi).seen.filter((e) => e.via === 'herald' && e.event === 'connected').length === 2);
+    await sdk(h).trigger('prices', 'tick', { n: 3 });
+    await c.page.waitForFunction(() => (window as unknown as PageApi).seen.filter((e) => e.event === 'tick').length === 3);
+    const ticks = (await c.seen()).filter((e) => e.event === 'tick').map((e) => e.data);
+    assert.deepEqual(ticks, [{ n: 1 }, { n: 2 }, { n: 3 }]);
   });
 
   it('no page reported an error', () => {

@@ -90,14 +90,21 @@ export function createHttpHandler(deps: HttpDeps): (req: IncomingMessage, res: S
     sendJson(res, 200, { token: await ctx.tokens.sign(user, { channels, ttlSeconds: 3600 }), user, expiresIn: 3600 });
   };
 
-  const file = async (res: ServerResponse, path: string, cache: string): Promise<void> => {
+  const file = async (res: ServerResponse, path: string, cache: string, crossOrigin = false): Promise<void> => {
     let body: Buffer;
     try {
       body = await readFile(path);
     } catch {
       throw new ApiError(404, ErrorCode.NotFound, 'not found');
     }
-    res.writeHead(200, { 'content-type': TYPES[extname(path)] ?? 'application/octet-stream', 'content-length': body.length, 'cache-control': cache });
+    const headers: Record<string, string | number> = {
+      'content-type': TYPES[extname(path)] ?? 'application/octet-stream',
+      'content-length': body.length,
+      'cache-control': cache,
+    };
+    // The SDKs are public code that pages of other origins load as modules, which browsers fetch with CORS.
+    if (crossOrigin) headers['access-control-allow-origin'] = '*';
+    res.writeHead(200, headers);
     res.end(body);
   };
 
@@ -118,8 +125,8 @@ export function createHttpHandler(deps: HttpDeps): (req: IncomingMessage, res: S
       return;
     }
     if (p === '/dev/token') return devToken(req, res, url);
-    if (p === '/sdk/herald.js') return file(res, SDK_FILE, 'no-cache');
-    if (p === '/sdk/herald-echo.js') return file(res, ECHO_FILE, 'no-cache');
+    if (p === '/sdk/herald.js') return file(res, SDK_FILE, 'no-cache', true);
+    if (p === '/sdk/herald-echo.js') return file(res, ECHO_FILE, 'no-cache', true);
     const rel = normalize(p === '/' ? '/index.html' : p === '/admin' || p === '/admin/' ? '/admin.html' : p);
     const full = join(PUBLIC_DIR, rel);
     if (!full.startsWith(PUBLIC_DIR + sep)) throw new ApiError(404, ErrorCode.NotFound, 'not found');

@@ -326,6 +326,30 @@ describe('delivery receipts', () => {
     raw.close();
   });
 
+  it('refuses an ack past the top of the stream: it neither answers a receipt nor becomes the inbox position', async () => {
+    const h = await server();
+    const c = await TestClient.welcome(h.wsUrl, await h.token('d4'));
+    const first = await publish(h, { to: { user: 'd4' }, data: 1 });
+    const { offset, epoch } = first.streams[0]!;
+    const errors = () => c.frames.filter((f) => f.type === 'error');
+    c.send({ type: 'ack', stream: 'user:d4', offset: offset + 1000, epoch });
+    await c.next(() => errors().length === 1);
+    c.send({ type: 'ack', stream: 'user:d4', offset, epoch: 'another-epoch' });
+    await c.next(() => errors().length === 2);
+    assert.deepEqual(
+      errors().map((e) => e.code),
+      ['bad_request', 'bad_request'],
+    );
+    assert.equal(await h.server.context.store.getAck('d4'), undefined);
+    // A true ack after them is taken: it answers a receipt and is the stored position.
+    const waiting = publish(h, { to: { user: 'd4' }, data: 2, waitMs: 5000 });
+    const msg = await c.next((f) => f.type === 'message' && f.data === 2);
+    c.send({ type: 'ack', stream: 'user:d4', offset: Number(msg.offset), epoch });
+    assert.equal((await waiting).status, 'delivered');
+    assert.deepEqual(await h.server.context.store.getAck('d4'), { offset: Number(msg.offset), epoch });
+    c.close();
+  });
+
   it('refuses acks for streams the connection does not receive', async () => {
     const h = await server();
     const c = await TestClient.welcome(h.wsUrl, await h.token('d3'));

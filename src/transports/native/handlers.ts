@@ -99,10 +99,21 @@ function ack(ctx: Context, conn: NativeConnection, f: Extract<ClientFrame, { typ
   const channel = channelOfStream(f.stream);
   const receives = f.stream === own || f.stream === BROADCAST_STREAM || (channel !== undefined && conn.channels.has(channel));
   if (!receives) return sendError(ctx, conn, { code: ErrorCode.Forbidden, message: `this connection does not receive ${f.stream}` });
-  if (f.stream === own && f.epoch !== undefined) {
-    ctx.store.setAck(conn.user, { offset: f.offset, epoch: f.epoch }).catch((err: unknown) => ctx.log.error({ err }, 'storing ack failed'));
-  }
-  ctx.receipts.ack(f.stream, f.offset);
+  // Only what exists can be acknowledged: an ack past the stream's top (or of another epoch) would answer receipts
+  // for messages not even published yet, and, stored as the inbox position, would outrank every true ack after it.
+  ctx.store.position(f.stream).then(
+    (pos) => {
+      if (f.offset > pos.top || (f.epoch !== undefined && f.epoch !== pos.epoch)) {
+        countError(ctx, 'ack_beyond_top');
+        return sendError(ctx, conn, { code: ErrorCode.BadRequest, message: `no offset ${f.offset} in ${f.stream} (epoch ${pos.epoch}, top ${pos.top})` });
+      }
+      if (f.stream === own && f.epoch !== undefined) {
+        ctx.store.setAck(conn.user, { offset: f.offset, epoch: f.epoch }).catch((err: unknown) => ctx.log.error({ err }, 'storing ack failed'));
+      }
+      ctx.receipts.ack(f.stream, f.offset);
+    },
+    (err: unknown) => ctx.log.warn({ err, stream: f.stream }, 'an ack could not be checked against the store; dropped'),
+  );
 }
 
 function upstream(ctx: Context, conn: NativeConnection, f: Extract<ClientFrame, { type: 'send' }>): void {

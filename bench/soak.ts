@@ -216,6 +216,26 @@ function count(c: Client, end: number): { lost: number; duplicated: number; reor
   return { lost, duplicated, reordered, expected };
 }
 
+interface MemorySample {
+  s: number;
+  rssKB: number;
+  heapUsedMB: number;
+  heapTotalMB: number;
+}
+
+/** V8's heap, used and total, from the server's Prometheus metrics (the process's own view, not an estimate). */
+async function heapOf(http: string): Promise<{ heapUsedMB: number; heapTotalMB: number }> {
+  const text = await (await fetch(`${http}/metrics`)).text();
+  const read = (name: string): number => Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text)?.[1] ?? NaN);
+  const mb = (bytes: number) => Math.round(bytes / 1048576);
+  return { heapUsedMB: mb(read('herald_process_nodejs_heap_size_used_bytes')), heapTotalMB: mb(read('herald_process_nodejs_heap_size_total_bytes')) };
+}
+
+const ORDER = ['start', 'warm', 'middle', 'end'];
+function order(at: string): number {
+  return ORDER.findIndex((o) => at.startsWith(o));
+}
+
 async function main(): Promise<void> {
   const { proc, ports, dir } = await startServer();
   const tokens = new TokenService(SECRET);
@@ -228,6 +248,17 @@ async function main(): Promise<void> {
   }
   const rss: { at: string; kb: number }[] = [{ at: 'start', kb: rssKB(proc.pid!) }];
   console.log(`soak: ${CLIENTS} clients connected, ${MINUTES} min, ${RATE} msg/s, ${DROPS_PER_SEC} drops/s; RSS ${rss[0]!.kb} KB`);
+  // Memory every 30 s: RSS and V8's heap (used / total) from the server's own /metrics, so that growth can be told
+  // apart from the heap and allocator sizing themselves to the traffic in its first minute.
+  const series: MemorySample[] = [];
+  const sample = async (): Promise<void> => {
+    series.push({ s: Math.round((Date.now() - startedAt) / 1000), rssKB: rssKB(proc.pid!), ...(await heapOf(ports.http)) });
+    const x = series[series.length - 1]!;
+    console.log(`soak: ${x.s} s, RSS ${(x.rssKB / 1024).toFixed(1)} MB, heap used ${x.heapUsedMB} MB of ${x.heapTotalMB} MB`);
+  };
+  const startedAt = Date.now();
+  await sample();
+  const sampler = setInterval(() => void sample().catch(() => {}), 30_000);
 
   const endAt = Date.now() + MINUTES * 60_000;
   let seq = 0;
@@ -257,14 +288,21 @@ async function main(): Promise<void> {
     for (let k = 0; k < DROPS_PER_SEC; k++) clients[Math.floor(Math.random() * clients.length)]!.drop();
   }, 1000);
   const middle = setTimeout(() => rss.push({ at: 'middle', kb: rssKB(proc.pid!) }), (MINUTES * 60_000) / 2);
+  // V8 grows its young generation (up to 3 x 16 MB semi-spaces) while the traffic's allocation rate asks for it,
+  // which takes the first minutes; from then on, growth would be held memory.
+  const warm = setTimeout(() => rss.push({ at: 'warm (2 min of traffic)', kb: rssKB(proc.pid!) }), Math.min(120_000, (MINUTES * 60_000) / 4));
   await new Promise((r) => setTimeout(r, endAt - Date.now()));
   clearInterval(tick);
   clearInterval(drops);
   clearTimeout(middle);
+  clearTimeout(warm);
+  clearInterval(sampler);
   // Let the last messages and resumes arrive before counting (the last GRACE_MS of publishes are not counted).
   await new Promise((r) => setTimeout(r, 5000));
   rss.push({ at: 'end', kb: rssKB(proc.pid!) });
+  await sample();
   const end = Date.now() - 5000;
+  rss.sort((a, b) => order(a.at) - order(b.at));
 
   const totals: Record<Kind, { clients: number; expected: number; lost: number; duplicated: number; reordered: number }> = {
     native: { clients: 0, expected: 0, lost: 0, duplicated: 0, reordered: 0 },
@@ -284,7 +322,21 @@ async function main(): Promise<void> {
   proc.kill('SIGTERM');
   rmSync(dir, { recursive: true, force: true });
 
-  const result = { minutes: MINUTES, clients: CLIENTS, ratePerSec: RATE, dropsPerSec: DROPS_PER_SEC, published, failedPublishes: failed, totals, rss };
+  const warmKB = rss.find((r) => r.at.startsWith('warm'))?.kb ?? rss[0]!.kb;
+  const endKB = rss[rss.length - 1]!.kb;
+  const growth = (endKB - warmKB) / warmKB;
+  const result = {
+    minutes: MINUTES,
+    clients: CLIENTS,
+    ratePerSec: RATE,
+    dropsPerSec: DROPS_PER_SEC,
+    published,
+    failedPublishes: failed,
+    totals,
+    rss,
+    series,
+    growthAfterWarm: growth,
+  };
   const md = [
     `# Soak: ${MINUTES} min, ${CLIENTS} clients, ${RATE} messages/s, ${DROPS_PER_SEC} drops/s`,
     '',
@@ -295,6 +347,12 @@ async function main(): Promise<void> {
     ),
     '',
     `Server RSS: ${rss.map((r) => `${r.at} ${(r.kb / 1024).toFixed(1)} MB`).join(', ')}. Published ${published}, failed publishes ${failed}.`,
+    '',
+    `From the warm sample to the end: ${(growth * 100).toFixed(1)}% (flat within 10%: ${Math.abs(growth) <= 0.1 ? 'yes' : 'no'}).`,
+    '',
+    '| s | RSS MB | heap used MB | heap total MB | RSS outside the heap MB |',
+    '|---|---|---|---|---|',
+    ...series.map((x) => `| ${x.s} | ${(x.rssKB / 1024).toFixed(1)} | ${x.heapUsedMB} | ${x.heapTotalMB} | ${(x.rssKB / 1024 - x.heapTotalMB).toFixed(1)} |`),
     '',
   ].join('\n');
   mkdirSync(RESULTS, { recursive: true });

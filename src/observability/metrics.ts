@@ -1,12 +1,35 @@
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { createRequire } from 'node:module';
+import type { Registry } from 'prom-client';
 import type { Context } from '../context.ts';
 import { connectionLimits } from '../net/limits.ts';
 
+/** What `/metrics` serves. */
+export interface Metrics {
+  metrics(): Promise<string>;
+  readonly contentType: string;
+}
+
 /**
  * Prometheus metrics read from counters the core keeps as plain numbers, at scrape time, so delivering a message
- * does no metric-library work. One registry per server instance (tests run several in one process).
+ * does no metric-library work. One registry per server instance (tests run several in one process), made at the
+ * first scrape: prom-client costs ~12 MB of RSS that a server nobody scrapes never needs. The process metrics
+ * (event-loop lag, GC) are collected from that first scrape on.
  */
-export function createMetrics(ctx: Context): Registry {
+export function createMetrics(ctx: Context): Metrics {
+  // Per process, like the open-file limit it guards; listenOn enrols listeners without a context, so the refusal
+  // log uses this instance's logger.
+  connectionLimits.logTo(ctx.log);
+  let registry: Registry | undefined;
+  return {
+    metrics: () => (registry ??= buildRegistry(ctx)).metrics(),
+    get contentType() {
+      return (registry ??= buildRegistry(ctx)).contentType;
+    },
+  };
+}
+
+function buildRegistry(ctx: Context): Registry {
+  const { Counter, Gauge, Registry, collectDefaultMetrics } = createRequire(import.meta.url)('prom-client') as typeof import('prom-client');
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'herald_process_' });
   const { hub, dispatcher, stats } = ctx;
@@ -36,10 +59,7 @@ export function createMetrics(ctx: Context): Registry {
   counter('herald_messages_out_total', 'Messages queued to client connections', () => hub.deliveries);
   counter('herald_messages_dropped_total', 'Deliveries refused by a closing or slow connection', () => hub.dropped);
   counter('herald_frames_in_total', 'Frames received from clients', () => stats.framesIn);
-  // Per process, like the open-file limit it guards; listenOn enrols listeners without a context, so the refusal
-  // log uses this instance's logger.
   counter('herald_connections_refused_total', 'Connections reset on accept: the process is at its open-file limit', () => connectionLimits.refused);
-  connectionLimits.logTo(ctx.log);
   new Counter({
     name: 'herald_errors_total',
     help: 'Errors answered to clients and backends, by code',

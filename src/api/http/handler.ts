@@ -1,7 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, join, normalize, sep } from 'node:path';
-import type { Registry } from 'prom-client';
 import type { ApiKeyCheck } from '../../auth/api-key.ts';
 import type { Context } from '../../context.ts';
 import { isValidUser } from '../../domain/streams.ts';
@@ -11,6 +10,7 @@ import { ApiError, errorHeaders, failureOf, unauthorized } from '../errors.ts';
 import type { Operations } from '../operations.ts';
 import { bodyObject, readJson } from './body.ts';
 import { matchRoute } from './routes.ts';
+import type { Metrics } from '../../observability/metrics.ts';
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -25,7 +25,7 @@ export interface HttpDeps {
   ctx: Context;
   ops: Operations;
   apiKey: ApiKeyCheck;
-  metrics: Registry;
+  metrics: Metrics;
   /** The dev demo's backend (`/demo/*`), when enabled; mounted by the composition root, not known here. */
   demo?: MountedRoutes;
 }

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
-import { Server as SocketIoServer, type Socket } from 'socket.io';
+import { createRequire } from 'node:module';
+import type { Socket } from 'socket.io';
 import { countError, type Context } from '../../context.ts';
 import { resolveLogin } from '../common/login.ts';
 import type { OriginPolicy } from '../common/origins.ts';
@@ -45,6 +46,8 @@ export function createSocketIoTransport(ctx: Context, origins: OriginPolicy, tls
   });
   http.on('error', (err) => ctx.log.error({ err }, 'compat socket.io port error'));
 
+  // Loaded here, when the Socket.IO port is configured, not when Herald starts: the library costs ~15 MB of RSS.
+  const { Server: SocketIoServer } = createRequire(import.meta.url)('socket.io') as typeof import('socket.io');
   const io = new SocketIoServer(http, {
     path: cfg.socketio.path,
     allowEIO3: true,

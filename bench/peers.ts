@@ -11,9 +11,10 @@ import { Proc } from './lib/proc.ts';
  * idle: idle memory and connection rate; n<N>: N clients connected (for broadcast, and the unicast workloads at
  * CFG.unicastN); broadcast: bursts to them; paced: the paced sweep; http: unicast over HTTP; line, batch: Herald's
  * pipelined line port and batch publish; events: signed Pusher HTTP `events` triggers next to native publishes (the
- * variants whose clients speak the Pusher protocol only).
+ * variants whose clients speak the Pusher protocol only); text: broadcasts and pipelined pushes through the
+ * Workerman Text port to uid-websocket clients (herald-compat only, workloads/compat.ts).
  */
-export type Workload = 'idle' | 'broadcast' | 'paced' | 'http' | 'line' | 'batch' | 'events' | `n${number}`;
+export type Workload = 'idle' | 'broadcast' | 'paced' | 'http' | 'line' | 'batch' | 'events' | 'text' | `n${number}`;
 
 export interface Ports {
   /** HTTP (publish API, and the WebSocket endpoint unless the variant names another client port). */
@@ -27,9 +28,10 @@ export interface Variant {
   name: string;
   /**
    * What the load client speaks: native WebSocket frames, Engine.IO v4 (socket.io 4), Engine.IO v3 (socket.io-client
-   * 2), the Pusher protocol (pusher-js, each client subscribed to channel `news`).
+   * 2), the Pusher protocol (pusher-js, each client subscribed to channel `news`), Workerman's websocket (the uid
+   * `u<i>` as first frame, Herald's compat port 1234).
    */
-  proto: 'ws' | 'eio4' | 'eio3' | 'pusher';
+  proto: 'ws' | 'eio4' | 'eio3' | 'pusher' | 'uid';
   /** The server process; it prints {"event":"ready", ..., "clientPort"?} when listening, then obeys driver.mjs. */
   start(ports: Ports): Proc;
   /** Request paths, one per connection i (user u<i>). */
@@ -40,10 +42,11 @@ export interface Variant {
 const UNICAST: Workload[] = ['http', 'line', 'batch'];
 
 export function runs(v: Variant, w: Workload): boolean {
-  if (v.skip.has(w) || (w === 'events' && v.proto !== 'pusher')) return false;
+  if (v.skip.has(w) || (w === 'events' && v.proto !== 'pusher') || (w === 'text' && v.proto !== 'uid')) return false;
   const only = FLAGS.workloads;
   if (only === undefined || only.includes(w)) return true;
-  // The unicast workloads need their receivers connected.
+  // The Text-port workload runs at every N; the unicast workloads need their receivers connected.
+  if (w.startsWith('n') && v.proto === 'uid' && only.includes('text')) return true;
   return w === `n${CFG.unicastN}` && UNICAST.some((u) => only.includes(u) && !v.skip.has(u));
 }
 
@@ -56,25 +59,37 @@ async function heraldPaths(n: number): Promise<string[]> {
 const userPaths = (prefix: string) => async (n: number) => Array.from({ length: n }, (_, i) => `${prefix}u${i}`);
 // pusher-js's query; the load client cycles the one path over its connections.
 const pusherPaths = async (): Promise<string[]> => [`/app/${PUSHER_APP.key}?protocol=7&client=js&version=8.4.0&flash=false`];
+const rootPath = async (): Promise<string[]> => ['/'];
 const nodeArgs = (name: string): string[] => ['--expose-gc', ...(FLAGS.profile ? ['--cpu-prof', '--cpu-prof-dir', join(RESULTS, 'profiles', name)] : [])];
 const peer = (file: string): string => join(BENCH, 'peers', file);
 const PEER_ONLY: Workload[] = ['line', 'batch']; // Herald's own publish paths
 
-/** Herald in process under the driver (bench/peers/herald.ts): memory or SQLite store, native, compat or Pusher clients. */
+/**
+ * Herald in process under the driver (bench/peers/herald.ts): memory or SQLite store, native, compat (Socket.IO or
+ * Workerman's uid websocket and Text port) or Pusher clients.
+ */
 function herald(
   name: string,
   store: 'memory' | 'sqlite',
-  opts: { socketio?: boolean; pusher?: boolean; skip?: Workload[]; noFastLane?: boolean } = {},
+  opts: { socketio?: boolean; pusher?: boolean; workerman?: boolean; skip?: Workload[]; noFastLane?: boolean } = {},
 ): Variant {
   return {
     name,
-    proto: opts.socketio ? 'eio3' : opts.pusher ? 'pusher' : 'ws',
+    proto: opts.socketio ? 'eio3' : opts.pusher ? 'pusher' : opts.workerman ? 'uid' : 'ws',
     skip: new Set(opts.skip ?? []),
     // Socket.IO 2.x clients log in with the uid (the listener also takes a signed token); see wsload's eio3 mode.
-    paths: opts.socketio ? userPaths('/socket.io/?EIO=3&transport=websocket&user=') : opts.pusher ? pusherPaths : heraldPaths,
+    // Workerman pages open `ws://host:1234` and send their uid (wsload's uid mode).
+    paths: opts.socketio ? userPaths('/socket.io/?EIO=3&transport=websocket&user=') : opts.pusher ? pusherPaths : opts.workerman ? rootPath : heraldPaths,
     start(ports) {
       const dataDir = mkdtempSync(join(tmpdir(), 'herald-bench-'));
-      const env = { ...process.env, HERALD_API_KEY: API_KEY, HERALD_TOKEN_SECRET: TOKEN_SECRET, HERALD_LOG_LEVEL: 'warn', HERALD_STORE: store };
+      // The Workerman profile runs on the default store (SQLite): no HERALD_STORE.
+      const env = {
+        ...process.env,
+        HERALD_API_KEY: API_KEY,
+        HERALD_TOKEN_SECRET: TOKEN_SECRET,
+        HERALD_LOG_LEVEL: 'warn',
+        ...(opts.workerman ? {} : { HERALD_STORE: store }),
+      };
       const args = [
         peer('herald.ts'),
         String(ports.http),
@@ -84,6 +99,7 @@ function herald(
         ...(opts.socketio ? ['--socketio', String(ports.client)] : []),
         ...(opts.noFastLane ? ['--no-fast-lane'] : []),
         ...(opts.pusher ? ['--pusher'] : []),
+        ...(opts.workerman ? ['--workerman', String(ports.client), String(ports.line)] : []),
       ];
       const p = new Proc('node', [...nodeArgs(name), '--import', 'tsx', ...args], { cpu: 0, env });
       p.child.on('exit', () => rmSync(dataDir, { recursive: true, force: true }));
@@ -107,6 +123,10 @@ export function variants(bun: string | undefined): Variant[] {
     // Herald's Pusher protocol (issue 14): pusher-js clients on /app/<key> subscribed to one public channel, the
     // driver publishing to it; and the HTTP API's signed `events` triggers next to native publishes (workloads/events.ts).
     ...(FLAGS.skipPusher ? [] : [herald('herald-pusher', 'memory', { pusher: true, skip: ['http', ...PEER_ONLY] })]),
+    // Herald as `herald start --profile workerman` on its default SQLite store (issue 15): Workerman pages on the uid
+    // websocket (1234), pushes and broadcasts written as JSON lines to the Text port (5678) by a backend stand-in
+    // (wsload's text mode); figures next to Workerman 4.2.1's (workloads/compat.ts). --skip-compat leaves it out.
+    ...(FLAGS.skipCompat ? [] : [herald('herald-compat', 'sqlite', { workerman: true, skip: ['broadcast', 'paced', 'http', 'events', ...PEER_ONLY] })]),
     {
       name: 'ws',
       proto: 'ws',

@@ -2,18 +2,23 @@
 // `publish` when bun is available) on the same workloads, driven by a C epoll load client (bench/load/wsload.c,
 // compiled here with gcc). Herald runs twice more: with the SQLite store, and behind its Workerman-profile
 // Socket.IO listener with Engine.IO v3 clients, and with the Pusher protocol (pusher-js clients on one public
-// channel; signed HTTP `events` triggers next to native publishes; --skip-pusher leaves it out). Prints a table with ratios (Herald / peer) and the issue-7 targets,
+// channel; signed HTTP `events` triggers next to native publishes; --skip-pusher leaves it out), and as
+// `herald start --profile workerman` on its default SQLite store (herald-compat: uid websocket pages, pushes and
+// broadcasts through the Text port, next to Workerman 4.2.1's figures; --skip-compat leaves it out). Prints a table
+// with ratios (Herald / peer) and the issue-7 targets (and issue 14's and 15's),
 // and writes bench/results/bench.json and bench.md (bench-quick.* with --quick). Then runs the store suite
 // (bench/store.ts), the cluster suite (bench/cluster.ts) and the gateway suite (bench/gateway.ts: webhook and
 // GatewayWorker round trips, GatewayClient sendToUid pushes). See docs/performance.md.
 //
-//   npm run bench [-- --quick] [--only herald,ws] [--workloads http,batch] [--skip-main] [--skip-store] [--skip-cluster] [--skip-gateway] [--skip-pusher] [--no-bun-install] [--profile] [--soak [--soak-minutes M] [--soak-clients N]]
+//   npm run bench [-- --quick] [--only herald,ws] [--workloads http,batch] [--skip-main] [--skip-store] [--skip-cluster] [--skip-gateway] [--skip-pusher] [--skip-compat] [--no-bun-install] [--profile] [--soak [--soak-minutes M] [--soak-clients N]]
 //
 // The Pusher rows alone, with the native figures they are compared to: --only herald,herald-pusher --skip-store
 // --skip-cluster --skip-gateway (add --workloads events for the HTTP triggers only).
+// The Workerman-profile rows alone: --only herald-compat --skip-store --skip-cluster --skip-gateway (add
+// --workloads text for the Text-port rows without the idle one).
 //
 // Layout: lib/ (config and flags, child processes, tools, sessions, medians), peers.ts (the variants),
-// workloads/ (idle, broadcast, unicast, events), table.ts (metrics, ratios, targets), report.ts (JSON and Markdown).
+// workloads/ (idle, broadcast, unicast, events, compat), table.ts (metrics, ratios, targets), report.ts (JSON and Markdown).
 // Every loop is bounded by a count and a timeout; all traffic stays on 127.0.0.x; child processes are stopped by PID.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
@@ -25,8 +30,9 @@ import { openClients, setLoadClient, startServer } from './lib/session.ts';
 import { buildLoadClient, findBun } from './lib/tools.ts';
 import { runs, variants, type Variant } from './peers.ts';
 import { writeReport } from './report.ts';
-import { buildTable, buildTargets, TABLE_NOTES, type VariantResult } from './table.ts';
+import { buildCompatTargets, buildTable, buildTargets, TABLE_NOTES, type VariantResult } from './table.ts';
 import { broadcastAt } from './workloads/broadcast.ts';
+import { compatAt } from './workloads/compat.ts';
 import { eventsAt } from './workloads/events.ts';
 import { idle } from './workloads/idle.ts';
 import { unicastAt } from './workloads/unicast.ts';
@@ -53,6 +59,10 @@ async function runVariant(v: Variant): Promise<VariantResult> {
       try {
         if (Number(connected.ok) < n) log(`  only ${String(connected.ok)}/${n} connected`);
         if (runs(v, 'broadcast')) res.broadcast[String(n)] = await broadcastAt(v, s.srv, cli, n, Number(connected.ok));
+        if (runs(v, 'text')) {
+          log(`${v.name}: Workerman Text port (one line in flight: broadcast${n === CFG.ns[0] ? '; pipelined: pushes to one uid each' : ''})`);
+          (res.compat ??= {})[String(n)] = await compatAt(s, cli, n, connected);
+        }
         if (n === CFG.unicastN) {
           const u = await unicastAt(v, s, cli, n);
           if (u) res.unicast = u;
@@ -102,9 +112,11 @@ async function mainTable(): Promise<boolean> {
   }
   const table = buildTable(results);
   const targets = buildTargets(results);
+  const compatTargets = buildCompatTargets(results);
   console.table(table);
   for (const note of TABLE_NOTES) console.log(note);
   console.table(targets);
+  if (compatTargets.length > 0) console.table(compatTargets);
   const benchSeconds = (Date.now() - started) / 1000;
   const machine = {
     cpus: cpus().length,
@@ -116,7 +128,17 @@ async function mainTable(): Promise<boolean> {
   const data = { quick, runs: RUNS, config: CFG, machine, bun: bun.note, seconds: benchSeconds, variants: results };
   writeReport(quick ? 'bench-quick' : 'bench', data, table, {
     notes: [...TABLE_NOTES, `Bench ${benchSeconds.toFixed(0)} s (without the store and cluster suites).`],
-    sections: [{ title: `Against the targets in issue 7${quick ? ' (quick run: smaller N and one paced level, indicative only)' : ''}`, table: targets }],
+    sections: [
+      { title: `Against the targets in issue 7${quick ? ' (quick run: smaller N and one paced level, indicative only)' : ''}`, table: targets },
+      ...(compatTargets.length > 0
+        ? [
+            {
+              title: `Workerman profile against Workerman 4.2.1 + pecl event (issue 15)${quick ? ' (quick run: smaller N, indicative only)' : ''}`,
+              table: compatTargets,
+            },
+          ]
+        : []),
+    ],
   });
   return !results.some((r) => r.error);
 }

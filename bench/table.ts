@@ -1,7 +1,10 @@
 // The comparison table: one row per metric, one column per variant, then ratios (Herald / peer). And the issue-7
-// targets (and issue 14's for the Pusher protocol), each with the figure and ratio this run measured.
+// targets (and issue 14's for the Pusher protocol), each with the figure and ratio this run measured; and issue
+// 15's for the Workerman profile (herald-compat), next to Workerman 4.2.1's figures.
 import { CFG, RUNS } from './lib/config.ts';
 import type { BroadcastResult, PacedResult } from './workloads/broadcast.ts';
+import type { Repeated } from './lib/median.ts';
+import { PUSH_WINDOW, WORKERMAN, workermanRef, type CompatAtN, type TextRun } from './workloads/compat.ts';
 import type { EventsResult } from './workloads/events.ts';
 import type { IdleResult } from './workloads/idle.ts';
 import type { UnicastResults } from './workloads/unicast.ts';
@@ -13,6 +16,8 @@ export interface VariantResult {
   unicast?: UnicastResults;
   /** herald-pusher: HTTP `events` triggers and native publishes on the same server. */
   events?: EventsResult;
+  /** herald-compat: the Workerman Text-port rows, by N. */
+  compat?: Record<string, CompatAtN>;
   error?: string;
 }
 
@@ -35,7 +40,12 @@ interface Metric {
   better: 'higher' | 'lower';
   get: (r: VariantResult) => number | undefined;
   fmt: (x: number | undefined) => string;
+  /** Workerman 4.2.1's figure for this row (issue 15), when it was measured at this row's N. */
+  ref?: number;
 }
+
+/** The Workerman reference at exactly `n` (main table rows: no reference at another N). */
+const refAt = (table: Record<number, number>, n: number): number | undefined => table[n];
 
 /** The paced level reported as "at 50k deliveries/s" (the first level at or above 50k). */
 export const rate50 = (): number => CFG.rates.find((x) => x >= 50_000) ?? CFG.rates[0]!;
@@ -95,7 +105,38 @@ function metrics(): Metric[] {
       fmt: times,
     });
   }
-  m.push({ label: `idle memory at ${CFG.idleN} connections: KB/connection (RSS)¹`, better: 'lower', get: (r) => r.idle?.kbPerConnection, fmt: ms });
+  // Issue 15: the Workerman profile's uid websocket (1234) and Text port (5678), herald-compat only.
+  const wm = 'Workerman profile (1234 + Text port 5678)';
+  for (const n of CFG.ns) {
+    const c = (r: VariantResult) => r.compat?.[String(n)];
+    const b = `${wm}: broadcast N=${n}, one Text line in flight`;
+    m.push({ label: `${b}: deliveries/s`, better: 'higher', get: (r) => c(r)?.broadcast.perSec, fmt: k, ref: refAt(WORKERMAN.broadcastPerSec, n) });
+    m.push({ label: `${b}: p50 ms`, better: 'lower', get: (r) => c(r)?.broadcast.p50ms, fmt: ms });
+    m.push({ label: `${b}: p99 ms`, better: 'lower', get: (r) => c(r)?.broadcast.p99ms, fmt: ms, ref: refAt(WORKERMAN.broadcastP99ms, n) });
+    m.push({ label: `${b}: server µs CPU/delivery`, better: 'lower', get: (r) => c(r)?.broadcast.serverUs, fmt: ms });
+    m.push({
+      label: `${wm}: time to connect N=${n} pages (uid first frame), 256 in flight: s`,
+      better: 'lower',
+      get: (r) => c(r)?.connectSeconds,
+      fmt: (x) => (x === undefined ? '–' : x.toFixed(3)),
+      ref: refAt(WORKERMAN.connectSeconds, n),
+    });
+  }
+  const n0 = CFG.ns[0]!;
+  const pushes = (r: VariantResult) => r.compat?.[String(n0)]?.pushes;
+  const p = `${wm}: pipelined pushes (${PUSH_WINDOW} lines in flight) to one of ${n0} uids`;
+  m.push({ label: `${p}: pushes/s`, better: 'higher', get: (r) => pushes(r)?.perSec, fmt: k, ref: refAt(WORKERMAN.pushesPerSec, n0) });
+  m.push({ label: `${p}: server µs CPU/push`, better: 'lower', get: (r) => pushes(r)?.serverUs, fmt: ms });
+  m.push({ label: `${p}: line -> page p99 ms`, better: 'lower', get: (r) => pushes(r)?.p99ms, fmt: ms });
+  m.push({ label: `${p}: Text-port client CPU %`, better: 'lower', get: (r) => (pushes(r) ? pushes(r)!.textClientCpu * 100 : undefined), fmt: ms });
+  m.push({ label: `${p}: pages' client CPU %`, better: 'lower', get: (r) => (pushes(r) ? pushes(r)!.pagesClientCpu * 100 : undefined), fmt: ms });
+  m.push({
+    label: `idle memory at ${CFG.idleN} connections: KB/connection (RSS)¹`,
+    better: 'lower',
+    get: (r) => r.idle?.kbPerConnection,
+    fmt: ms,
+    ref: refAt(WORKERMAN.idleKb, CFG.idleN),
+  });
   m.push({ label: `idle server RSS at ${CFG.idleN} connections: MB¹`, better: 'lower', get: (r) => r.idle?.idleMB, fmt: ms });
   m.push({ label: `connection rate (${CFG.idleN} connections, 256 in flight): conn/s¹`, better: 'higher', get: (r) => r.idle?.connectionsPerSec, fmt: k });
   return m;
@@ -121,13 +162,19 @@ function ratioPairs(results: VariantResult[]): [string, string][] {
   return pairs;
 }
 
+/** Column of Workerman 4.2.1's reference figures (issue 15), and herald-compat's ratio to them. */
+export const WORKERMAN_COLUMN = 'workerman 4.2.1 (ref)';
+
 export function buildTable(results: VariantResult[]): Record<string, string>[] {
   const byName = new Map(results.map((r) => [r.name, r]));
   const pairs = ratioPairs(results);
+  const compat = byName.get('herald-compat');
   return metrics().map((m) => {
     const row: Record<string, string> = { metric: `${m.label} (${m.better === 'higher' ? '↑' : '↓'})` };
     for (const r of results) row[r.name] = m.fmt(m.get(r));
+    if (compat) row[WORKERMAN_COLUMN] = m.fmt(m.ref);
     for (const [a, b] of pairs) row[`${a}/${b}`] = ratio(m.get(byName.get(a)!), m.get(byName.get(b)!));
+    if (compat) row['herald-compat/workerman'] = ratio(m.get(compat), m.ref);
     return row;
   });
 }
@@ -136,6 +183,7 @@ export const TABLE_NOTES = [
   `Timed figures (bursts, paced levels, unicast) are medians of ${RUNS} runs on the same connections; the JSON keeps each run under \`runs\`.`,
   '¹ Measured once per variant: connection setup (connection rate) and idle memory.',
   "A ratio is the first variant's figure divided by the second's. herald-eio3 is Herald's Workerman-profile Socket.IO listener with socket.io-client 2.x clients (Engine.IO v3).",
+  `herald-compat is Herald as \`herald start --profile workerman\` on its default SQLite store: pages on the uid websocket (1234; the first frame is the uid u<i>), a backend stand-in (wsload text mode, one TCP connection) writing JSON lines to the Text port (5678): \`{"broadcast":true,...}\` one line in flight (the next written when \`ok\` comes back), and \`{"uid":"u<k>",...}\` pushes ${PUSH_WINDOW} lines in flight. The ${WORKERMAN_COLUMN} column holds Workerman 4.2.1 + pecl event's figures from issue 15 (same machine kind, not measured in this run), where measured at the row's N.`,
   'herald-pusher is Herald with a Pusher app: pusher-js protocol clients on /app/<key>, each subscribed to the public channel `news`, which the driver publishes to (event `tick`); herald broadcasts to all its native clients. Its HTTP rows send one pre-signed `events` call (and one native publish, on the same server) over and over, to one subscriber.',
 ];
 
@@ -197,6 +245,63 @@ export function buildTargets(results: VariantResult[]): Record<string, string>[]
     `Pusher idle memory at ${CFG.idleN} connections: <= native + 0.5 KB/connection`,
     `${ms(pk)} vs ${ms(hk)} KB (${extra === undefined ? '–' : `${extra >= 0 ? '+' : ''}${extra.toFixed(2)} KB`})`,
     extra === undefined ? undefined : extra <= 0.5,
+  );
+  return rows;
+}
+
+/**
+ * Issue 15: herald-compat against Workerman 4.2.1's figures. Rows at another N than the reference (--quick) are
+ * compared with the nearest reference (scaled by N for the connection time) and say so.
+ */
+export function buildCompatTargets(results: VariantResult[]): Record<string, string>[] {
+  const c = results.find((r) => r.name === 'herald-compat');
+  if (c === undefined) return [];
+  const rows: Record<string, string>[] = [];
+  const add = (target: string, measured: string, ok: boolean | undefined) =>
+    rows.push({ target, measured, status: ok === undefined ? '–' : ok ? 'met' : 'missed' });
+  const at = (ref: { n: number }, n: number) => (ref.n === n ? '' : ` at N=${ref.n}`);
+  // A row whose lines were not all answered `ok` and delivered (to every page) in every run cannot meet its target.
+  const intact = (x: Repeated<TextRun>): boolean => x.runs.every((r) => r.ok === r.lines && r.delivered === r.expected);
+  const n0 = CFG.ns[0]!;
+  const pu = c.compat?.[String(n0)]?.pushes;
+  const pRef = workermanRef(WORKERMAN.pushesPerSec, n0);
+  add(
+    `pipelined Text-port pushes to one of ${n0} uids: >= 1.0x Workerman (${k(pRef.value)}/s${at(pRef, n0)})`,
+    pu
+      ? `${k(pu.perSec)} pushes/s: ${ratio(pu.perSec, pRef.value)} (Herald ${ms(pu.serverUs)} µs CPU/push, Text client ${ms(pu.textClientCpu * 100)}% CPU; ${pu.delivered} of ${pu.lines} delivered)`
+      : '–',
+    pu === undefined ? undefined : pu.perSec >= pRef.value && intact(pu),
+  );
+  for (const n of CFG.ns) {
+    const b = c.compat?.[String(n)]?.broadcast;
+    const [rate, p99] = [workermanRef(WORKERMAN.broadcastPerSec, n), workermanRef(WORKERMAN.broadcastP99ms, n)];
+    const cpu = b ? ` (Herald ${ms(b.serverUs)} µs CPU/delivery)` : '';
+    add(
+      `broadcast N=${n} one at a time: >= 1.0x Workerman (${k(rate.value)} deliveries/s${at(rate, n)})`,
+      b ? `${k(b.perSec)}: ${ratio(b.perSec, rate.value)}${cpu}` : '–',
+      b === undefined ? undefined : b.perSec >= rate.value && intact(b),
+    );
+    add(
+      `broadcast N=${n} one at a time, p99: <= 1.0x Workerman (${ms(p99.value)} ms${at(p99, n)})`,
+      b ? `${ms(b.p99ms)} ms: ${ratio(b.p99ms, p99.value)}` : '–',
+      b === undefined ? undefined : b.p99ms <= p99.value,
+    );
+  }
+  const kb = c.idle?.kbPerConnection;
+  const kRef = workermanRef(WORKERMAN.idleKb, CFG.idleN);
+  add(
+    `idle memory on 1234 at ${CFG.idleN} connections: <= 1.0x Workerman (${kRef.value} KB/connection${at(kRef, CFG.idleN)})`,
+    kb === undefined ? '–' : `${ms(kb)} KB: ${ratio(kb, kRef.value)}`,
+    kb === undefined ? undefined : kb <= kRef.value,
+  );
+  const nBig = CFG.ns.at(-1)!;
+  const secs = c.compat?.[String(nBig)]?.connectSeconds;
+  const sRef = workermanRef(WORKERMAN.connectSeconds, nBig);
+  const scaled = (sRef.value * nBig) / sRef.n;
+  add(
+    `time to connect ${nBig} pages on 1234, 256 in flight: <= 1.0x Workerman (${sRef.value} s for ${sRef.n}${sRef.n === nBig ? '' : `, i.e. ${scaled.toFixed(3)} s for ${nBig}`})`,
+    secs === undefined ? '–' : `${secs.toFixed(3)} s: ${ratio(secs, scaled)}`,
+    secs === undefined ? undefined : secs <= scaled,
   );
   return rows;
 }

@@ -17,6 +17,8 @@ export const FLAGS = {
   skipGateway: argv.includes('--skip-gateway'),
   /** Leave out the herald-pusher variant (the Pusher protocol rows and targets). */
   skipPusher: argv.includes('--skip-pusher'),
+  /** Leave out the herald-compat variant (Workerman profile: uid websocket and Text port rows, Workerman references). */
+  skipCompat: argv.includes('--skip-compat'),
   /** Skip the variants x workloads table (run only the suites that follow it). */
   skipMain: argv.includes('--skip-main'),
   noBunInstall: argv.includes('--no-bun-install'),

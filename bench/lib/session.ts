@@ -36,6 +36,10 @@ export interface Server {
   linePort: number;
   /** Where the clients connect (the HTTP port, or the variant's own client listener). */
   clientPort: number;
+  /** herald-compat: the Workerman Text push port (5678 in the profile). */
+  textPort?: number;
+  /** The store the server reports it runs on (Herald only). */
+  store?: string;
 }
 
 export async function startServer(v: Variant): Promise<Server> {
@@ -51,7 +55,14 @@ export async function startServer(v: Variant): Promise<Server> {
     if (b - a < best.rtt) best = { rtt: b - a, offset: Math.round((a + b) / 2 - Number(m.us)) };
   }
   await srv.ask(`offset ${best.offset}`, 'offset');
-  return { srv, port: ports.http, linePort: ports.line, clientPort: Number(ready.clientPort ?? ports.http) };
+  return {
+    srv,
+    port: ports.http,
+    linePort: ports.line,
+    clientPort: Number(ready.clientPort ?? ports.http),
+    ...(ready.textPort === undefined ? {} : { textPort: Number(ready.textPort) }),
+    ...(typeof ready.store === 'string' ? { store: ready.store } : {}),
+  };
 }
 
 /** Opens n connections (256 handshakes in flight) and waits until all are up (or failed). */

@@ -11,6 +11,17 @@
 //                                                   channel `news`; count the connection once
 //                                                   `pusher_internal:subscription_succeeded` comes; answer
 //                                                   `pusher:ping`; deliveries carry `\"t\":` in their data string
+//   wsload uid HOST PORT PATHFILE N [CONCURRENCY]    Workerman-style clients (Herald's compat port 1234): right
+//                                                   after the upgrade, send the uid `u<i>` as the first text frame;
+//                                                   counted as connected then (the server answers nothing)
+//   wsload text HOST PORT COUNT WINDOW USERS TIMEOUT_MS
+//                                                   a Workerman Text-protocol backend (port 5678): COUNT JSON lines
+//                                                   on one connection, at most WINDOW unanswered, each answered
+//                                                   `ok\n` / `fail\n` in order; line k is
+//                                                   {"uid":"u<k % USERS>","t":<now>,...}, or with USERS 0
+//                                                   {"broadcast":true,"t":<now>,...}; prints one line: lines, ok,
+//                                                   fail, other, first_us, seconds, rate, p50/p99 ms (line->answer),
+//                                                   cpu_s
 //   wsload http HOST PORT CONNS COUNT USERS KEY TIMEOUT_MS
 //                                                   closed-loop keep-alive POST /api/publish, one user each
 //   wsload req HOST PORT CONNS COUNT REQFILE TIMEOUT_MS
@@ -101,7 +112,7 @@ typedef struct {
   int inflight;
 } conn_t;
 
-static int mode_eio, mode_pusher, ep; /* mode_eio: 0 (ws), 3 or 4 (Engine.IO version) */
+static int mode_eio, mode_pusher, mode_uid, ep; /* mode_eio: 0 (ws), 3 or 4 (Engine.IO version) */
 static uint64_t refused_n; /* eio3 logins answered {ok:false}; pusher:error frames */
 static conn_t *conns;
 static int nconn, connected_n, failed_n, in_progress;
@@ -308,6 +319,11 @@ static void on_readable(conn_t *c, uint64_t now) {
       off = (size_t)(e - p) + 4;
       if (mode_eio == 3 || mode_pusher) c->st = ST_LOGIN;
       else { c->st = ST_OPEN; connected_n++; in_progress--; }
+      if (mode_uid) {
+        char uid[32];
+        snprintf(uid, sizeof uid, "u%d", c->idx);
+        send_text(c->fd, uid);
+      }
     }
     off += parse_frames(c, p + off, n - off, now);
     if (c->st == ST_DEAD) return;
@@ -583,10 +599,73 @@ static int run_http(int argc, char **argv) {
   return 0;
 }
 
+/* ---- Workerman Text-protocol backend: pipelined JSON lines on one connection ---- */
+static int run_text(int argc, char **argv) {
+  if (argc < 8) return 2;
+  uint64_t count = strtoull(argv[4], NULL, 10);
+  uint64_t window = strtoull(argv[5], NULL, 10);
+  int nusers = atoi(argv[6]);
+  uint64_t timeout_ms = strtoull(argv[7], NULL, 10);
+  if (window < 1) window = 1;
+  int fd = open_conn(0);
+  struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+  int err = 0;
+  socklen_t el = sizeof err;
+  if (fd < 0 || poll(&pfd, 1, 5000) != 1 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0 || err) {
+    fprintf(stderr, "connect failed\n");
+    return 1;
+  }
+  uint64_t *sent_at = calloc(window, sizeof *sent_at); /* send times of the unanswered lines, a ring in line order */
+  char *out = malloc(window * 160);
+  uint64_t sent = 0, answered = 0, ok = 0, fail = 0, other = 0;
+  int line_start = 1;
+  char first = 0;
+  uint64_t t0 = now_us(), deadline = t0 + timeout_ms * 1000ull;
+  pfd.events = POLLIN;
+  while (answered < count && now_us() < deadline) {
+    size_t n = 0;
+    uint64_t t = now_us();
+    for (; sent < count && sent - answered < window; sent++) {
+      if (nusers > 0)
+        n += (size_t)sprintf(out + n, "{\"uid\":\"u%llu\",\"t\":%llu,\"content\":\"a typical small message\"}\n",
+                             (unsigned long long)(sent % (uint64_t)nusers), (unsigned long long)t);
+      else n += (size_t)sprintf(out + n, "{\"broadcast\":true,\"t\":%llu,\"content\":\"a typical small message\"}\n", (unsigned long long)t);
+      sent_at[sent % window] = t;
+    }
+    if (n > 0) write_all(fd, out, n);
+    if (poll(&pfd, 1, 100) <= 0) continue;
+    ssize_t r = read(fd, rbuf, sizeof rbuf);
+    if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) break;
+    uint64_t now = now_us();
+    for (ssize_t i = 0; i < r; i++) {
+      char ch = (char)rbuf[i];
+      if (line_start) { first = ch; line_start = 0; }
+      if (ch != '\n') continue;
+      line_start = 1;
+      if (first == 'o') ok++;
+      else if (first == 'f') fail++;
+      else other++;
+      record(now - sent_at[answered % window]);
+      answered++;
+    }
+  }
+  double secs = (double)(now_us() - t0) / 1e6;
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  double cpu = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+  printf("{\"event\":\"text\",\"lines\":%llu,\"answered\":%llu,\"ok\":%llu,\"fail\":%llu,\"other\":%llu,\"first_us\":%llu,\"seconds\":%.4f,"
+         "\"rate\":%.1f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,\"cpu_s\":%.3f}\n",
+         (unsigned long long)sent, (unsigned long long)answered, (unsigned long long)ok, (unsigned long long)fail, (unsigned long long)other,
+         (unsigned long long)t0, secs, (double)answered / secs, pct(0.5), pct(0.99), (double)lat_max / 1000.0, cpu);
+  fflush(stdout);
+  close(fd);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
-    fprintf(stderr, "usage: wsload ws|eio4|eio3|pusher HOST PORT PATHFILE N [CONC] | wsload http HOST PORT CONNS COUNT USERS KEY TIMEOUT_MS"
-                    " | wsload req HOST PORT CONNS COUNT REQFILE TIMEOUT_MS\n");
+    fprintf(stderr, "usage: wsload ws|eio4|eio3|pusher|uid HOST PORT PATHFILE N [CONC] | wsload http HOST PORT CONNS COUNT USERS KEY TIMEOUT_MS"
+                    " | wsload req HOST PORT CONNS COUNT REQFILE TIMEOUT_MS | wsload text HOST PORT COUNT WINDOW USERS TIMEOUT_MS\n");
     return 2;
   }
   raise_nofile();
@@ -602,7 +681,9 @@ int main(int argc, char **argv) {
   if (strcmp(argv[1], "eio4") == 0) { mode_eio = 4; return run_ws(argc, argv); }
   if (strcmp(argv[1], "eio3") == 0) { mode_eio = 3; return run_ws(argc, argv); }
   if (strcmp(argv[1], "pusher") == 0) { mode_pusher = 1; return run_ws(argc, argv); }
+  if (strcmp(argv[1], "uid") == 0) { mode_uid = 1; return run_ws(argc, argv); }
   if (strcmp(argv[1], "http") == 0) return run_http(argc, argv);
+  if (strcmp(argv[1], "text") == 0) return run_text(argc, argv);
   if (strcmp(argv[1], "req") == 0 && argc > 6) {
     FILE *f = fopen(argv[6], "rb");
     if (!f) { perror("reqfile"); return 2; }

@@ -72,7 +72,7 @@ export async function burst(srv: Proc, cli: Proc, n: number, messages: number, p
 }
 
 /** Waits until the client stops receiving (what a saturated run left queued). */
-async function drain(cli: Proc): Promise<void> {
+export async function drain(cli: Proc): Promise<void> {
   let last = -1;
   for (let i = 0; i < 40; i++) {
     const r = await cli.ask('report', 'report');

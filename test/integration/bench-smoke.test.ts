@@ -1,7 +1,8 @@
 // Smoke test for the side-by-side benchmark: `npm run bench -- --quick` runs end to end (C load client compiled with
-// gcc, Herald, its compat Socket.IO listener, its Pusher endpoint and its peers on every workload they have, each
-// timed run 3 times) and writes its JSON and Markdown reports, the gateway suite's (webhook and worker round trips,
-// sendToUid pushes, 50 clients) included. Not a performance assertion.
+// gcc, Herald, its compat Socket.IO listener, its Pusher endpoint, its Workerman profile (uid websocket and Text
+// port) and its peers on every workload they have, each timed run 3 times) and writes its JSON and Markdown
+// reports, the gateway suite's (webhook and worker round trips, sendToUid pushes, 50 clients) included. Not a
+// performance assertion.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
@@ -17,6 +18,13 @@ interface Timed {
   bad?: number;
   runs?: unknown[];
 }
+interface TextRun {
+  lines: number;
+  ok: number;
+  fail: number;
+  delivered: number;
+  expected: number;
+}
 interface VariantReport {
   name: string;
   error?: string;
@@ -24,6 +32,7 @@ interface VariantReport {
   broadcast: Record<string, { single: Timed; burst10: Timed; paced: Timed[] }>;
   unicast?: Record<string, Timed>;
   events?: Record<string, Timed>;
+  compat?: Record<string, { n: number; connected: number; connectSeconds: number; broadcast: { runs: TextRun[] }; pushes?: { runs: TextRun[] } }>;
 }
 
 it('npm run bench -- --quick runs and writes bench/results/bench-quick.json', { skip: hasGcc ? false : 'gcc is not installed', timeout: 310_000 }, () => {
@@ -46,7 +55,7 @@ it('npm run bench -- --quick runs and writes bench/results/bench-quick.json', { 
   const variants = report.data.variants as VariantReport[];
   assert.deepEqual(
     variants.map((v) => v.name).filter((n) => n !== 'bun'),
-    ['herald', 'herald-nodehttp', 'herald-eio3', 'herald-pusher', 'ws', 'socket.io', 'raw'],
+    ['herald', 'herald-nodehttp', 'herald-eio3', 'herald-pusher', 'herald-compat', 'ws', 'socket.io', 'raw'],
   );
   for (const v of variants) {
     assert.equal(v.error, undefined, `${v.name}: ${v.error}`);
@@ -55,6 +64,12 @@ it('npm run bench -- --quick runs and writes bench/results/bench-quick.json', { 
       assert.deepEqual(v.broadcast, {});
       assert.ok(v.unicast?.http1 && v.unicast.http8 && v.unicast.batch, `${v.name}: unicast and batch`);
       assert.equal(v.unicast.http1.runs?.length, runs, `${v.name}: HTTP unicast repeated`);
+      continue;
+    }
+    if (v.name === 'herald-compat') {
+      // The Workerman profile: its own Text-port rows (below) and the idle workload, no driver broadcasts.
+      assert.deepEqual(v.broadcast, {});
+      assert.ok(v.idle, `${v.name}: idle memory`);
       continue;
     }
     const b = Object.values(v.broadcast)[0]!;
@@ -86,8 +101,35 @@ it('npm run bench -- --quick runs and writes bench/results/bench-quick.json', { 
       assert.equal(r.delivered, r.requests, `herald-pusher: events.${key}: every trigger delivered`);
     }
   }
+  // The Workerman profile (issue 15): every Text-port line answered `ok` and delivered, to every page for a broadcast.
+  const compat = variants.find((v) => v.name === 'herald-compat')!;
+  const byN = Object.values(compat.compat ?? {});
+  assert.equal(byN.length, 1, 'herald-compat: one N in --quick');
+  for (const c of byN) {
+    assert.equal(c.connected, c.n, 'herald-compat: every page connected');
+    assert.ok(c.connectSeconds > 0, 'herald-compat: connection time');
+    for (const [what, x] of [
+      ['broadcast', c.broadcast],
+      ['pushes', c.pushes],
+    ] as const) {
+      assert.ok(x, `herald-compat: ${what} at N=${c.n}`);
+      assert.equal(x.runs.length, runs, `herald-compat: ${what} repeated`);
+      for (const r of x.runs) {
+        assert.ok(r.lines > 0 && r.ok === r.lines && r.fail === 0, `herald-compat: ${what}: ${r.ok} of ${r.lines} lines answered ok`);
+        assert.equal(r.expected, what === 'pushes' ? r.lines : r.lines * c.n, `herald-compat: ${what}: expected deliveries`);
+        assert.equal(r.delivered, r.expected, `herald-compat: ${what}: every line delivered`);
+      }
+    }
+  }
   const md = readFileSync(join(ROOT, 'bench', 'results', 'bench-quick.md'), 'utf8');
-  assert.match(md, /\| metric \| herald \| herald-nodehttp \| herald-eio3 \| herald-pusher \| ws \| socket\.io \| raw \|/);
+  assert.match(
+    md,
+    /\| metric \| herald \| herald-nodehttp \| herald-eio3 \| herald-pusher \| herald-compat \| ws \| socket\.io \| raw \|( bun \|)? workerman 4\.2\.1 \(ref\) \|/,
+  );
+  assert.match(md, /herald-compat\/workerman/);
+  assert.match(md, /## Workerman profile against Workerman 4\.2\.1 \+ pecl event \(issue 15\)/);
+  assert.match(md, /pipelined Text-port pushes to one of \d+ uids: >= 1\.0x Workerman \([^|]+\) \| [^|]+ \| (met|missed) \|/);
+  assert.match(md, /broadcast N=\d+ one at a time: >= 1\.0x Workerman \([^|]+\) \| [^|]+ \| (met|missed) \|/);
   assert.match(md, /herald\/raw/);
   assert.match(md, /herald-pusher\/herald/);
   assert.match(md, /Pusher HTTP events \/ native publish, 8 keep-alive conns/);

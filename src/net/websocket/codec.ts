@@ -32,43 +32,58 @@ export function isValidCloseCode(code: number): boolean {
 }
 
 /**
+ * Frames per message that `ws`'s server allows (1008 past it), and every FrameParser's default: a limit is what
+ * stops endless empty continuation frames, which carry no payload bytes for maxPayload to count.
+ */
+export const WS_MAX_FRAGMENTS = 16 * 1024;
+
+/**
  * Incremental parser of client-to-server frames. Subclasses receive complete messages and control frames through
  * the `on*` methods; feed it with `parse(chunk)` in whatever pieces the socket delivers.
  *
  * Enforced: client frames are masked; RSV bits are zero; opcodes are known; control frames are final and at most
  * 125 bytes; continuation frames follow an unfinished message and no new message starts before it ends; a
  * message (all its fragments) is at most `maxPayload` bytes, checked from the header, before its payload is
- * buffered (1009); when `maxFragments` is set, a message has at most that many frames (1008); text messages are
+ * buffered (1009); a message has at most `maxFragments` frames, empty ones included (1008); text messages are
  * valid UTF-8 (1007); a close frame's code is valid and its reason UTF-8. After a close frame or an error nothing
  * more is parsed.
+ *
+ * Memory held between chunks, per connection, whatever the peer sends: at most two buffers of the parser's own,
+ * the unfinished message's (at most maxPayload bytes) and the partial frame's (at most 14 + max(125, maxPayload
+ * - the message's bytes so far)), so under 2 * maxPayload + 140 bytes in all; no views of socket chunks, and
+ * nothing per fragment. Pings are handed over as they come (socket.ts answers them within a write backlog).
  */
-/**
- * Frames per message that `ws` allows (1008 past it); a limit is what stops endless empty continuation frames,
- * which cost memory and no payload bytes.
- */
-export const WS_MAX_FRAGMENTS = 16 * 1024;
-
 export abstract class FrameParser {
-  /** Received bytes not parsed yet (an incomplete frame): one Buffer, or several until `need` bytes are in. */
-  private rest: Buffer | Buffer[] | null = null;
+  /**
+   * The start of a frame that has not fully arrived: `restBytes` bytes in a buffer of the parser's own (never a
+   * view of a socket chunk, which would keep the whole chunk alive). Its capacity is at most twice what arrived
+   * and never more than the frame's size, so a header claiming a large payload costs nothing until the payload
+   * comes, and a frame trickling in one byte per chunk costs its bytes, not one Buffer per chunk.
+   */
+  private rest: Buffer | null = null;
   private restBytes = 0;
   /** How many bytes `rest` must hold before parsing can progress. */
   private need = 0;
-  /** The unfinished fragmented message: its opcode, payloads so far and their total size. */
-  private fragments: Buffer[] | null = null;
+  /**
+   * The unfinished fragmented message: its opcode (0: none), its frames so far, and its payload copied into a
+   * buffer of the parser's own (grown like `rest`, never past maxPayload), so that neither fragments nor empty
+   * fragments keep socket chunks alive, and memory does not grow with the number of fragments.
+   */
   private fragOpcode = 0;
+  private fragCount = 0;
   private fragBytes = 0;
+  private fragData: Buffer | null = null;
   /** Set after a close frame or a protocol error. */
   private stopped = false;
 
   /** Largest message accepted, in bytes (a getter, so it need not be stored per connection). */
   protected abstract get maxPayload(): number;
   /**
-   * Most frames one message may span (0: no limit, the default). Without a limit, empty continuation frames
-   * grow a message's fragment list while its size stays 0, so `maxPayload` never stops them.
+   * Most frames one message may span; 0: no limit. Empty continuation frames add no bytes, so only this stops
+   * a message made of them (their memory is bounded anyway: they add nothing to the parser's buffers).
    */
   protected get maxFragments(): number {
-    return 0;
+    return WS_MAX_FRAGMENTS;
   }
   /** A complete text (valid UTF-8) or binary message. `data` may share memory with the socket's chunk. */
   protected abstract onMessage(data: Buffer, binary: boolean): void;
@@ -83,35 +98,58 @@ export abstract class FrameParser {
     return !this.stopped;
   }
 
+  /**
+   * What the parser holds between chunks: its buffers (each its own allocation) and the frames of the unfinished
+   * message. For tests, which assert the per-connection bound: at most 2 buffers, the partial frame's of at most
+   * 14 + max(125, maxPayload - message bytes so far) bytes and the message's of at most maxPayload bytes.
+   */
+  protected get parserHeld(): { buffers: Buffer[]; fragments: number } {
+    return { buffers: [this.rest, this.fragData].filter((b) => b !== null), fragments: this.fragCount };
+  }
+
   /** Feeds bytes received from the socket. The chunk is the parser's from now on: payloads are unmasked in place. */
   protected parse(chunk: Buffer): void {
     if (this.stopped || chunk.length === 0) return;
-    let buf = chunk;
-    if (this.rest !== null) {
-      if (Array.isArray(this.rest)) this.rest.push(chunk);
-      else this.rest = [this.rest, chunk];
-      this.restBytes += chunk.length;
-      // Joining only once enough is in keeps a large frame arriving in many chunks linear, not quadratic.
-      if (this.restBytes < this.need) return;
-      buf = Buffer.concat(this.rest, this.restBytes);
-      this.rest = null;
-      this.restBytes = 0;
-    }
     let off = 0;
-    while (off < buf.length && !this.stopped) {
-      const used = this.frame(buf, off);
+    // First complete the frame begun in earlier chunks: take in only its bytes, as far as its header tells so far.
+    while (this.rest !== null) {
+      const take = Math.min(chunk.length - off, this.need - this.restBytes);
+      this.holdPartial(chunk, off, take);
+      off += take;
+      if (this.restBytes < this.need) return;
+      const pending = this.rest;
+      if (this.frame(pending, 0) === pending.length) {
+        this.rest = null;
+        this.restBytes = 0;
+      }
+      if (this.stopped) return;
+    }
+    while (off < chunk.length && !this.stopped) {
+      const used = this.frame(chunk, off);
       if (used === 0) break;
       off += used;
     }
-    if (this.stopped || off === buf.length) return;
-    // Copy the incomplete tail so it does not keep the whole chunk alive (nor a pool slab) while we wait.
-    const tail = Buffer.allocUnsafeSlow(buf.length - off);
-    buf.copy(tail, 0, off);
-    this.rest = tail;
-    this.restBytes = tail.length;
+    if (!this.stopped && off < chunk.length) this.holdPartial(chunk, off, chunk.length - off);
   }
 
-  /** Parses the frame at `off`: returns the bytes it used, or 0 when it is incomplete (or an error stopped us). */
+  /** Appends `n` bytes of `src` from `from` to the partial frame, growing its buffer within `need`. */
+  private holdPartial(src: Buffer, from: number, n: number): void {
+    const have = this.restBytes;
+    let rest = this.rest;
+    if (rest === null || have + n > rest.length) {
+      const grown = Buffer.allocUnsafeSlow(Math.min(this.need, Math.max(2 * (have + n), 64)));
+      if (rest !== null) rest.copy(grown, 0, 0, have);
+      rest = this.rest = grown;
+    }
+    src.copy(rest, have, from, from + n);
+    this.restBytes = have + n;
+  }
+
+  /**
+   * Parses the frame at `off`: returns the bytes it used, or 0 when it is incomplete (or an error stopped us).
+   * Each check is made as soon as the bytes it needs are in, as `ws` does: a peer is refused at the first byte
+   * that proves it wrong, and no more of its frame is waited for.
+   */
   private frame(buf: Buffer, off: number): number {
     const avail = buf.length - off;
     if (avail < 2) return this.wait(2);
@@ -126,26 +164,29 @@ export abstract class FrameParser {
       if (opcode > OP_PONG) return this.fail(CLOSE_PROTOCOL_ERROR, `unknown opcode ${opcode}`);
       if (!fin) return this.fail(CLOSE_PROTOCOL_ERROR, 'fragmented control frame');
       if (len7 > 125) return this.fail(CLOSE_PROTOCOL_ERROR, 'control frame over 125 bytes');
+      if (len7 === 1 && opcode === OP_CLOSE) return this.fail(CLOSE_PROTOCOL_ERROR, 'close frame with a 1-byte payload');
     } else if (opcode === OP_CONTINUATION) {
-      if (this.fragments === null) return this.fail(CLOSE_PROTOCOL_ERROR, 'continuation frame without a message to continue');
+      if (this.fragOpcode === 0) return this.fail(CLOSE_PROTOCOL_ERROR, 'continuation frame without a message to continue');
     } else if (opcode === OP_TEXT || opcode === OP_BINARY) {
-      if (this.fragments !== null) return this.fail(CLOSE_PROTOCOL_ERROR, 'new message before the fragmented one ended');
+      if (this.fragOpcode !== 0) return this.fail(CLOSE_PROTOCOL_ERROR, 'new message before the fragmented one ended');
     } else {
       return this.fail(CLOSE_PROTOCOL_ERROR, `unknown opcode ${opcode}`);
     }
 
-    const head = (len7 === 126 ? 4 : len7 === 127 ? 10 : 2) + 4; // + the 4-byte masking key
-    if (avail < head) return this.wait(head);
     let len = len7;
-    if (len7 === 126) len = buf.readUInt16BE(off + 2);
-    else if (len7 === 127) {
-      const hi = buf.readUInt32BE(off + 2);
-      // Anything needing more than 32 bits is over any limit we accept; the arithmetic below stays exact.
-      len = hi > 0 ? Number.MAX_SAFE_INTEGER : buf.readUInt32BE(off + 6);
+    let head = 6; // 2 + the 4-byte masking key
+    if (len7 === 126) {
+      if (avail < 4) return this.wait(4);
+      len = buf.readUInt16BE(off + 2);
+      head = 8;
+    } else if (len7 === 127) {
+      if (avail < 10) return this.wait(10);
+      // Anything needing more than 32 bits (the top bit set included) is over any limit we accept: the
+      // arithmetic below stays exact.
+      len = buf.readUInt32BE(off + 2) > 0 ? Number.MAX_SAFE_INTEGER : buf.readUInt32BE(off + 6);
+      head = 14;
     }
-    if (opcode < OP_CLOSE && (opcode === OP_CONTINUATION ? this.fragBytes : 0) + len > this.maxPayload) {
-      return this.fail(CLOSE_TOO_BIG, 'message too big');
-    }
+    if (opcode < OP_CLOSE && this.fragBytes + len > this.maxPayload) return this.fail(CLOSE_TOO_BIG, 'message too big');
     if (avail < head + len) return this.wait(head + len);
 
     const start = off + head;
@@ -161,30 +202,47 @@ export abstract class FrameParser {
       case OP_PONG:
         this.onPong(payload);
         break;
-      case OP_CONTINUATION: {
-        // `fragments` holds one payload per frame so far. Checked once the payload is in, as `ws` does.
-        if (this.maxFragments > 0 && this.fragments!.length >= this.maxFragments) return this.fail(CLOSE_POLICY, 'too many message fragments');
-        this.fragments!.push(payload);
-        this.fragBytes += len;
-        if (!fin) break;
-        const data = Buffer.concat(this.fragments!, this.fragBytes);
-        const binary = this.fragOpcode === OP_BINARY;
-        this.fragments = null;
-        this.fragOpcode = 0;
-        this.fragBytes = 0;
-        if (!this.message(data, binary)) return 0;
-        break;
-      }
-      default:
-        if (fin) {
+      default: {
+        if (fin && this.fragOpcode === 0) {
+          // The common case, one frame: the payload is delivered where it lies, nothing allocated.
           if (!this.message(payload, opcode === OP_BINARY)) return 0;
-        } else {
-          this.fragments = [payload];
-          this.fragOpcode = opcode;
-          this.fragBytes = len;
+          break;
         }
+        // Frames per message, empty ones included; checked once the payload is in, as `ws` does.
+        const max = this.maxFragments;
+        if (max > 0 && this.fragCount >= max) return this.fail(CLOSE_POLICY, 'too many message fragments');
+        if (this.fragOpcode === 0) this.fragOpcode = opcode;
+        this.fragCount++;
+        if (len > 0) this.gatherFragment(payload, fin);
+        if (!fin) break;
+        const data = this.fragData === null ? payload : this.fragData.subarray(0, this.fragBytes);
+        const binary = this.fragOpcode === OP_BINARY;
+        this.endFragmented();
+        if (!this.message(data, binary)) return 0;
+      }
     }
     return head + len;
+  }
+
+  /** Copies a fragment's payload into the message's buffer, grown to at most twice its bytes and maxPayload. */
+  private gatherFragment(payload: Buffer, last: boolean): void {
+    const have = this.fragBytes;
+    const size = have + payload.length;
+    let data = this.fragData;
+    if (data === null || size > data.length) {
+      const grown = Buffer.allocUnsafeSlow(last ? size : Math.min(this.maxPayload, Math.max(2 * size, 256)));
+      if (data !== null) data.copy(grown, 0, 0, have);
+      data = this.fragData = grown;
+    }
+    payload.copy(data, have);
+    this.fragBytes = size;
+  }
+
+  private endFragmented(): void {
+    this.fragOpcode = 0;
+    this.fragCount = 0;
+    this.fragBytes = 0;
+    this.fragData = null;
   }
 
   private message(data: Buffer, binary: boolean): boolean {
@@ -201,7 +259,6 @@ export abstract class FrameParser {
   private closePayload(payload: Buffer): boolean {
     let code = CLOSE_NO_STATUS;
     let reason = '';
-    if (payload.length === 1) return this.refuse(CLOSE_PROTOCOL_ERROR, 'close frame with a 1-byte payload');
     if (payload.length >= 2) {
       code = payload.readUInt16BE(0);
       if (!isValidCloseCode(code)) return this.refuse(CLOSE_PROTOCOL_ERROR, `invalid close code ${code}`);
@@ -230,7 +287,7 @@ export abstract class FrameParser {
     this.stopped = true;
     this.rest = null;
     this.restBytes = 0;
-    this.fragments = null;
+    this.endFragmented();
   }
 }
 

@@ -12,20 +12,10 @@ import { medianOf, type Repeated } from '../lib/median.ts';
 import { cpuTicks, Proc } from '../lib/proc.ts';
 import { loadClient, openClients, type Server } from '../lib/session.ts';
 import type { Variant } from '../peers.ts';
+import type { UnicastResult } from './unicast.ts';
 
-export interface TriggerResult {
-  conns: number;
-  requests: number;
-  /** Responses other than 2xx. */
-  bad: number;
-  rps: number;
-  p50ms: number;
-  p99ms: number;
-  /** Messages the subscriber received (one per request). */
-  delivered: number;
-  serverCpu: number;
-  loaderCpu: number;
-}
+/** A closed-loop HTTP run, as the unicast workload measures it; `delivered`: messages the one subscriber received. */
+export type TriggerResult = Omit<UnicastResult, 'e2eP99ms'>;
 
 export interface EventsResult {
   pusher1: Repeated<TriggerResult>;

@@ -79,6 +79,10 @@ export class SqliteStore implements Store {
     this.db = new Database(opts.file);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma(`synchronous = ${opts.fsync === 'full' ? 'FULL' : 'NORMAL'}`);
+    // A checkpoint every 10,000 WAL pages (40 MB) instead of SQLite's 1,000: appends to many streams dirty pages all
+    // over the index, so the default checkpointed (and fsynced, on the event loop) every few hundred commits.
+    // Appends spread over 1,000 streams: 43-46k/s -> 61-68k/s once the table holds 100k+ rows (docs/performance.md).
+    this.db.pragma('wal_autocheckpoint = 10000');
     this.db.exec(SCHEMA);
     this.durability = opts.fsync === 'full' ? 'power-loss' : 'process-crash';
     const db = this.db;

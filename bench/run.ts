@@ -30,11 +30,12 @@ import { openClients, setLoadClient, startServer } from './lib/session.ts';
 import { buildLoadClient, findBun } from './lib/tools.ts';
 import { runs, variants, type Variant } from './peers.ts';
 import { writeReport } from './report.ts';
-import { buildCompatTargets, buildTable, buildTargets, TABLE_NOTES, type VariantResult } from './table.ts';
+import { buildCompatTargets, buildStormRows, buildStormTarget, buildTable, buildTargets, TABLE_NOTES, type VariantResult } from './table.ts';
 import { broadcastAt } from './workloads/broadcast.ts';
 import { compatAt } from './workloads/compat.ts';
 import { eventsAt } from './workloads/events.ts';
 import { idle } from './workloads/idle.ts';
+import { storm, type StormResult } from './workloads/storm.ts';
 import { unicastAt } from './workloads/unicast.ts';
 
 async function runVariant(v: Variant): Promise<VariantResult> {
@@ -110,6 +111,20 @@ async function mainTable(): Promise<boolean> {
       await stopAll();
     }
   }
+  // The storm runs after the variants (it restarts its own server) and compares with the raw reference's accept time.
+  let stormResult: StormResult | undefined;
+  let stormError: string | undefined;
+  if (!FLAGS.skipStorm && (FLAGS.only === undefined || FLAGS.only.includes('storm'))) {
+    log('reconnect storm: herald start on SQLite, resuming clients, numbered publishes, SIGTERM and start again');
+    try {
+      const rawIdle = results.find((r) => r.name === 'raw')?.idle;
+      stormResult = await storm(rawIdle && { connected: rawIdle.connected, connectSeconds: rawIdle.connectSeconds });
+    } catch (err) {
+      stormError = (err as Error).message;
+      log(`storm failed: ${stormError}`);
+      await stopAll();
+    }
+  }
   const table = buildTable(results);
   const targets = buildTargets(results);
   const compatTargets = buildCompatTargets(results);
@@ -117,6 +132,12 @@ async function mainTable(): Promise<boolean> {
   for (const note of TABLE_NOTES) console.log(note);
   console.table(targets);
   if (compatTargets.length > 0) console.table(compatTargets);
+  const stormRows = stormResult && buildStormRows(stormResult);
+  const stormTarget = stormResult && buildStormTarget(stormResult);
+  if (stormRows && stormTarget) {
+    console.table(stormRows);
+    console.table(stormTarget);
+  }
   const benchSeconds = (Date.now() - started) / 1000;
   const machine = {
     cpus: cpus().length,
@@ -125,7 +146,8 @@ async function mainTable(): Promise<boolean> {
     nofileHard: hardNofile,
     pinned: twoCores ? 'server on CPU 0, load client on CPU 1 (taskset)' : 'not pinned (one core)',
   };
-  const data = { quick, runs: RUNS, config: CFG, machine, bun: bun.note, seconds: benchSeconds, variants: results };
+  const storms = stormResult ? { storm: stormResult } : stormError ? { storm: { error: stormError } } : {};
+  const data = { quick, runs: RUNS, config: CFG, machine, bun: bun.note, seconds: benchSeconds, variants: results, ...storms };
   writeReport(quick ? 'bench-quick' : 'bench', data, table, {
     notes: [...TABLE_NOTES, `Bench ${benchSeconds.toFixed(0)} s (without the store and cluster suites).`],
     sections: [
@@ -138,9 +160,15 @@ async function mainTable(): Promise<boolean> {
             },
           ]
         : []),
+      ...(stormRows && stormTarget
+        ? [
+            { title: `Reconnect storm (issue 15, must-have 2)${quick ? ' (quick run: 200 clients, indicative only)' : ''}`, table: stormRows },
+            { title: 'Reconnect storm against its target', table: stormTarget },
+          ]
+        : []),
     ],
   });
-  return !results.some((r) => r.error);
+  return !results.some((r) => r.error) && stormError === undefined;
 }
 
 async function main(): Promise<number> {

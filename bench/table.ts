@@ -327,7 +327,8 @@ export function buildStormRows(s: StormResult): Record<string, string>[] {
     ['out of order', String(s.reordered)],
     ['resumes answered recovered: false', String(s.unrecovered)],
     ['drops (close 4000 / without a close frame)', `${s.drops} (${s.close4000} / ${s.resets})`],
-    ['reconnection attempts that failed (refused while down, reset)', String(s.failedAttempts)],
+    ['reconnection attempts that failed (refused while down, reset; of them cut after 20 s without a welcome)', `${s.failedAttempts} (${s.timeouts})`],
+    ['listen queue overflows / SYNs dropped (host TcpExt counters, during the storm)', `${s.listenOverflows} / ${s.listenDrops}`],
   ];
   return rows.map(([metric, value]) => ({ metric, value }));
 }

@@ -338,7 +338,7 @@ static void send_handshake(conn_t *c) {
 typedef struct {
   uint64_t offset; /* last offset of user:u<i> received, 0 = none */
   uint64_t ahead;  /* bit j: message have+2+j arrived early */
-  uint64_t due;    /* when to reconnect (µs), 0 = not waiting */
+  uint64_t due;    /* dead: when to reconnect; dialing: when to give up (the SDK's connectTimeoutMs); µs, 0 = none */
   uint32_t have;   /* messages 1..have of this user all received */
   uint8_t attempt; /* failed attempts since the last welcome (the backoff's exponent) */
   uint8_t up;      /* welcomed, socket open */
@@ -348,7 +348,7 @@ typedef struct {
 } rs_t;
 
 static rs_t *rs;
-static uint64_t r_min_ms = 500, r_max_ms = 30000, r_next_due, r_mark, r_behind, r_marked;
+static uint64_t r_min_ms = 500, r_max_ms = 30000, r_timeouts, r_next_due, r_mark, r_behind, r_marked;
 static uint64_t r_drops, r_reconnects, r_conn_fail, r_close4000, r_resets, r_final, r_msgs, r_dup, r_reorder, r_unrecovered, r_far;
 static uint64_t r_arm_us, r_first_drop_us, r_back_us;
 static int r_open, r_armed, r_dropped_clients, r_back_sent, r_caught_sent;
@@ -361,6 +361,11 @@ static void r_emit_caught(uint64_t now) {
   r_caught_sent = 1;
   printf("{\"event\":\"caught\",\"us\":%llu,\"mark\":%llu}\n", (unsigned long long)now, (unsigned long long)r_mark);
   fflush(stdout);
+}
+
+static void r_arm_timer(rs_t *r, uint64_t at) {
+  r->due = at;
+  if (r_next_due == 0 || at < r_next_due) r_next_due = at;
 }
 
 static void r_auth(conn_t *c) {
@@ -402,14 +407,18 @@ static void r_down(conn_t *c) {
   if (ceiling > r_max_ms) ceiling = r_max_ms;
   if (r->attempt < 30) r->attempt++;
   r_rng ^= r_rng << 13, r_rng ^= r_rng >> 17, r_rng ^= r_rng << 5;
-  r->due = now + (uint64_t)((double)r_rng / 4294967296.0 * (double)ceiling * 1000.0) + 1;
-  if (r_next_due == 0 || r->due < r_next_due) r_next_due = r->due;
+  r_arm_timer(r, now + (uint64_t)((double)r_rng / 4294967296.0 * (double)ceiling * 1000.0) + 1);
 }
+
+/* The SDK gives an attempt 20 s (connectTimeoutMs) to reach its welcome, then drops it and backs off: an attempt
+   stuck in the kernel's SYN retransmits (a full listen queue drops SYNs) is cut there too. */
+#define R_CONNECT_TIMEOUT_US 20000000ull
 
 static void r_dial(conn_t *c) {
   c->fd = open_conn(c->idx);
   c->st = ST_CONNECTING;
   if (c->fd < 0) { c->fd = -1; r_down(c); return; }
+  r_arm_timer(&rs[c->idx], now_us() + R_CONNECT_TIMEOUT_US);
   struct epoll_event e = {.events = EPOLLIN | EPOLLOUT, .data.u64 = (uint64_t)c->idx};
   epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &e);
 }
@@ -421,7 +430,11 @@ static void r_timers(uint64_t now) {
   for (int i = 0; i < nconn; i++) {
     rs_t *r = &rs[i];
     if (r->due == 0) continue;
-    if (r->due <= now) { r->due = 0; r_dial(&conns[i]); }
+    if (r->due <= now) {
+      r->due = 0;
+      if (conns[i].st == ST_DEAD) r_dial(&conns[i]);
+      else { r_timeouts++; r_down(&conns[i]); }
+    }
     else if (r_next_due == 0 || r->due < r_next_due) r_next_due = r->due;
   }
 }
@@ -479,6 +492,7 @@ static void r_payload(conn_t *c, const unsigned char *p, size_t n, uint64_t now)
     c->st = ST_OPEN;
     r->up = 1;
     r->attempt = 0;
+    r->due = 0;
     r_open++;
     if (!r->ever) { r->ever = 1; connected_n++; in_progress--; }
     else r_reconnects++;
@@ -510,10 +524,10 @@ static void r_counts(void) {
     if (rs[i].have < need) behind++;
   }
   printf("{\"event\":\"counts\",\"clients\":%d,\"open\":%d,\"drops\":%llu,\"reconnects\":%llu,\"conn_fail\":%llu,\"close4000\":%llu,"
-         "\"resets\":%llu,\"final\":%llu,\"frames\":%llu,\"msgs\":%llu,\"distinct\":%llu,\"mark\":%llu,\"lost\":%llu,\"behind\":%llu,"
+         "\"resets\":%llu,\"timeouts\":%llu,\"final\":%llu,\"frames\":%llu,\"msgs\":%llu,\"distinct\":%llu,\"mark\":%llu,\"lost\":%llu,\"behind\":%llu,"
          "\"dup\":%llu,\"reordered\":%llu,\"far\":%llu,\"unrecovered\":%llu,\"pings\":%llu,\"arm_us\":%llu,\"first_drop_us\":%llu,\"back_us\":%llu}\n",
          nconn, r_open, (unsigned long long)r_drops, (unsigned long long)r_reconnects, (unsigned long long)r_conn_fail,
-         (unsigned long long)r_close4000, (unsigned long long)r_resets, (unsigned long long)r_final, (unsigned long long)frames,
+         (unsigned long long)r_close4000, (unsigned long long)r_resets, (unsigned long long)r_timeouts, (unsigned long long)r_final, (unsigned long long)frames,
          (unsigned long long)r_msgs, (unsigned long long)got, (unsigned long long)r_mark, (unsigned long long)lost, (unsigned long long)behind,
          (unsigned long long)r_dup, (unsigned long long)r_reorder, (unsigned long long)r_far, (unsigned long long)r_unrecovered,
          (unsigned long long)pings, (unsigned long long)r_arm_us, (unsigned long long)r_first_drop_us, (unsigned long long)r_back_us);
@@ -523,9 +537,10 @@ static void r_counts(void) {
 /* Returns 1 when `line` was a resume-mode command. */
 static int r_command(const char *line) {
   if (strncmp(line, "arm", 3) == 0) {
-    for (int i = 0; i < nconn; i++) rs[i].dropped = 0;
-    r_armed = 1;
+    /* A client already down (between attempts) counts as dropped: it too must come back. */
     r_dropped_clients = r_back_sent = 0;
+    for (int i = 0; i < nconn; i++) r_dropped_clients += (rs[i].dropped = !rs[i].up);
+    r_armed = 1;
     r_first_drop_us = r_back_us = 0;
     r_arm_us = now_us();
     printf("{\"event\":\"armed\",\"us\":%llu}\n", (unsigned long long)r_arm_us);

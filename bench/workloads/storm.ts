@@ -12,7 +12,7 @@
 // restart is retried until accepted, with an idempotency key per message so a retry of a batch the old server
 // stored publishes nothing twice. Messages count as published only once accepted.
 import { Agent, request } from 'node:http';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -57,6 +57,15 @@ export interface StormResult {
   /** Connection attempts that failed before a welcome (refused while the server was down, reset). */
   failedAttempts: number;
   reconnects: number;
+  /** Attempts given up after 20 s without a welcome (the SDK's connectTimeoutMs), stuck in SYN retransmits. */
+  timeouts: number;
+  /**
+   * The kernel's TcpExt ListenOverflows and ListenDrops during the storm (host-wide): connections dropped because
+   * the listen queue was full. Herald admits every connection the fd limit allows; the accept queue is the only
+   * other gate, and a dropped SYN costs its client the kernel's retransmit delay (1 s, then 3, 7, 15 s...).
+   */
+  listenOverflows: number;
+  listenDrops: number;
   /** The raw-TCP reference's time to accept n connections (idle workload, same run), scaled when at another N. */
   rawAcceptSeconds?: number;
   rawNote?: string;
@@ -158,14 +167,29 @@ async function startHerald(dir: string, port: number): Promise<Proc> {
     const timer = setTimeout(() => reject(new Error(`herald did not start in 30 s: ${p.stderr.slice(-500)}`)), 30_000);
     const lines = createInterface({ input: p.child.stdout! });
     lines.on('line', (l) => {
+      // Herald's warnings and errors (a connection limit reached, a failed shutdown) belong in the bench's log.
+      if (/"level":(4|5|6)0/.test(l)) log(`  herald: ${l.slice(0, 400)}`);
       if (!l.includes('"http":"http://')) return;
       clearTimeout(timer);
-      lines.close();
       resolve();
     });
     p.child.once('exit', (code) => reject(new Error(`herald exited (${code}) before listening: ${p.stderr.slice(-500)}`)));
   });
   return p;
+}
+
+/** TcpExt counters of the host (Linux /proc/net/netstat); zeros where it is not readable. */
+function tcpExt(): { overflows: number; drops: number } {
+  try {
+    const lines = readFileSync('/proc/net/netstat', 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('TcpExt:'));
+    const [names, values] = [lines[0]!.split(' '), lines[1]!.split(' ')];
+    const get = (k: string): number => Number(values[names.indexOf(k)] ?? 0);
+    return { overflows: get('ListenOverflows'), drops: get('ListenDrops') };
+  } catch {
+    return { overflows: 0, drops: 0 };
+  }
 }
 
 const exited = (p: Proc): Promise<void> => (p.exited ? Promise.resolve() : new Promise((r) => p.child.once('exit', () => r())));
@@ -201,13 +225,23 @@ export async function storm(raw?: { connected: number; connectSeconds: number })
     // Publishing runs before the restart so every client holds a position (its wsload counts wait for no timer).
     await sleep(preSec * 1000);
     await cli.ask('arm', 'armed');
+    const tcp0 = tcpExt();
     const t0 = nowUs();
     srv.child.kill('SIGTERM');
     await exited(srv);
     const tExit = nowUs();
     srv = await startHerald(dir, port);
     const tListen = nowUs();
-    const back = await cli.wait('back', backTimeoutSec * 1000);
+    log(`  old process exited ${((tExit - t0) / 1e6).toFixed(2)} s after SIGTERM, new one listening at ${((tListen - t0) / 1e6).toFixed(2)} s`);
+    const probe = process.env.STORM_DEBUG
+      ? setInterval(() => void cli.ask('counts', 'counts').then((c) => log(`  ${(nowUs() - t0) / 1e6}s ${JSON.stringify(c)}`)), 2000)
+      : undefined;
+    const back = await cli.wait('back', backTimeoutSec * 1000).catch(async (err: Error) => {
+      const c = await cli.ask('counts', 'counts').catch(() => ({}));
+      throw new Error(`${err.message}; counts ${JSON.stringify(c)}`);
+    });
+    clearInterval(probe);
+    const tcp1 = tcpExt();
     const markMessages = pub.accepted;
     await cli.ask(`mark ${markMessages}`, 'mark');
     const c1 = await caught(cli, markMessages, 60_000);
@@ -241,6 +275,9 @@ export async function storm(raw?: { connected: number; connectSeconds: number })
       resets: Number(c.resets),
       failedAttempts: Number(c.conn_fail),
       reconnects: Number(c.reconnects),
+      timeouts: Number(c.timeouts),
+      listenOverflows: tcp1.overflows - tcp0.overflows,
+      listenDrops: tcp1.drops - tcp0.drops,
     };
     if (raw && raw.connected > 0) {
       out.rawAcceptSeconds = (raw.connectSeconds * n) / raw.connected;

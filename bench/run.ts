@@ -5,12 +5,16 @@
 // channel; signed HTTP `events` triggers next to native publishes; --skip-pusher leaves it out), and as
 // `herald start --profile workerman` on its default SQLite store (herald-compat: uid websocket pages, pushes and
 // broadcasts through the Text port, next to Workerman 4.2.1's figures; --skip-compat leaves it out). Prints a table
-// with ratios (Herald / peer) and the issue-7 targets (and issue 14's and 15's),
+// with ratios (Herald / peer) and the issue-7 targets (and issue 14's and 15's). Then the reconnect storm
+// (workloads/storm.ts, issue 15 must-have 2: `herald start` on SQLite restarted under N resuming native clients while
+// numbered messages are published; time from the SIGTERM until every client is back with every missed message,
+// lost/duplicated/reordered, against the raw reference's accept time; --skip-storm leaves it out, `--only raw,storm
+// --workloads idle` runs it alone with its reference; STORM_DEBUG=1 logs the clients' counts every 2 s),
 // and writes bench/results/bench.json and bench.md (bench-quick.* with --quick). Then runs the store suite
 // (bench/store.ts), the cluster suite (bench/cluster.ts) and the gateway suite (bench/gateway.ts: webhook and
 // GatewayWorker round trips, GatewayClient sendToUid pushes). See docs/performance.md.
 //
-//   npm run bench [-- --quick] [--only herald,ws] [--workloads http,batch] [--skip-main] [--skip-store] [--skip-cluster] [--skip-gateway] [--skip-pusher] [--skip-compat] [--no-bun-install] [--profile] [--soak [--soak-minutes M] [--soak-clients N]]
+//   npm run bench [-- --quick] [--only herald,ws] [--workloads http,batch] [--skip-main] [--skip-store] [--skip-cluster] [--skip-gateway] [--skip-pusher] [--skip-compat] [--skip-storm] [--no-bun-install] [--profile] [--soak [--soak-minutes M] [--soak-clients N]]
 //
 // The Pusher rows alone, with the native figures they are compared to: --only herald,herald-pusher --skip-store
 // --skip-cluster --skip-gateway (add --workloads events for the HTTP triggers only).
@@ -18,7 +22,7 @@
 // --workloads text for the Text-port rows without the idle one).
 //
 // Layout: lib/ (config and flags, child processes, tools, sessions, medians), peers.ts (the variants),
-// workloads/ (idle, broadcast, unicast, events, compat), table.ts (metrics, ratios, targets), report.ts (JSON and Markdown).
+// workloads/ (idle, broadcast, unicast, events, compat, storm), table.ts (metrics, ratios, targets), report.ts (JSON and Markdown).
 // Every loop is bounded by a count and a timeout; all traffic stays on 127.0.0.x; child processes are stopped by PID.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';

@@ -5,12 +5,16 @@
 // channel; signed HTTP `events` triggers next to native publishes; --skip-pusher leaves it out), and as
 // `herald start --profile workerman` on its default SQLite store (herald-compat: uid websocket pages, pushes and
 // broadcasts through the Text port, next to Workerman 4.2.1's figures; --skip-compat leaves it out). Prints a table
-// with ratios (Herald / peer) and the issue-7 targets (and issue 14's and 15's),
+// with ratios (Herald / peer) and the issue-7 targets (and issue 14's and 15's). Then the reconnect storm
+// (workloads/storm.ts, issue 15 must-have 2: `herald start` on SQLite restarted under N resuming native clients while
+// numbered messages are published; time from the SIGTERM until every client is back with every missed message,
+// lost/duplicated/reordered, against the raw reference's accept time; --skip-storm leaves it out, `--only raw,storm
+// --workloads idle` runs it alone with its reference; STORM_DEBUG=1 logs the clients' counts every 2 s),
 // and writes bench/results/bench.json and bench.md (bench-quick.* with --quick). Then runs the store suite
 // (bench/store.ts), the cluster suite (bench/cluster.ts) and the gateway suite (bench/gateway.ts: webhook and
 // GatewayWorker round trips, GatewayClient sendToUid pushes). See docs/performance.md.
 //
-//   npm run bench [-- --quick] [--only herald,ws] [--workloads http,batch] [--skip-main] [--skip-store] [--skip-cluster] [--skip-gateway] [--skip-pusher] [--skip-compat] [--no-bun-install] [--profile] [--soak [--soak-minutes M] [--soak-clients N]]
+//   npm run bench [-- --quick] [--only herald,ws] [--workloads http,batch] [--skip-main] [--skip-store] [--skip-cluster] [--skip-gateway] [--skip-pusher] [--skip-compat] [--skip-storm] [--no-bun-install] [--profile] [--soak [--soak-minutes M] [--soak-clients N]]
 //
 // The Pusher rows alone, with the native figures they are compared to: --only herald,herald-pusher --skip-store
 // --skip-cluster --skip-gateway (add --workloads events for the HTTP triggers only).
@@ -18,7 +22,7 @@
 // --workloads text for the Text-port rows without the idle one).
 //
 // Layout: lib/ (config and flags, child processes, tools, sessions, medians), peers.ts (the variants),
-// workloads/ (idle, broadcast, unicast, events, compat), table.ts (metrics, ratios, targets), report.ts (JSON and Markdown).
+// workloads/ (idle, broadcast, unicast, events, compat, storm), table.ts (metrics, ratios, targets), report.ts (JSON and Markdown).
 // Every loop is bounded by a count and a timeout; all traffic stays on 127.0.0.x; child processes are stopped by PID.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
@@ -30,11 +34,12 @@ import { openClients, setLoadClient, startServer } from './lib/session.ts';
 import { buildLoadClient, findBun } from './lib/tools.ts';
 import { runs, variants, type Variant } from './peers.ts';
 import { writeReport } from './report.ts';
-import { buildCompatTargets, buildTable, buildTargets, TABLE_NOTES, type VariantResult } from './table.ts';
+import { buildCompatTargets, buildStormRows, buildStormTarget, buildTable, buildTargets, TABLE_NOTES, type VariantResult } from './table.ts';
 import { broadcastAt } from './workloads/broadcast.ts';
 import { compatAt } from './workloads/compat.ts';
 import { eventsAt } from './workloads/events.ts';
 import { idle } from './workloads/idle.ts';
+import { storm, type StormResult } from './workloads/storm.ts';
 import { unicastAt } from './workloads/unicast.ts';
 
 async function runVariant(v: Variant): Promise<VariantResult> {
@@ -110,6 +115,20 @@ async function mainTable(): Promise<boolean> {
       await stopAll();
     }
   }
+  // The storm runs after the variants (it restarts its own server) and compares with the raw reference's accept time.
+  let stormResult: StormResult | undefined;
+  let stormError: string | undefined;
+  if (!FLAGS.skipStorm && (FLAGS.only === undefined || FLAGS.only.includes('storm'))) {
+    log('reconnect storm: herald start on SQLite, resuming clients, numbered publishes, SIGTERM and start again');
+    try {
+      const rawIdle = results.find((r) => r.name === 'raw')?.idle;
+      stormResult = await storm(rawIdle && { connected: rawIdle.connected, connectSeconds: rawIdle.connectSeconds });
+    } catch (err) {
+      stormError = (err as Error).message;
+      log(`storm failed: ${stormError}`);
+      await stopAll();
+    }
+  }
   const table = buildTable(results);
   const targets = buildTargets(results);
   const compatTargets = buildCompatTargets(results);
@@ -117,6 +136,12 @@ async function mainTable(): Promise<boolean> {
   for (const note of TABLE_NOTES) console.log(note);
   console.table(targets);
   if (compatTargets.length > 0) console.table(compatTargets);
+  const stormRows = stormResult && buildStormRows(stormResult);
+  const stormTarget = stormResult && buildStormTarget(stormResult);
+  if (stormRows && stormTarget) {
+    console.table(stormRows);
+    console.table(stormTarget);
+  }
   const benchSeconds = (Date.now() - started) / 1000;
   const machine = {
     cpus: cpus().length,
@@ -125,7 +150,8 @@ async function mainTable(): Promise<boolean> {
     nofileHard: hardNofile,
     pinned: twoCores ? 'server on CPU 0, load client on CPU 1 (taskset)' : 'not pinned (one core)',
   };
-  const data = { quick, runs: RUNS, config: CFG, machine, bun: bun.note, seconds: benchSeconds, variants: results };
+  const storms = stormResult ? { storm: stormResult } : stormError ? { storm: { error: stormError } } : {};
+  const data = { quick, runs: RUNS, config: CFG, machine, bun: bun.note, seconds: benchSeconds, variants: results, ...storms };
   writeReport(quick ? 'bench-quick' : 'bench', data, table, {
     notes: [...TABLE_NOTES, `Bench ${benchSeconds.toFixed(0)} s (without the store and cluster suites).`],
     sections: [
@@ -138,9 +164,15 @@ async function mainTable(): Promise<boolean> {
             },
           ]
         : []),
+      ...(stormRows && stormTarget
+        ? [
+            { title: `Reconnect storm (issue 15, must-have 2)${quick ? ' (quick run: 200 clients, indicative only)' : ''}`, table: stormRows },
+            { title: 'Reconnect storm against its target', table: stormTarget },
+          ]
+        : []),
     ],
   });
-  return !results.some((r) => r.error);
+  return !results.some((r) => r.error) && stormError === undefined;
 }
 
 async function main(): Promise<number> {

@@ -7,6 +7,7 @@ import type { Repeated } from './lib/median.ts';
 import { PUSH_WINDOW, WORKERMAN, workermanRef, type CompatAtN, type TextRun } from './workloads/compat.ts';
 import type { EventsResult } from './workloads/events.ts';
 import type { IdleResult } from './workloads/idle.ts';
+import type { StormResult } from './workloads/storm.ts';
 import type { UnicastResults } from './workloads/unicast.ts';
 
 export interface VariantResult {
@@ -304,4 +305,42 @@ export function buildCompatTargets(results: VariantResult[]): Record<string, str
     secs === undefined ? undefined : secs <= scaled,
   );
   return rows;
+}
+
+/** Issue 15, must-have 2: the reconnect storm's figures, one row each (workloads/storm.ts). */
+export function buildStormRows(s: StormResult): Record<string, string>[] {
+  const sec = (x: number | undefined): string => (x === undefined || !Number.isFinite(x) ? '–' : `${x.toFixed(2)} s`);
+  const rows: [string, string][] = [
+    ['clients (native, token auth frame, resuming user:u<i>)', `${s.connected} of ${s.n}`],
+    ['publishing (round robin over the users, batches retried until accepted)', `${k(s.rate)} msgs/s`],
+    ["client backoff: full jitter, [0, min(max, min x 2^attempt)] (the SDK's)", `min ${s.backoffMs.min} ms, max ${s.backoffMs.max} ms`],
+    ['SIGTERM -> old process exited', sec(s.exitSeconds)],
+    ['SIGTERM -> new process listening (same port and SQLite data dir)', sec(s.listeningSeconds)],
+    ['SIGTERM -> every client back (welcomed)', sec(s.backSeconds)],
+    ['SIGTERM -> every client has every message accepted before that (storm time)', sec(s.caughtSeconds)],
+    [`raw-TCP reference: accepting ${s.n} connections, 256 in flight${s.rawNote ? ` (${s.rawNote})` : ''}`, sec(s.rawAcceptSeconds)],
+    ['storm time / raw-TCP accept time', ratio(s.caughtSeconds, s.rawAcceptSeconds)],
+    ['messages accepted: at the mark (all back) / in all', `${s.markMessages} / ${s.published}`],
+    ['publish batches refused or cut by the restart, retried', String(s.retries)],
+    ['lost (accepted, never received)', String(s.lost)],
+    ['duplicated', String(s.duplicated)],
+    ['out of order', String(s.reordered)],
+    ['resumes answered recovered: false', String(s.unrecovered)],
+    ['drops (close 4000 / without a close frame)', `${s.drops} (${s.close4000} / ${s.resets})`],
+    ['reconnection attempts that failed (refused while down, reset; of them cut after 20 s without a welcome)', `${s.failedAttempts} (${s.timeouts})`],
+    ['listen queue overflows / SYNs dropped (host TcpExt counters, during the storm)', `${s.listenOverflows} / ${s.listenDrops}`],
+  ];
+  return rows.map(([metric, value]) => ({ metric, value }));
+}
+
+export function buildStormTarget(s: StormResult): Record<string, string>[] {
+  const r = s.rawAcceptSeconds === undefined ? undefined : s.caughtSeconds / s.rawAcceptSeconds;
+  const ok = r === undefined || !Number.isFinite(r) ? undefined : r <= 2 && s.lost === 0;
+  return [
+    {
+      target: `reconnect storm, ${s.n} clients: back with every missed message <= 2x the raw-TCP accept time, 0 lost`,
+      measured: `${Number.isFinite(s.caughtSeconds) ? s.caughtSeconds.toFixed(2) : '–'} s vs ${s.rawAcceptSeconds?.toFixed(2) ?? '–'} s: ${ratio(s.caughtSeconds, s.rawAcceptSeconds)}; lost ${s.lost}, duplicated ${s.duplicated}, out of order ${s.reordered}`,
+      status: s.lost > 0 ? 'missed' : ok === undefined ? '–' : ok ? 'met' : 'missed',
+    },
+  ];
 }

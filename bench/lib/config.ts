@@ -19,6 +19,8 @@ export const FLAGS = {
   skipPusher: argv.includes('--skip-pusher'),
   /** Leave out the herald-compat variant (Workerman profile: uid websocket and Text port rows, Workerman references). */
   skipCompat: argv.includes('--skip-compat'),
+  /** Leave out the reconnect storm (workloads/storm.ts). */
+  skipStorm: argv.includes('--skip-storm'),
   /** Skip the variants x workloads table (run only the suites that follow it). */
   skipMain: argv.includes('--skip-main'),
   noBunInstall: argv.includes('--no-bun-install'),

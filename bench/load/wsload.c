@@ -14,6 +14,25 @@
 //   wsload uid HOST PORT PATHFILE N [CONCURRENCY]    Workerman-style clients (Herald's compat port 1234): right
 //                                                   after the upgrade, send the uid `u<i>` as the first text frame;
 //                                                   counted as connected then (the server answers nothing)
+//   wsload resume HOST PORT TOKENFILE N [CONCURRENCY] [MIN_MS] [MAX_MS]
+//                                                   native clients that resume (the reconnect storm, bench/workloads/
+//                                                   storm.ts): client i opens /ws and authenticates with line i of
+//                                                   TOKENFILE (a token for user u<i>) in an auth frame carrying its
+//                                                   last offset/epoch of `user:u<i>`; counted connected at `welcome`.
+//                                                   When its socket closes (4000 on a restart, a reset, a refused
+//                                                   connect) it reconnects after a delay drawn from [0, ceiling],
+//                                                   ceiling = min(MAX_MS, MIN_MS * 2^attempt), attempt reset by a
+//                                                   welcome: the SDK's full-jitter backoff (client/backoff.ts, its
+//                                                   defaults 500 and 30,000 ms). Messages carry {"n":<k>}, the k-th
+//                                                   message to that user: each client keeps the count of 1..k all
+//                                                   received and a 64-bit window of early ones, and so counts
+//                                                   duplicates and out-of-order arrivals exactly in ~60 bytes.
+//                                                   Extra commands: `arm` (a storm begins: `back` is printed once
+//                                                   every client has dropped since and is welcomed again), `mark K`
+//                                                   (client i must have every message k < K of the publisher's
+//                                                   round robin, k mod N = i: `caught` is printed once all do),
+//                                                   `counts` (drops, reconnects, lost against the mark, duplicated,
+//                                                   reordered, recoveries that were not `recovered`)
 //   wsload text HOST PORT COUNT WINDOW USERS TIMEOUT_MS
 //                                                   a Workerman Text-protocol backend (port 5678): COUNT JSON lines
 //                                                   on one connection, at most WINDOW unanswered, each answered
@@ -112,7 +131,7 @@ typedef struct {
   int inflight;
 } conn_t;
 
-static int mode_eio, mode_pusher, mode_uid, ep; /* mode_eio: 0 (ws), 3 or 4 (Engine.IO version) */
+static int mode_eio, mode_pusher, mode_uid, mode_resume, ep; /* mode_eio: 0 (ws), 3 or 4 (Engine.IO version) */
 static uint64_t refused_n; /* eio3 logins answered {ok:false}; pusher:error frames */
 static conn_t *conns;
 static int nconn, connected_n, failed_n, in_progress;
@@ -164,14 +183,20 @@ static void write_all(int fd, const void *p, size_t n) {
 
 /* Client frames must be masked; a zero mask key leaves the payload as is. */
 static void send_text(int fd, const char *s) {
-  unsigned char f[140];
-  size_t n = strlen(s);
-  if (n > 125) return;
+  unsigned char f[2048];
+  size_t n = strlen(s), h = 2;
+  if (n > sizeof f - 8) return;
   f[0] = 0x81;
-  f[1] = 0x80 | (unsigned char)n;
-  memset(f + 2, 0, 4);
-  memcpy(f + 6, s, n);
-  write_all(fd, f, 6 + n);
+  if (n <= 125) f[1] = 0x80 | (unsigned char)n;
+  else {
+    f[1] = 0x80 | 126;
+    f[2] = (unsigned char)(n >> 8);
+    f[3] = (unsigned char)n;
+    h = 4;
+  }
+  memset(f + h, 0, 4);
+  memcpy(f + h + 4, s, n);
+  write_all(fd, f, h + 4 + n);
 }
 
 /* One closed-loop message: a short text as a chat client sends, stamped with the send time. */
@@ -192,8 +217,11 @@ static void send_ctrl(int fd, int op, const unsigned char *p, size_t n) {
   write_all(fd, f, 6 + n);
 }
 
+static void r_down(conn_t *c);
+
 static void kill_conn(conn_t *c) {
   if (c->st == ST_DEAD) return;
+  if (mode_resume) { r_down(c); return; }
   if (c->st == ST_OPEN) closed_n++;
   if (c->st != ST_OPEN) { failed_n++; in_progress--; }
   epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
@@ -204,8 +232,11 @@ static void kill_conn(conn_t *c) {
   c->len = c->cap = 0;
 }
 
+static void r_payload(conn_t *c, const unsigned char *p, size_t n, uint64_t now);
+
 static void on_payload(conn_t *c, const unsigned char *p, size_t n, uint64_t now) {
   frames++;
+  if (mode_resume) { r_payload(c, p, n, now); return; }
   if (mode_eio == 4) {
     if (n == 1 && p[0] == '2') { send_text(c->fd, "3"); pings++; return; }
     if (n >= 1 && p[0] == '0') { send_text(c->fd, "40"); return; }
@@ -259,6 +290,8 @@ static void on_payload(conn_t *c, const unsigned char *p, size_t n, uint64_t now
   if (looping && c->st == ST_OPEN) send_loop_msg(c->fd);
 }
 
+static int close_code; /* the code of the close frame being handled, 0 when the socket just ended */
+
 /* Parses complete frames from p[0..n); returns the number of bytes consumed. */
 static size_t parse_frames(conn_t *c, const unsigned char *p, size_t n, uint64_t now) {
   size_t off = 0;
@@ -279,7 +312,12 @@ static size_t parse_frames(conn_t *c, const unsigned char *p, size_t n, uint64_t
     const unsigned char *pl = f + h;
     if (op == 0x1 || op == 0x2 || op == 0x0) on_payload(c, pl, (size_t)len, now);
     else if (op == 0x9) send_ctrl(c->fd, 0xA, pl, (size_t)len);
-    else if (op == 0x8) { off = n; kill_conn(c); return off; }
+    else if (op == 0x8) {
+      close_code = len >= 2 ? (pl[0] << 8) | pl[1] : 1005;
+      off = n;
+      kill_conn(c);
+      return off;
+    }
     off += h + (size_t)len;
   }
   return off;
@@ -287,13 +325,241 @@ static size_t parse_frames(conn_t *c, const unsigned char *p, size_t n, uint64_t
 
 static void send_handshake(conn_t *c) {
   char req[8192];
-  const char *path = paths[c->idx % npaths];
+  const char *path = mode_resume ? "/ws" : paths[c->idx % npaths];
   int n = snprintf(req, sizeof req,
                    "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
                    path, host, port);
   write_all(c->fd, req, (size_t)n);
   c->st = ST_HS;
+}
+
+/* ---- resume mode: native clients that reconnect and resume (the reconnect storm) ---- */
+typedef struct {
+  uint64_t offset; /* last offset of user:u<i> received, 0 = none */
+  uint64_t ahead;  /* bit j: message have+2+j arrived early */
+  uint64_t due;    /* dead: when to reconnect; dialing: when to give up (the SDK's connectTimeoutMs); µs, 0 = none */
+  uint32_t have;   /* messages 1..have of this user all received */
+  uint8_t attempt; /* failed attempts since the last welcome (the backoff's exponent) */
+  uint8_t up;      /* welcomed, socket open */
+  uint8_t dropped; /* dropped since `arm` */
+  uint8_t ever;    /* welcomed at least once */
+  char epoch[24];
+} rs_t;
+
+static rs_t *rs;
+static uint64_t r_min_ms = 500, r_max_ms = 30000, r_timeouts, r_next_due, r_mark, r_behind, r_marked;
+static uint64_t r_drops, r_reconnects, r_conn_fail, r_close4000, r_resets, r_final, r_msgs, r_dup, r_reorder, r_unrecovered, r_far;
+static uint64_t r_arm_us, r_first_drop_us, r_back_us;
+static int r_open, r_armed, r_dropped_clients, r_back_sent, r_caught_sent;
+static unsigned int r_rng = 2463534242u;
+
+static uint32_t r_need(int i) { return (uint64_t)i < r_mark ? (uint32_t)((r_mark - 1 - (uint64_t)i) / (uint64_t)nconn + 1) : 0; }
+
+static void r_emit_caught(uint64_t now) {
+  if (!r_marked || r_behind > 0 || r_caught_sent) return;
+  r_caught_sent = 1;
+  printf("{\"event\":\"caught\",\"us\":%llu,\"mark\":%llu}\n", (unsigned long long)now, (unsigned long long)r_mark);
+  fflush(stdout);
+}
+
+static void r_arm_timer(rs_t *r, uint64_t at) {
+  r->due = at;
+  if (r_next_due == 0 || at < r_next_due) r_next_due = at;
+}
+
+static void r_auth(conn_t *c) {
+  rs_t *r = &rs[c->idx];
+  char f[1536];
+  if (r->offset > 0)
+    snprintf(f, sizeof f, "{\"type\":\"auth\",\"token\":\"%s\",\"positions\":{\"user:u%d\":{\"offset\":%llu,\"epoch\":\"%s\"}}}", paths[c->idx % npaths],
+             c->idx, (unsigned long long)r->offset, r->epoch);
+  else snprintf(f, sizeof f, "{\"type\":\"auth\",\"token\":\"%s\"}", paths[c->idx % npaths]);
+  send_text(c->fd, f);
+}
+
+/* The socket is gone (close frame, EOF, reset, refused connect): close it and schedule the next attempt. */
+static void r_down(conn_t *c) {
+  rs_t *r = &rs[c->idx];
+  uint64_t now = now_us();
+  epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+  close(c->fd);
+  c->st = ST_DEAD;
+  free(c->buf);
+  c->buf = NULL;
+  c->len = c->cap = 0;
+  if (r->up) {
+    r->up = 0;
+    r_open--;
+    r_drops++;
+    if (close_code == 4000) r_close4000++;
+    else if (close_code == 0) r_resets++;
+    if (r_armed && !r->dropped) {
+      r->dropped = 1;
+      r_dropped_clients++;
+      if (r_first_drop_us == 0) r_first_drop_us = now;
+    }
+  } else r_conn_fail++;
+  /* 4500-4999 are final (protocol.md section 7): the SDK stops, and so does this client (it then never counts as back). */
+  if (close_code >= 4500 && close_code <= 4999) { r_final++; close_code = 0; return; }
+  close_code = 0;
+  uint64_t ceiling = r_min_ms << (r->attempt < 20 ? r->attempt : 20);
+  if (ceiling > r_max_ms) ceiling = r_max_ms;
+  if (r->attempt < 30) r->attempt++;
+  r_rng ^= r_rng << 13, r_rng ^= r_rng >> 17, r_rng ^= r_rng << 5;
+  r_arm_timer(r, now + (uint64_t)((double)r_rng / 4294967296.0 * (double)ceiling * 1000.0) + 1);
+}
+
+/* The SDK gives an attempt 20 s (connectTimeoutMs) to reach its welcome, then drops it and backs off: an attempt
+   stuck in the kernel's SYN retransmits (a full listen queue drops SYNs) is cut there too. */
+#define R_CONNECT_TIMEOUT_US 20000000ull
+
+static void r_dial(conn_t *c) {
+  c->fd = open_conn(c->idx);
+  c->st = ST_CONNECTING;
+  if (c->fd < 0) { c->fd = -1; r_down(c); return; }
+  r_arm_timer(&rs[c->idx], now_us() + R_CONNECT_TIMEOUT_US);
+  struct epoll_event e = {.events = EPOLLIN | EPOLLOUT, .data.u64 = (uint64_t)c->idx};
+  epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &e);
+}
+
+/* Reconnects the clients whose delay has passed; a scan, but only when the earliest one is due. */
+static void r_timers(uint64_t now) {
+  if (r_next_due == 0 || now < r_next_due) return;
+  r_next_due = 0;
+  for (int i = 0; i < nconn; i++) {
+    rs_t *r = &rs[i];
+    if (r->due == 0) continue;
+    if (r->due <= now) {
+      r->due = 0;
+      if (conns[i].st == ST_DEAD) r_dial(&conns[i]);
+      else { r_timeouts++; r_down(&conns[i]); }
+    }
+    else if (r_next_due == 0 || r->due < r_next_due) r_next_due = r->due;
+  }
+}
+
+static uint64_t num_after(const unsigned char *p, size_t n, const char *key) {
+  size_t kl = strlen(key);
+  const unsigned char *q = memmem(p, n, key, kl);
+  uint64_t v = 0;
+  if (!q) return 0;
+  for (q += kl; q < p + n && *q >= '0' && *q <= '9'; q++) v = v * 10 + (uint64_t)(*q - '0');
+  return v;
+}
+
+static void copy_epoch(rs_t *r, const unsigned char *p, size_t n) {
+  const unsigned char *q = memmem(p, n, "\"epoch\":\"", 9);
+  if (!q) return;
+  q += 9;
+  size_t k = 0;
+  while (q + k < p + n && q[k] != '"' && k < sizeof r->epoch - 1) k++;
+  memcpy(r->epoch, q, k);
+  r->epoch[k] = 0;
+}
+
+static void r_payload(conn_t *c, const unsigned char *p, size_t n, uint64_t now) {
+  rs_t *r = &rs[c->idx];
+  if (n < 20) {
+    if (memmem(p, n, "\"type\":\"ping\"", 13)) { send_text(c->fd, "{\"type\":\"pong\"}"); pings++; }
+    return;
+  }
+  if (memcmp(p, "{\"type\":\"message\"", 17) == 0) {
+    if (!memmem(p, n, "\"stream\":\"user:", 15)) return;
+    uint64_t off = num_after(p, n, "\"offset\":"), k = num_after(p, n, "\"n\":");
+    if (off > r->offset) { r->offset = off; copy_epoch(r, p, n); }
+    r_msgs++;
+    delivered++;
+    if (first_rx == 0) first_rx = now;
+    last_rx = now;
+    uint32_t before = r->have;
+    if (k == (uint64_t)r->have + 1) {
+      r->have++;
+      while (r->ahead & 1) { r->ahead >>= 1; r->have++; }
+      r->ahead >>= 1;
+    } else if (k <= r->have) r_dup++;
+    else {
+      uint64_t j = k - r->have - 2;
+      if (j >= 64) r_far++; /* beyond the window: counted, not tracked (the publisher keeps far fewer per user) */
+      else if (r->ahead & (1ull << j)) r_dup++;
+      else { r->ahead |= 1ull << j; r_reorder++; }
+    }
+    if (r_marked && before < r_need(c->idx) && r->have >= r_need(c->idx)) { r_behind--; r_emit_caught(now); }
+    return;
+  }
+  if (memcmp(p, "{\"type\":\"welcome\"", 17) == 0) {
+    if (c->st != ST_LOGIN) return;
+    c->st = ST_OPEN;
+    r->up = 1;
+    r->attempt = 0;
+    r->due = 0;
+    r_open++;
+    if (!r->ever) { r->ever = 1; connected_n++; in_progress--; }
+    else r_reconnects++;
+    if (r_armed && !r_back_sent && r_dropped_clients == nconn && r_open == nconn) {
+      r_back_sent = 1;
+      r_back_us = now;
+      printf("{\"event\":\"back\",\"us\":%llu,\"first_drop_us\":%llu}\n", (unsigned long long)now, (unsigned long long)r_first_drop_us);
+      fflush(stdout);
+    }
+    return;
+  }
+  if (memcmp(p, "{\"type\":\"recovery\"", 18) == 0 && memmem(p, n, "\"stream\":\"user:", 15)) {
+    /* protocol.md 3.2: after `recovered: false` continue after top - replay (never expected here: counted). */
+    if (memmem(p, n, "\"recovered\":false", 17)) {
+      if (r->offset > 0) r_unrecovered++;
+      uint64_t top = num_after(p, n, "\"top\":"), replay = num_after(p, n, "\"replay\":");
+      r->offset = top - replay;
+      copy_epoch(r, p, n);
+    } else if (r->epoch[0] == 0) copy_epoch(r, p, n);
+  }
+}
+
+static void r_counts(void) {
+  uint64_t lost = 0, got = 0, behind = 0;
+  for (int i = 0; i < nconn; i++) {
+    uint64_t d = rs[i].have + (uint64_t)__builtin_popcountll(rs[i].ahead), need = r_need(i);
+    got += d;
+    if (d < need) lost += need - d;
+    if (rs[i].have < need) behind++;
+  }
+  printf("{\"event\":\"counts\",\"clients\":%d,\"open\":%d,\"drops\":%llu,\"reconnects\":%llu,\"conn_fail\":%llu,\"close4000\":%llu,"
+         "\"resets\":%llu,\"timeouts\":%llu,\"final\":%llu,\"frames\":%llu,\"msgs\":%llu,\"distinct\":%llu,\"mark\":%llu,\"lost\":%llu,\"behind\":%llu,"
+         "\"dup\":%llu,\"reordered\":%llu,\"far\":%llu,\"unrecovered\":%llu,\"pings\":%llu,\"arm_us\":%llu,\"first_drop_us\":%llu,\"back_us\":%llu}\n",
+         nconn, r_open, (unsigned long long)r_drops, (unsigned long long)r_reconnects, (unsigned long long)r_conn_fail,
+         (unsigned long long)r_close4000, (unsigned long long)r_resets, (unsigned long long)r_timeouts, (unsigned long long)r_final, (unsigned long long)frames,
+         (unsigned long long)r_msgs, (unsigned long long)got, (unsigned long long)r_mark, (unsigned long long)lost, (unsigned long long)behind,
+         (unsigned long long)r_dup, (unsigned long long)r_reorder, (unsigned long long)r_far, (unsigned long long)r_unrecovered,
+         (unsigned long long)pings, (unsigned long long)r_arm_us, (unsigned long long)r_first_drop_us, (unsigned long long)r_back_us);
+  fflush(stdout);
+}
+
+/* Returns 1 when `line` was a resume-mode command. */
+static int r_command(const char *line) {
+  if (strncmp(line, "arm", 3) == 0) {
+    /* A client already down (between attempts) counts as dropped: it too must come back. */
+    r_dropped_clients = r_back_sent = 0;
+    for (int i = 0; i < nconn; i++) r_dropped_clients += (rs[i].dropped = !rs[i].up);
+    r_armed = 1;
+    r_first_drop_us = r_back_us = 0;
+    r_arm_us = now_us();
+    printf("{\"event\":\"armed\",\"us\":%llu}\n", (unsigned long long)r_arm_us);
+  } else if (strncmp(line, "mark", 4) == 0) {
+    r_mark = strtoull(line + 4, NULL, 10);
+    r_marked = 1;
+    r_caught_sent = 0;
+    r_behind = 0;
+    for (int i = 0; i < nconn; i++) r_behind += rs[i].have < r_need(i);
+    printf("{\"event\":\"mark\",\"mark\":%llu,\"behind\":%llu}\n", (unsigned long long)r_mark, (unsigned long long)r_behind);
+    fflush(stdout);
+    r_emit_caught(now_us());
+    return 1;
+  } else if (strncmp(line, "counts", 6) == 0) {
+    r_counts();
+    return 1;
+  } else return 0;
+  fflush(stdout);
+  return 1;
 }
 
 static unsigned char rbuf[1 << 18];
@@ -317,8 +583,9 @@ static void on_readable(conn_t *c, uint64_t now) {
       if (!e) continue;
       if (n < 12 || memcmp(p + 9, "101", 3) != 0) { kill_conn(c); return; }
       off = (size_t)(e - p) + 4;
-      if (mode_eio == 3 || mode_pusher) c->st = ST_LOGIN;
+      if (mode_eio == 3 || mode_pusher || mode_resume) c->st = ST_LOGIN;
       else { c->st = ST_OPEN; connected_n++; in_progress--; }
+      if (mode_resume) r_auth(c);
       if (mode_uid) {
         char uid[32];
         snprintf(uid, sizeof uid, "u%d", c->idx);
@@ -355,6 +622,7 @@ static uint64_t expect_n, expect_deadline;
 /* Returns 1 to quit. */
 static int on_command(char *line) {
   if (strncmp(line, "quit", 4) == 0) return 1;
+  if (mode_resume && r_command(line)) return 0;
   if (strncmp(line, "reset", 5) == 0) { reset_stats(); printf("{\"event\":\"reset\"}\n"); fflush(stdout); }
   else if (strncmp(line, "report", 6) == 0) emit_report("report");
   else if (strncmp(line, "loop", 4) == 0) {
@@ -406,6 +674,13 @@ static int run_ws(int argc, char **argv) {
   port = atoi(argv[3]);
   nconn = atoi(argv[5]);
   int conc = argc > 6 ? atoi(argv[6]) : 256;
+  if (mode_resume) {
+    if (argc > 7) r_min_ms = strtoull(argv[7], NULL, 10);
+    if (argc > 8) r_max_ms = strtoull(argv[8], NULL, 10);
+    if (r_min_ms < 1) r_min_ms = 1;
+    rs = calloc((size_t)nconn, sizeof *rs);
+    r_rng ^= (unsigned int)getpid() * 2654435761u;
+  }
   FILE *pf = fopen(argv[4], "r");
   if (!pf) { perror("pathfile"); return 2; }
   size_t pcap = 1024;
@@ -432,6 +707,7 @@ static int run_ws(int argc, char **argv) {
     while (next < nconn && in_progress < conc) {
       conn_t *c = &conns[next];
       c->idx = next++;
+      if (mode_resume) { in_progress++; r_dial(c); continue; }
       c->fd = open_conn(c->idx);
       if (c->fd < 0) { c->st = ST_DEAD; failed_n++; continue; }
       c->st = ST_CONNECTING;
@@ -446,8 +722,14 @@ static int run_ws(int argc, char **argv) {
       fflush(stdout);
     }
     int timeout = expect_n ? 5 : (announced ? 200 : 50);
+    if (mode_resume && r_next_due) {
+      uint64_t t = now_us();
+      int wait = r_next_due > t ? (int)((r_next_due - t) / 1000) : 0;
+      if (wait < timeout) timeout = wait;
+    }
     int k = epoll_wait(ep, evs, 1024, timeout);
     uint64_t now = now_us();
+    if (mode_resume) r_timers(now);
     if (mode_eio == 3 && now - last_ping >= 20000000ull) {
       /* EIO3 servers close a connection that sent nothing for pingInterval + pingTimeout (45 s by default). */
       last_ping = now;
@@ -664,7 +946,7 @@ static int run_text(int argc, char **argv) {
 
 int main(int argc, char **argv) {
   if (argc < 2) {
-    fprintf(stderr, "usage: wsload ws|eio4|eio3|pusher|uid HOST PORT PATHFILE N [CONC] | wsload http HOST PORT CONNS COUNT USERS KEY TIMEOUT_MS"
+    fprintf(stderr, "usage: wsload ws|eio4|eio3|pusher|uid HOST PORT PATHFILE N [CONC] | wsload resume HOST PORT TOKENFILE N [CONC] [MIN_MS] [MAX_MS] | wsload http HOST PORT CONNS COUNT USERS KEY TIMEOUT_MS"
                     " | wsload req HOST PORT CONNS COUNT REQFILE TIMEOUT_MS | wsload text HOST PORT COUNT WINDOW USERS TIMEOUT_MS\n");
     return 2;
   }
@@ -682,6 +964,7 @@ int main(int argc, char **argv) {
   if (strcmp(argv[1], "eio3") == 0) { mode_eio = 3; return run_ws(argc, argv); }
   if (strcmp(argv[1], "pusher") == 0) { mode_pusher = 1; return run_ws(argc, argv); }
   if (strcmp(argv[1], "uid") == 0) { mode_uid = 1; return run_ws(argc, argv); }
+  if (strcmp(argv[1], "resume") == 0) { mode_resume = 1; return run_ws(argc, argv); }
   if (strcmp(argv[1], "http") == 0) return run_http(argc, argv);
   if (strcmp(argv[1], "text") == 0) return run_text(argc, argv);
   if (strcmp(argv[1], "req") == 0 && argc > 6) {

@@ -1,8 +1,8 @@
 // Smoke test for the side-by-side benchmark: `npm run bench -- --quick` runs end to end (C load client compiled with
 // gcc, Herald, its compat Socket.IO listener, its Pusher endpoint, its Workerman profile (uid websocket and Text
 // port) and its peers on every workload they have, each timed run 3 times) and writes its JSON and Markdown
-// reports, the gateway suite's (webhook and worker round trips, sendToUid pushes, 50 clients) included. Not a
-// performance assertion.
+// reports, the gateway suite's (webhook and worker round trips, sendToUid pushes, 50 clients) included, and the
+// reconnect storm (200 resuming clients, a SIGTERM and a restart: 0 lost, 0 duplicated). Not a performance assertion.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
@@ -33,6 +33,24 @@ interface VariantReport {
   unicast?: Record<string, Timed>;
   events?: Record<string, Timed>;
   compat?: Record<string, { n: number; connected: number; connectSeconds: number; broadcast: { runs: TextRun[] }; pushes?: { runs: TextRun[] } }>;
+}
+interface StormReport {
+  error?: string;
+  n: number;
+  connected: number;
+  listeningSeconds: number;
+  backSeconds: number;
+  caughtSeconds: number;
+  markMessages: number;
+  published: number;
+  lost: number;
+  duplicated: number;
+  reordered: number;
+  unrecovered: number;
+  drops: number;
+  close4000: number;
+  reconnects: number;
+  rawAcceptSeconds?: number;
 }
 
 it('npm run bench -- --quick runs and writes bench/results/bench-quick.json', { skip: hasGcc ? false : 'gcc is not installed', timeout: 310_000 }, () => {
@@ -121,7 +139,26 @@ it('npm run bench -- --quick runs and writes bench/results/bench-quick.json', { 
       }
     }
   }
+  // The reconnect storm (issue 15, must-have 2): every client told 4000 by the SIGTERM, back on the restarted server,
+  // holding every message accepted while it was away, none twice or out of order.
+  const storm = report.data.storm as StormReport | undefined;
+  assert.ok(storm, 'data.storm');
+  assert.equal(storm.error, undefined, `storm: ${storm.error}`);
+  assert.equal(storm.connected, storm.n, 'storm: every client connected');
+  assert.equal(storm.close4000, storm.n, 'storm: every client told to reconnect (4000)');
+  assert.ok(storm.reconnects >= storm.n, 'storm: every client reconnected');
+  assert.ok(storm.listeningSeconds > 0 && storm.backSeconds >= storm.listeningSeconds, 'storm: back after the restart');
+  assert.ok(Number.isFinite(storm.caughtSeconds) && storm.caughtSeconds >= storm.backSeconds, 'storm: caught up');
+  assert.ok(storm.published > storm.markMessages && storm.markMessages > 0, 'storm: publishing before, during and after');
+  assert.deepEqual(
+    { lost: storm.lost, duplicated: storm.duplicated, reordered: storm.reordered, unrecovered: storm.unrecovered },
+    { lost: 0, duplicated: 0, reordered: 0, unrecovered: 0 },
+  );
+  assert.ok(storm.rawAcceptSeconds! > 0, 'storm: the raw-TCP reference of the same run');
+
   const md = readFileSync(join(ROOT, 'bench', 'results', 'bench-quick.md'), 'utf8');
+  assert.match(md, /## Reconnect storm \(issue 15, must-have 2\)/);
+  assert.match(md, /reconnect storm, \d+ clients: back with every missed message <= 2x the raw-TCP accept time, 0 lost \| [^|]+ \| (met|missed) \|/);
   assert.match(
     md,
     /\| metric \| herald \| herald-nodehttp \| herald-eio3 \| herald-pusher \| herald-compat \| ws \| socket\.io \| raw \|( bun \|)? workerman 4\.2\.1 \(ref\) \|/,

@@ -144,8 +144,8 @@ export class RawPusher {
   }
 
   /** Opens `/app/<key>` with pusher-js's query string; resolves once the socket is open. */
-  static async open(h: TestHerald, key = APP.key, query = 'protocol=7&client=js&version=8.6.0&flash=false'): Promise<RawPusher> {
-    const ws = new WebSocket(`ws://127.0.0.1:${portOf(h)}/app/${key}?${query}`);
+  static async open(h: TestHerald, key = APP.key, query = 'protocol=7&client=js&version=8.6.0&flash=false', prefix = ''): Promise<RawPusher> {
+    const ws = new WebSocket(`ws://127.0.0.1:${portOf(h)}${prefix}/app/${key}?${query}`);
     const c = new RawPusher(ws);
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve());

@@ -7,7 +7,7 @@ import Echo from 'laravel-echo';
 import PusherJs, { type ChannelAuthorizerGenerator } from 'pusher-js';
 import { HeraldConnector } from '../../client/echo.ts';
 import { perTestCleanup, startHerald, type TestHerald } from '../helpers/herald.ts';
-import { APP, portOf, sdk } from '../helpers/pusher.ts';
+import { APP, portOf, RawPusher, sdk } from '../helpers/pusher.ts';
 
 type AnyEcho = Echo<'pusher'>;
 interface SignedIn {
@@ -115,6 +115,22 @@ describe('pusher: the Herald Echo connector', () => {
     await trigger(6);
     assert.deepEqual(await news.upTo(6), [...expected, { n: 6 }]);
     assert.deepEqual(await orders.upTo(6), [...expected, { n: 6 }]);
+  });
+
+  it('a client on /herald/app/<key> that never sends herald:resume still gets its subscriptions, with positions', async () => {
+    const h = await startHerald({ pusher: { apps: [{ ...APP, activityTimeout: 1 }] } });
+    cleanups.push(() => h.close());
+    const c = await RawPusher.open(h, APP.key, undefined, '/herald');
+    cleanups.push(() => c.close());
+    await c.next((f) => f.event === 'pusher:connection_established');
+    const answer = c.subscribe('news');
+    // Held until the server stops waiting for herald:resume (at most the activity timeout, 1 s here).
+    assert.equal((await answer).event, 'pusher_internal:subscription_succeeded');
+    await sdk(h).trigger('news', 'tick', { n: 1 });
+    const tick = await c.next((f) => f.event === 'tick');
+    const at = c.frames[c.frames.indexOf(tick) - 1];
+    assert.equal(at?.event, 'pusher_internal:herald_at');
+    assert.match(String(at?.data), /^[0-9A-Za-z_-]+:\d+$/);
   });
 
   it("resumes a channel and the signed-in user's channel across a server restart (SQLite)", async () => {

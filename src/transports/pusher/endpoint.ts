@@ -17,6 +17,8 @@ import { ChannelKind, channelKind, socketIdOf, type AppNames } from './names.ts'
 
 /** Seconds a client has to answer a server `pusher:ping` (the protocol recommends 30). */
 const PONG_TIMEOUT_S = 30;
+/** How long a resumable connection's subscribes wait for its `herald:resume` (at most the activity timeout). */
+const RESUME_WAIT_MS = 10_000;
 /** Protocol versions pusher-js has spoken (it sends 7); a missing `protocol` is taken as 7. */
 const PROTOCOLS = new Set(['5', '6', '7']);
 
@@ -169,7 +171,12 @@ export class PusherEndpoint implements PusherHost, PusherState {
     const now = Date.now();
     const idle = now - this.app.activityTimeout * 1000;
     const dead = idle - PONG_TIMEOUT_S * 1000;
+    // A resumable client that never said `herald:resume` gets its waiting subscribes taken without positions, so a
+    // hand-made client on /herald/app/<key> is not left without its channels for good.
+    const unresumed = now - Math.min(RESUME_WAIT_MS, this.app.activityTimeout * 1000);
     for (const c of this.conns) {
+      const r = c.resume;
+      if (r?.waiting !== undefined && r.since <= unresumed) takeResume(this, c, undefined, (raw) => this.onMessage(c, raw, false));
       if (c.lastSeen > idle) continue;
       if (c.pinged && c.lastSeen <= dead) c.closePusher(PusherCode.PongTimeout, 'pong not received');
       else if (!c.pinged) {

@@ -26,6 +26,8 @@ export class PusherResume {
   positions = new Map<string, Position>();
   /** Frames received before `herald:resume`; undefined once it came. */
   waiting: Buffer[] | undefined = [];
+  /** When the connection opened: its subscribes wait at most a few seconds for `herald:resume` (endpoint sweep). */
+  readonly since = Date.now();
 }
 
 /**

@@ -54,7 +54,14 @@ const server = createHerald({
       ? {}
       : {
           profile: 'workerman' as const,
-          compat: { socketio: local(socketioPort), websocket: local(0), text: local(0), httpPush: local(0) },
+          // The load client's thousands of pages come from 8 loopback addresses: the per-address handshake
+          // bounds, there to stop one looping client, would refuse most of them.
+          compat: {
+            socketio: { ...local(socketioPort), maxHandshakesPerAddress: 0, maxAnonymousPerAddress: 0 },
+            websocket: local(0),
+            text: local(0),
+            httpPush: local(0),
+          },
         }),
   },
 });

@@ -130,10 +130,13 @@ async function nativeClient(ports: Ports, user: string, tokens: TokenService): P
   return c;
 }
 
-function sioClient(ports: Ports, user: string): Promise<Client> {
-  const socket: SioSocket = ioClient(`http://127.0.0.1:${ports.socketio}`, { transports: ['websocket'], forceNew: true, reconnection: true });
+/**
+ * A Socket.IO or 1234 client's record, with their drop: the socket cut, then opened again within 0.5 s. Not again
+ * while its reconnect is pending: two sockets of one client would count every message twice.
+ */
+function reconnecting(kind: Kind, user: string, cut: () => void, reopen: () => void, close: () => void): Client {
   const c: Client = {
-    kind: 'socketio',
+    kind,
     user,
     got: [],
     expected: new Map(),
@@ -143,11 +146,23 @@ function sioClient(ports: Ports, user: string): Promise<Client> {
       if (!c.connected) return;
       c.drops.push(Date.now());
       c.connected = false;
-      socket.disconnect();
-      setTimeout(() => socket.connect(), Math.random() * 500).unref();
+      cut();
+      setTimeout(reopen, Math.random() * 500).unref();
     },
-    close: () => socket.close(),
+    close,
   };
+  return c;
+}
+
+function sioClient(ports: Ports, user: string): Promise<Client> {
+  const socket: SioSocket = ioClient(`http://127.0.0.1:${ports.socketio}`, { transports: ['websocket'], forceNew: true, reconnection: true });
+  const c = reconnecting(
+    'socketio',
+    user,
+    () => socket.disconnect(),
+    () => socket.connect(),
+    () => socket.close(),
+  );
   socket.on('new_msg', (text: string) => {
     const n = seqOf(text);
     if (n !== undefined) c.got.push(n);
@@ -159,23 +174,13 @@ function sioClient(ports: Ports, user: string): Promise<Client> {
 
 function wsClient(ports: Ports, user: string): Promise<Client> {
   let ws: WebSocket;
-  const c: Client = {
-    kind: 'websocket',
+  const c = reconnecting(
+    'websocket',
     user,
-    got: [],
-    expected: new Map(),
-    drops: [],
-    connected: false,
-    drop() {
-      // Not again while its reconnect is pending: two sockets of one client would count every message twice.
-      if (!c.connected) return;
-      c.drops.push(Date.now());
-      c.connected = false;
-      ws.terminate();
-      setTimeout(() => void open(), Math.random() * 500).unref();
-    },
-    close: () => ws.close(),
-  };
+    () => ws.terminate(),
+    () => void open(),
+    () => ws.close(),
+  );
   const open = (): Promise<void> =>
     new Promise((resolve) => {
       ws = new WebSocket(`ws://127.0.0.1:${ports.websocket}`);

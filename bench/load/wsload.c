@@ -219,17 +219,22 @@ static void send_ctrl(int fd, int op, const unsigned char *p, size_t n) {
 
 static void r_down(conn_t *c);
 
-static void kill_conn(conn_t *c) {
-  if (c->st == ST_DEAD) return;
-  if (mode_resume) { r_down(c); return; }
-  if (c->st == ST_OPEN) closed_n++;
-  if (c->st != ST_OPEN) { failed_n++; in_progress--; }
+/* Closes the socket and frees its buffer: the connection is dead until it is opened again. */
+static void release(conn_t *c) {
   epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
   close(c->fd);
   c->st = ST_DEAD;
   free(c->buf);
   c->buf = NULL;
   c->len = c->cap = 0;
+}
+
+static void kill_conn(conn_t *c) {
+  if (c->st == ST_DEAD) return;
+  if (mode_resume) { r_down(c); return; }
+  if (c->st == ST_OPEN) closed_n++;
+  if (c->st != ST_OPEN) { failed_n++; in_progress--; }
+  release(c);
 }
 
 static void r_payload(conn_t *c, const unsigned char *p, size_t n, uint64_t now);
@@ -382,12 +387,7 @@ static void r_auth(conn_t *c) {
 static void r_down(conn_t *c) {
   rs_t *r = &rs[c->idx];
   uint64_t now = now_us();
-  epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
-  close(c->fd);
-  c->st = ST_DEAD;
-  free(c->buf);
-  c->buf = NULL;
-  c->len = c->cap = 0;
+  release(c);
   if (r->up) {
     r->up = 0;
     r_open--;

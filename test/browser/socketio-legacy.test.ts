@@ -51,11 +51,13 @@ describe('browser: socket.io-client 1.x page on the Socket.IO port (binary polli
         await page.evaluate(
           ({ url, uid }) => {
             const w = window as unknown as {
-              io: (u: string, o: object) => { on(e: string, f: (m: string) => void): void; emit(e: string, a: string): void };
+              io: (u: string, o: object) => { on(e: string, f: (m: string) => void): void; emit(e: string, a: string): void; disconnect(): void };
               seen: Record<string, string[]>;
+              socket?: { disconnect(): void };
             };
             w.seen = { new_msg: [], update_online_count: [], error: [] };
             const socket = w.io(url, { transports: ['polling'] });
+            w.socket = socket;
             socket.on('connect', () => socket.emit('login', uid));
             for (const e of ['new_msg', 'update_online_count', 'error']) socket.on(e, (m) => w.seen[e]!.push(String(m)));
           },
@@ -73,6 +75,9 @@ describe('browser: socket.io-client 1.x page on the Socket.IO port (binary polli
         assert.equal(hub.connectionCount, 1);
         assert.deepEqual(await page.evaluate(() => (window as unknown as { seen: Record<string, string[]> }).seen.error), []);
       } finally {
+        // The page leaves as the seed page's user does, with a disconnect: a closed tab between two polls would
+        // be noticed only at Engine.IO's ping timeout, later than the next test waits for.
+        await page.evaluate(() => (window as unknown as { socket?: { disconnect(): void } }).socket?.disconnect()).catch(() => {});
         await page.close();
       }
     });

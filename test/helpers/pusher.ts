@@ -1,4 +1,5 @@
 import WebSocket from 'ws';
+import { RecordingSocket } from './recording-socket.ts';
 import PusherServer from 'pusher';
 import PusherJs from 'pusher-js';
 import type { Channel, Options } from 'pusher-js';
@@ -113,34 +114,12 @@ export interface PusherFrame {
  * A byte-level Pusher client (the `ws` package) for what pusher-js hides: exact frames, bad input, close codes.
  * Records every frame; waits for frames instead of sleeping.
  */
-export class RawPusher {
-  readonly frames: PusherFrame[] = [];
+export class RawPusher extends RecordingSocket<PusherFrame> {
   /** The text of every frame, as received. */
   readonly texts: string[] = [];
-  closeCode: number | undefined;
-  private waiters: { pred: (f: PusherFrame) => boolean; resolve: (f: PusherFrame) => void; reject: (e: Error) => void }[] = [];
-  private closeWaiters: ((code: number) => void)[] = [];
 
-  private constructor(readonly ws: WebSocket) {
-    ws.on('message', (raw) => {
-      const text = raw.toString();
-      const f = JSON.parse(text) as PusherFrame;
-      this.texts.push(text);
-      this.frames.push(f);
-      for (const w of [...this.waiters]) {
-        if (w.pred(f)) {
-          this.waiters.splice(this.waiters.indexOf(w), 1);
-          w.resolve(f);
-        }
-      }
-    });
-    ws.on('error', () => {});
-    ws.on('close', (code) => {
-      this.closeCode = code;
-      for (const w of this.closeWaiters) w(code);
-      for (const w of this.waiters) w.reject(new Error(`closed with ${code} while waiting for a frame`));
-      this.waiters = [];
-    });
+  protected override received(_f: PusherFrame, text: string): void {
+    this.texts.push(text);
   }
 
   /** Opens `/app/<key>` with pusher-js's query string; resolves once the socket is open. */
@@ -163,25 +142,6 @@ export class RawPusher {
 
   send(frame: unknown): void {
     this.ws.send(typeof frame === 'string' || Buffer.isBuffer(frame) ? frame : JSON.stringify(frame));
-  }
-
-  next(pred: (f: PusherFrame) => boolean, timeoutMs = 5000): Promise<PusherFrame> {
-    const seen = this.frames.find(pred);
-    if (seen) return Promise.resolve(seen);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('timed out waiting for a frame')), timeoutMs);
-      this.waiters.push({
-        pred,
-        resolve: (f) => {
-          clearTimeout(timer);
-          resolve(f);
-        },
-        reject: (e) => {
-          clearTimeout(timer);
-          reject(e);
-        },
-      });
-    });
   }
 
   /** Frames received from now on that match `pred` (the next one, not one seen before). */
@@ -207,21 +167,6 @@ export class RawPusher {
 
   events(name: string): PusherFrame[] {
     return this.frames.filter((f) => f.event === name);
-  }
-
-  closed(timeoutMs = 5000): Promise<number> {
-    if (this.closeCode !== undefined) return Promise.resolve(this.closeCode);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('timed out waiting for close')), timeoutMs);
-      this.closeWaiters.push((code) => {
-        clearTimeout(timer);
-        resolve(code);
-      });
-    });
-  }
-
-  close(): void {
-    this.ws.close();
   }
 }
 

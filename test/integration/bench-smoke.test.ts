@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { it } from 'node:test';
+import type { StormResult } from '../../bench/workloads/storm.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const hasGcc = spawnSync('gcc', ['--version']).status === 0;
@@ -34,24 +35,8 @@ interface VariantReport {
   events?: Record<string, Timed>;
   compat?: Record<string, { n: number; connected: number; connectSeconds: number; broadcast: { runs: TextRun[] }; pushes?: { runs: TextRun[] } }>;
 }
-interface StormReport {
-  error?: string;
-  n: number;
-  connected: number;
-  listeningSeconds: number;
-  backSeconds: number;
-  caughtSeconds: number;
-  markMessages: number;
-  published: number;
-  lost: number;
-  duplicated: number;
-  reordered: number;
-  unrecovered: number;
-  drops: number;
-  close4000: number;
-  reconnects: number;
-  rawAcceptSeconds?: number;
-}
+/** `data.storm` in the report: the workload's result, or the error that stopped it. */
+type StormReport = StormResult & { error?: string };
 
 it('npm run bench -- --quick runs and writes bench/results/bench-quick.json', { skip: hasGcc ? false : 'gcc is not installed', timeout: 310_000 }, () => {
   const startedAt = Date.now();

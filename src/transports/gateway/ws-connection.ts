@@ -13,7 +13,7 @@ const CUT_OFF_MS = 1000;
  * gateway's fields, in one object. Every write goes through the outbox, so what a worker sends in one turn is one
  * socket write, in order, and a client that does not read is bounded.
  */
-export class GatewayWsConnection extends OutboxWebSocket implements GatewayConn {
+export class GatewayWsConnection extends OutboxWebSocket<GatewayHost> implements GatewayConn {
   id = '';
   user = '';
   num = 0;
@@ -25,13 +25,8 @@ export class GatewayWsConnection extends OutboxWebSocket implements GatewayConn 
   readonly clientPort: number;
   private ending = false;
 
-  constructor(
-    private readonly host: GatewayHost,
-    socket: Duplex,
-    clientIp: number,
-    clientPort: number,
-  ) {
-    super(socket, host.maxBufferedBytes);
+  constructor(host: GatewayHost, socket: Duplex, clientIp: number, clientPort: number) {
+    super(host, socket);
     this.clientIp = clientIp;
     this.clientPort = clientPort;
   }
@@ -79,14 +74,6 @@ export class GatewayWsConnection extends OutboxWebSocket implements GatewayConn 
     this.outbox.close();
     if (this.wsOpen) this.wsClose(code, reason, CUT_OFF_MS);
     else setTimeout(cutOff, CUT_OFF_MS, this.socket).unref();
-  }
-
-  protected get maxPayload(): number {
-    return this.host.maxPayload;
-  }
-
-  protected get maxWriteBacklog(): number {
-    return this.host.maxBufferedBytes;
   }
 
   protected onMessage(data: Buffer): void {

@@ -6,7 +6,6 @@ import { Outbox } from '../../core/outbox.ts';
 import { CloseCode } from '../../protocol/codes.ts';
 import { encodeAck, encodeMessage } from '../../protocol/frames.ts';
 import { frameText } from '../../protocol/wsframe.ts';
-import { WS_MAX_FRAGMENTS } from '../../net/websocket/codec.ts';
 import { CLOSE_TIMEOUT_MS, ServerWebSocket } from '../../net/websocket/socket.ts';
 import { RecoveryHold, type Resumable } from '../common/resume.ts';
 import type { StoredMessage } from '../../store/store.ts';
@@ -160,11 +159,6 @@ export class NativeConnection extends ServerWebSocket implements Connection, Res
 
   protected get maxPayload(): number {
     return this.host.maxFrameBytes;
-  }
-
-  /** As on 1234 and in `ws`: without it, empty continuation frames grow a message's fragment list for ever. */
-  protected override get maxFragments(): number {
-    return WS_MAX_FRAGMENTS;
   }
 
   protected get maxWriteBacklog(): number {

@@ -1,7 +1,6 @@
 import type { Duplex } from 'node:stream';
 import type { Connection } from '../../core/connection.ts';
 import type { Delivery } from '../../core/delivery.ts';
-import { WS_MAX_FRAGMENTS } from '../../net/websocket/codec.ts';
 import { OutboxWebSocket } from '../common/outbox-socket.ts';
 import { frameText } from '../../protocol/wsframe.ts';
 import { textMessageFrame } from '../common/wire.ts';
@@ -32,7 +31,7 @@ export interface PlainHost {
  * the connection's queue of webhook events. One object per connection, with no closure or timer of its own,
  * because idle connections are the main memory cost: an idle one holds no event array.
  */
-export class PlainConnection extends OutboxWebSocket implements Connection {
+export class PlainConnection extends OutboxWebSocket<PlainHost> implements Connection {
   id = '';
   user = '';
   /** In the hub (its token, if one is required, was good): its messages go to the webhook. */
@@ -50,11 +49,8 @@ export class PlainConnection extends OutboxWebSocket implements Connection {
   closeCode = 0;
   private closing = false;
 
-  constructor(
-    private readonly host: PlainHost,
-    socket: Duplex,
-  ) {
-    super(socket, host.maxBufferedBytes);
+  constructor(host: PlainHost, socket: Duplex) {
+    super(host, socket);
   }
 
   get transport(): string {
@@ -100,18 +96,6 @@ export class PlainConnection extends OutboxWebSocket implements Connection {
     if (this.wsOpen) this.wsClose(code, reason, CUT_OFF_MS);
     // A close handshake already under way (the peer's) gets the same time.
     else setTimeout(destroy, CUT_OFF_MS, this.socket).unref();
-  }
-
-  protected get maxPayload(): number {
-    return this.host.maxPayload;
-  }
-
-  protected override get maxFragments(): number {
-    return WS_MAX_FRAGMENTS;
-  }
-
-  protected get maxWriteBacklog(): number {
-    return this.host.maxBufferedBytes;
   }
 
   protected onMessage(data: Buffer, binary: boolean): void {

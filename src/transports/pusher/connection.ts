@@ -1,7 +1,6 @@
 import type { Duplex } from 'node:stream';
 import type { Connection } from '../../core/connection.ts';
 import type { Delivery } from '../../core/delivery.ts';
-import { WS_MAX_FRAGMENTS } from '../../net/websocket/codec.ts';
 import { CloseCode } from '../../protocol/codes.ts';
 import { CLOSE_TIMEOUT_MS } from '../../net/websocket/socket.ts';
 import { OutboxWebSocket } from '../common/outbox-socket.ts';
@@ -47,7 +46,7 @@ const FROM_HERALD_CODE: Readonly<Record<number, number>> = {
  * that is per connection: its presence memberships and its client-event budget. One object per client, fields
  * made on first use, because idle connections are the main memory cost.
  */
-export class PusherConnection extends OutboxWebSocket implements Connection, Resumable {
+export class PusherConnection extends OutboxWebSocket<PusherHost> implements Connection, Resumable {
   /** Set when welcomed; the socket_id is computed from it (names.ts `socketIdOf`). */
   id = '';
   user = '';
@@ -66,11 +65,8 @@ export class PusherConnection extends OutboxWebSocket implements Connection, Res
   resume: PusherResume | undefined;
   private closed = false;
 
-  constructor(
-    private readonly host: PusherHost,
-    socket: Duplex,
-  ) {
-    super(socket, host.maxBufferedBytes);
+  constructor(host: PusherHost, socket: Duplex) {
+    super(host, socket);
   }
 
   get transport(): string {
@@ -158,18 +154,6 @@ export class PusherConnection extends OutboxWebSocket implements Connection, Res
     this.closed = true;
     this.outbox.close();
     this.wsClose(code, reason, CLOSE_TIMEOUT_MS);
-  }
-
-  protected get maxPayload(): number {
-    return this.host.maxPayload;
-  }
-
-  protected override get maxFragments(): number {
-    return WS_MAX_FRAGMENTS;
-  }
-
-  protected get maxWriteBacklog(): number {
-    return this.host.maxBufferedBytes;
   }
 
   protected onMessage(data: Buffer, binary: boolean): void {

@@ -140,7 +140,7 @@ async function readCached(s: PusherState, conn: PusherConnection, channel: strin
  * asks for it (`subscriptionCount`): the count is Herald's presence count of the channel (every node, every
  * transport), read after this node's change.
  */
-export function subscriptionCountChanged(s: PusherState, channel: string, herald: string): void {
+function subscriptionCountChanged(s: PusherState, channel: string, herald: string): void {
   if (!s.app.subscriptionCount || channelKind(channel) === ChannelKind.Presence) return;
   s.ctx.presence.channel(herald).then(
     ({ connections }) => {

@@ -104,7 +104,7 @@ export function memberGone(s: PusherState, herald: string, channel: string, user
 }
 
 /** The `data` of a presence `subscription_succeeded`: `{"presence":{"ids","hash","count"}}`; infos are JSON text. */
-export function presenceData(list: ReadonlyMap<string, string>): string {
+function presenceData(list: ReadonlyMap<string, string>): string {
   const ids: string[] = [];
   const hash: string[] = [];
   for (const [id, info] of list) {

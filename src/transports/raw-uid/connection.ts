@@ -2,7 +2,6 @@ import type { Duplex } from 'node:stream';
 import type { Connection } from '../../core/connection.ts';
 import type { Delivery } from '../../core/delivery.ts';
 import { textMessageFrame } from '../common/wire.ts';
-import { WS_MAX_FRAGMENTS } from '../../net/websocket/codec.ts';
 import { OutboxWebSocket } from '../common/outbox-socket.ts';
 
 /** Close code for a slow consumer on the compat websocket: 1008 (policy), as the client knows no Herald codes. */
@@ -40,7 +39,7 @@ export const LOGGED_IN = 2;
  * On the wire it behaves as the `ws` server it replaces did: the close frame after a protocol error carries only
  * the code, a message may have at most 16384 fragments, pings are answered while open.
  */
-export class RawUidConnection extends OutboxWebSocket implements Connection {
+export class RawUidConnection extends OutboxWebSocket<RawUidHost> implements Connection {
   /** Set at login; the hub sees the connection only after that. */
   id = '';
   user = '';
@@ -51,11 +50,8 @@ export class RawUidConnection extends OutboxWebSocket implements Connection {
   readonly openedAt = Date.now();
   private closed = false;
 
-  constructor(
-    private readonly host: RawUidHost,
-    socket: Duplex,
-  ) {
-    super(socket, host.maxBufferedBytes);
+  constructor(host: RawUidHost, socket: Duplex) {
+    super(host, socket);
   }
 
   get transport(): string {
@@ -100,18 +96,6 @@ export class RawUidConnection extends OutboxWebSocket implements Connection {
     if (!this.alive) return this.terminate();
     this.alive = false;
     this.wsPing();
-  }
-
-  protected get maxPayload(): number {
-    return this.host.maxPayload;
-  }
-
-  protected override get maxFragments(): number {
-    return WS_MAX_FRAGMENTS;
-  }
-
-  protected get maxWriteBacklog(): number {
-    return this.host.maxBufferedBytes;
   }
 
   protected override get explainsProtocolErrors(): boolean {

@@ -1,14 +1,14 @@
 import { join, resolve } from 'node:path';
-import { createRequire } from 'node:module';
 import type { Logger } from 'pino';
 import type { Broker } from './broker/broker.ts';
 import { MemoryBroker } from './broker/memory.ts';
 import { RedisBroker } from './broker/redis.ts';
-import type { HeraldConfig } from './config.ts';
+import { usesRedis, type HeraldConfig } from './config.ts';
 import type { Hub } from './core/hub.ts';
 import { LocalBus, type ControlBus } from './core/control-bus.ts';
 import type { LocalControl } from './core/control.ts';
 import { RedisControlBus } from './cluster/redis-control.ts';
+import { openRedis } from './cluster/redis-connect.ts';
 import { MemoryPresence } from './presence/memory.ts';
 import type { Presence } from './presence/presence.ts';
 import { RedisPresence } from './presence/redis.ts';
@@ -36,12 +36,11 @@ export interface Backends {
 
 /**
  * Chooses Store, Broker and Presence from the configuration: embedded (SQLite or memory store, in-process broker
- * and presence) by default; all three on Redis when `redis.url` is set, so any node can serve any client.
+ * and presence) by default; all on Redis when `redis.url`, `redis.cluster` or `redis.sentinels` is set, so any node can serve any client.
  */
 export function createBackends(config: HeraldConfig, hub: Hub, log: Logger, nodeId: string, local: LocalControl): Backends {
   const retentionFor = retentionResolver(config.history);
-  const url = config.redis.url;
-  if (url === undefined) {
+  if (!usesRedis(config)) {
     const store = config.store.type === 'memory' ? new MemoryStore(retentionFor) : sqliteStore(config, retentionFor);
     return {
       store,
@@ -55,21 +54,8 @@ export function createBackends(config: HeraldConfig, hub: Hub, log: Logger, node
   }
   // While Redis is away, publishes fail at once (503: the caller retries, with its idempotency key) instead of
   // queueing; the subscriber queues its (re)subscriptions until Redis is back.
-  // Loaded here, with `redis.url` set, not when Herald starts: ioredis costs ~24 MB of RSS that one process never uses.
-  const { Redis } = createRequire(import.meta.url)('ioredis') as typeof import('ioredis');
-  const options = { connectTimeout: 5000, lazyConnect: true };
-  const main = new Redis(url, { ...options, enableOfflineQueue: false, maxRetriesPerRequest: 1 });
-  const sub = new Redis(url, { ...options, maxRetriesPerRequest: null });
-  // Control calls have their own subscriber, so the broker's stream channels and the calls never share a handler.
-  const ctlSub = new Redis(url, { ...options, maxRetriesPerRequest: null });
+  const { main, sub, ctlSub } = openRedis(config.redis, log);
   const prefix = config.redis.prefix;
-  for (const [name, conn] of [
-    ['main', main],
-    ['subscriber', sub],
-    ['control subscriber', ctlSub],
-  ] as const) {
-    conn.on('error', (err: Error) => log.warn({ err: err.message, connection: name }, 'redis connection error'));
-  }
   const announce = `${prefix}m:`;
   const store = new RedisStore(main, { prefix, retentionFor, announce });
   const broker = new RedisBroker(sub, store, announce, log);

@@ -7,6 +7,17 @@ import { GatewayConfigSchema } from './config/gateway.ts';
 import { pusherAppFromEnv, PusherConfigSchema } from './config/pusher.ts';
 
 const port = z.number().int().min(0).max(65535);
+const hostPort = z.string().regex(/^[^\s:,]+:\d{1,5}$/, 'must be host:port');
+const hostPorts = z.preprocess(
+  (v) =>
+    typeof v === 'string'
+      ? v
+          .split(',')
+          .map((x) => x.trim())
+          .filter((x) => x !== '')
+      : v,
+  z.array(hostPort).min(1),
+);
 const level = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
 /** Every option Herald has, with its default. The config file holds exactly this shape (unknown keys are errors). */
@@ -103,6 +114,14 @@ export const ConfigSchema = z
           .string()
           .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
           .optional(),
+        /**
+         * Redis Cluster seed nodes (`host:port`; a comma-separated string from the environment). Exclusive with `url`
+         * and `sentinels`.
+         */
+        cluster: hostPorts.optional(),
+        /** Sentinels (`host:port`) watching the master named `sentinelName`. Exclusive with `url` and `cluster`. */
+        sentinels: hostPorts.optional(),
+        sentinelName: z.string().min(1).default('mymaster'),
         /** Key and channel prefix, so several installations can share one Redis. */
         prefix: z.string().min(1).max(64).default('herald:'),
         /** Presence heartbeat; a node silent for 3 intervals stops counting. */
@@ -111,6 +130,9 @@ export const ConfigSchema = z
         controlTimeoutMs: z.number().int().min(50).max(60_000).default(2000),
       })
       .strict()
+      .refine((r) => [r.url, r.cluster, r.sentinels].filter((x) => x !== undefined).length <= 1, {
+        message: 'set one of redis.url, redis.cluster and redis.sentinels',
+      })
       .prefault({}),
     /** Where history, inbox positions and idempotency records live (with `redis.url`: Redis, whatever this says). */
     store: z
@@ -164,6 +186,12 @@ export const ConfigSchema = z
 export type HeraldConfig = z.infer<typeof ConfigSchema>;
 export type ConfigInput = z.input<typeof ConfigSchema>;
 
+/** Whether Herald keeps its state in Redis (one server, a Cluster or a Sentinel-watched master) rather than in-process. */
+export function usesRedis(config: HeraldConfig): boolean {
+  const r = config.redis;
+  return r.url !== undefined || r.cluster !== undefined || r.sentinels !== undefined;
+}
+
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
@@ -182,6 +210,9 @@ const ENV: Record<string, { path: string[]; type: 'string' | 'number' | 'boolean
   HERALD_STORE: { path: ['store', 'type'], type: 'string' },
   HERALD_REDIS_URL: { path: ['redis', 'url'], type: 'string' },
   HERALD_REDIS_PREFIX: { path: ['redis', 'prefix'], type: 'string' },
+  HERALD_REDIS_CLUSTER: { path: ['redis', 'cluster'], type: 'string' },
+  HERALD_REDIS_SENTINELS: { path: ['redis', 'sentinels'], type: 'string' },
+  HERALD_REDIS_SENTINEL_NAME: { path: ['redis', 'sentinelName'], type: 'string' },
   HERALD_STORE_FSYNC: { path: ['store', 'fsync'], type: 'string' },
   HERALD_LINE_PORT: { path: ['line', 'port'], type: 'number' },
   HERALD_LINE_HOST: { path: ['line', 'host'], type: 'string' },

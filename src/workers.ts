@@ -1,7 +1,7 @@
 import cluster from 'node:cluster';
 import type { Logger } from 'pino';
 import { ensureSecrets } from './auth/secrets.ts';
-import { ConfigError, type HeraldConfig } from './config.ts';
+import { ConfigError, usesRedis, type HeraldConfig } from './config.ts';
 
 /**
  * `herald start --workers N`: a primary process forks N Herald workers that share the listening ports (node:cluster
@@ -9,9 +9,9 @@ import { ConfigError, type HeraldConfig } from './config.ts';
  * them. Without Redis each worker would be a separate server that cannot see the others' clients, so it is refused.
  */
 export async function runPrimary(workers: number, config: HeraldConfig, log: Logger): Promise<void> {
-  if (config.redis.url === undefined) {
+  if (!usesRedis(config)) {
     throw new ConfigError(
-      `--workers ${workers} needs Redis (HERALD_REDIS_URL or redis.url): workers share nothing else, so without it a client on one worker could not be reached from another`,
+      `--workers ${workers} needs Redis (HERALD_REDIS_URL, HERALD_REDIS_CLUSTER or HERALD_REDIS_SENTINELS): workers share nothing else, so without it a client on one worker could not be reached from another`,
     );
   }
   // Generated once here, not raced by N workers writing the same file.

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { Context } from '../context.ts';
+import { usesRedis } from '../config.ts';
 import type { PublishRequest, PublishResult } from '../core/dispatcher.ts';
 import { connectionsOf, isConnectionTarget, type PublishTarget } from '../domain/streams.ts';
 import { CloseCode, ErrorCode } from '../protocol/codes.ts';
@@ -295,7 +296,7 @@ export function createOperations(ctx: Context) {
         dropped: hub.dropped,
         uptimeSeconds: Math.round(process.uptime()),
         memory: { rss: process.memoryUsage.rss() },
-        store: { type: config.redis.url === undefined ? config.store.type : 'redis', durability: ctx.store.durability },
+        store: { type: !usesRedis(config) ? config.store.type : 'redis', durability: ctx.store.durability },
         cluster: await ctx.presence.totals(),
         receiptsWaiting: ctx.receipts.pending,
         /** Error responses and error frames since start, by code. */

@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { ConfigError, loadConfig } from '../../src/config.ts';
+import { ConfigError, loadConfig, usesRedis } from '../../src/config.ts';
 
 const cwd = mkdtempSync(join(tmpdir(), 'herald-config-'));
 
@@ -44,6 +44,8 @@ describe('config', () => {
       [{ cwd, env: {}, overrides: { webhook: { events: ['connect'] } } }, /webhook.events is set but webhook.url is not/],
       [{ cwd, env: {}, flags: { nope: '1' } }, /unknown option --nope/],
       [{ cwd, env: {}, overrides: { limits: { maxFrameBytes: 1 } } }, /limits.maxFrameBytes/],
+      [{ cwd, env: { HERALD_REDIS_URL: 'redis://r:6379', HERALD_REDIS_CLUSTER: 'a:7000' } }, /one of redis.url, redis.cluster/],
+      [{ cwd, env: { HERALD_REDIS_SENTINELS: 'a:26379,b' } }, /host:port/],
     ];
     for (const [src, re] of cases) {
       assert.throws(
@@ -60,5 +62,15 @@ describe('config', () => {
   it('allows the same port for HTTP and line port on different interfaces', () => {
     const c = loadConfig({ cwd, env: {}, overrides: { host: '127.0.0.2', port: 7000, line: { host: '127.0.0.1', port: 7000 } } });
     assert.equal(c.line.port, 7000);
+  });
+
+  it('reads Redis Cluster seeds and Sentinels from comma-separated environment variables', () => {
+    const c = loadConfig({ cwd, env: { HERALD_REDIS_CLUSTER: 'a:7000, b:7001' } });
+    assert.deepEqual(c.redis.cluster, ['a:7000', 'b:7001']);
+    assert.equal(usesRedis(c), true);
+    const s = loadConfig({ cwd, env: { HERALD_REDIS_SENTINELS: 's1:26379,s2:26380', HERALD_REDIS_SENTINEL_NAME: 'herald' } });
+    assert.deepEqual(s.redis.sentinels, ['s1:26379', 's2:26380']);
+    assert.equal(s.redis.sentinelName, 'herald');
+    assert.equal(usesRedis(loadConfig({ cwd, env: {} })), false);
   });
 });

@@ -49,7 +49,9 @@ async function runVariant(v: Variant): Promise<VariantResult> {
     if (runs(v, 'idle')) {
       log(`${v.name}: idle memory, ${CFG.idleN} connections`);
       res.idle = await idle(v, s);
-      log(`  ${res.idle.connected} connected in ${res.idle.connectSeconds.toFixed(1)} s, ${res.idle.kbPerConnection.toFixed(2)} KB/conn`);
+      log(
+        `  ${res.idle.connected} connected in ${res.idle.connectSeconds.toFixed(1)} s (server ${res.idle.serverUsPerConnection.toFixed(0)} µs CPU/conn), ${res.idle.kbPerConnection.toFixed(2)} KB/conn`,
+      );
       // The full run measures throughput on a fresh server; --quick reuses this one to save a start.
       if (quick) await sleep(300);
       else {

@@ -140,6 +140,7 @@ function metrics(): Metric[] {
   });
   m.push({ label: `idle server RSS at ${CFG.idleN} connections: MB¹`, better: 'lower', get: (r) => r.idle?.idleMB, fmt: ms });
   m.push({ label: `connection rate (${CFG.idleN} connections, 256 in flight): conn/s¹`, better: 'higher', get: (r) => r.idle?.connectionsPerSec, fmt: k });
+  m.push({ label: `connection setup: server µs CPU/connection¹`, better: 'lower', get: (r) => r.idle?.serverUsPerConnection, fmt: ms });
   return m;
 }
 

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer as createHttpServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { UpgradeRequest } from './net/websocket/handshake.ts';
 import { Server as TlsServer } from 'node:tls';
 import { pino, type Logger } from 'pino';
 import { ApiKeyCheck } from './auth/api-key.ts';
@@ -119,7 +120,7 @@ export function createHerald(opts: CreateOptions = {}): HeraldServer {
   const tls = loadTls(config.compat);
   const gateway = config.gateway.enabled ? createGateway(ctx) : undefined;
   const transports = createTransports(ctx, { nativePath: wsPath, tls, ...(gateway ? { gateway: gateway.events } : {}) });
-  const handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): boolean => transports.upgrade(req, socket, head);
+  const handleUpgrade = (req: UpgradeRequest, socket: Duplex, head: Buffer): boolean => transports.upgrade(req, socket, head);
   const handleRequest = (req: IncomingMessage, res: ServerResponse): boolean => {
     // A transport's own HTTP routes first (the Pusher API's `/apps/…`, signed its own way), then `/api/*`.
     if (transports.request(req, res)) return true;
@@ -134,14 +135,15 @@ export function createHerald(opts: CreateOptions = {}): HeraldServer {
     createHttpServer((req, res) => {
       if (!transports.request(req, res)) handler(req, res);
     });
-  const fastLane = owned && config.http.fastLane ? attachFastLane(http, { ctx, ops, apiKey }) : undefined;
+  const onOwnedUpgrade = (req: UpgradeRequest, socket: Duplex, head: Buffer): void => {
+    if (!handleUpgrade(req, socket, head)) socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+  };
+  const fastLane = owned && config.http.fastLane ? attachFastLane(http, { ctx, ops, apiKey, upgrade: onOwnedUpgrade }) : undefined;
   // Attached, the application owns the server: other upgrade paths may belong to its own WebSocket servers, so
   // they are left alone rather than answered 404, and the server's connections and 'request' event stay its own.
   const onAttachedUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => void handleUpgrade(req, socket, head);
   if (owned) {
-    http.on('upgrade', (req, socket, head) => {
-      if (!handleUpgrade(req, socket, head)) socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
-    });
+    http.on('upgrade', onOwnedUpgrade);
     http.on('clientError', (err: Error & { code?: string }, socket) => {
       log.debug({ err: err.message }, 'bad HTTP request');
       // The statuses Node's own handler would give: a request past headersTimeout or requestTimeout is a 408 (the

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { UpgradeRequest } from '../net/websocket/handshake.ts';
 import type { Duplex } from 'node:stream';
 import type { Context } from '../context.ts';
 import type { TlsFiles } from '../net/servers.ts';
@@ -48,7 +49,7 @@ export class Transports {
   }
 
   /** Hands a main-port upgrade to the transport whose path it is; false, touching nothing, when none takes it. */
-  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
+  upgrade(req: UpgradeRequest, socket: Duplex, head: Buffer): boolean {
     const url = new URL(req.url ?? '/', 'http://herald');
     for (const t of this.list) if (t.upgrade?.(req, socket, head, url) === true) return true;
     return false;

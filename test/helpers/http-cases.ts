@@ -10,6 +10,17 @@ const body = (i: number): string => JSON.stringify({ to: { user: `u${i}` }, data
 /** A publish request with these header lines (CRLF) and the body, Content-Length not added. */
 const raw = (lines: string[], b = body(1), path = '/api/publish'): Buffer =>
   Buffer.from(`POST ${path} HTTP/1.1\r\n${lines.join('\r\n')}${lines.length ? '\r\n' : ''}\r\n${b}`, 'latin1');
+/** A WebSocket handshake with these header lines, then `after` (the first bytes of the new protocol). */
+const upgrade = (lines: string[], after = '', requestLine = 'GET /ws?token=abc HTTP/1.1'): Buffer =>
+  Buffer.from(`${requestLine}\r\n${lines.join('\r\n')}${lines.length ? '\r\n' : ''}\r\n${after}`, 'latin1');
+const HANDSHAKE = [
+  'Host: herald:8080',
+  'Connection: Upgrade',
+  'Upgrade: websocket',
+  'Sec-WebSocket-Version: 13',
+  'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
+  'Origin: http://example.com',
+];
 const std = (extra: string[] = []): string[] => ['Host: herald', `Authorization: ${AUTH}`, 'Content-Type: application/json', ...extra];
 const cl = (b = body(1)): string => `Content-Length: ${Buffer.byteLength(b)}`;
 const ok = (extra: string[] = [], b = body(1)): Buffer => raw([...std(extra), cl(b)], b);
@@ -63,6 +74,17 @@ export const CORPUS: { name: string; bytes: Buffer }[] = [
   { name: 'body shorter than the Content-Length (waits)', bytes: raw([...std(), 'Content-Length: 500'], body(1)) },
   { name: 'body over the limit', bytes: raw([...std(), `Content-Length: ${MAX_BODY + 1}`], 'x'.repeat(MAX_BODY + 1)) },
   { name: 'three pipelined, then a GET', bytes: Buffer.concat([ok(), ok(), ok(), Buffer.from('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n')]) },
+  { name: 'WebSocket handshake', bytes: upgrade(HANDSHAKE) },
+  { name: 'WebSocket handshake with a frame after it', bytes: upgrade(HANDSHAKE, '\x81\x85abcd') },
+  { name: 'publish, then a WebSocket handshake', bytes: Buffer.concat([ok(), upgrade(HANDSHAKE)]) },
+  { name: 'handshake without Host', bytes: upgrade(HANDSHAKE.slice(1)) },
+  { name: 'handshake with two Hosts', bytes: upgrade([...HANDSHAKE, 'Host: b']) },
+  { name: 'handshake with Connection: keep-alive, Upgrade', bytes: upgrade(['Host: h', 'Connection: keep-alive, Upgrade', 'Upgrade: websocket']) },
+  { name: 'handshake with Connection: Upgrade, tab', bytes: upgrade(['Host: h', 'Connection: Upgrade\t', 'Upgrade: websocket']) },
+  { name: 'handshake with a body', bytes: upgrade([...HANDSHAKE, 'Content-Length: 2'], 'ab') },
+  { name: 'handshake with an empty Upgrade', bytes: upgrade(['Host: h', 'Connection: Upgrade', 'Upgrade:']) },
+  { name: 'handshake with a quote in the target', bytes: upgrade(HANDSHAKE, '', 'GET /w"s HTTP/1.1') },
+  { name: 'handshake with two Cookie lines', bytes: upgrade([...HANDSHAKE, 'Cookie: a=1', 'Cookie: b=2']) },
 ];
 
 const TCHAR = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
@@ -149,6 +171,8 @@ export function generate(r: Rand): Buffer {
   const n = 1 + (r() < 0.3 ? int(r, 3) : 0);
   const parts: Buffer[] = [];
   for (let k = 0; k < n; k++) parts.push(r() < 0.75 ? mutated(r, k) : ok([], body(k)));
+  // A handshake is the last request a connection sends in HTTP: what follows it is WebSocket frames.
+  if (r() < 0.3) parts.push(mutatedUpgrade(r));
   let out = Buffer.concat(parts);
   if (r() < 0.1) out = out.subarray(0, int(r, out.length + 1));
   return out;
@@ -214,6 +238,97 @@ function mutated(r: Rand, id: number): Buffer {
   }
   if (length !== undefined) lines.push(length);
   return Buffer.from(`${requestLine}\r\n${lines.join('\r\n')}\r\n\r\n${b}`, 'latin1');
+}
+
+const UPGRADE_LINES = [
+  'GET /ws HTTP/1.1',
+  'GET / HTTP/1.1',
+  'GET /app/key?protocol=7&client=js&version=8.4.0&flash=false HTTP/1.1',
+  'GET /ws?token=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1MSJ9.sig-_ HTTP/1.1',
+  "GET /a/b;c=d,e!$&'()*+~%41:@? HTTP/1.1",
+  'GET /ws HTTP/1.0',
+  'GET  /ws HTTP/1.1',
+  'GET /ws  HTTP/1.1',
+  'GET ws HTTP/1.1',
+  'GET * HTTP/1.1',
+  'GET http://h/ws HTTP/1.1',
+  'GET /w s HTTP/1.1',
+  'GET /w#f HTTP/1.1',
+  'GET /w\x7f HTTP/1.1',
+  'GET /w\xe9 HTTP/1.1',
+  'GET /w|"<>{}^`\\ HTTP/1.1',
+  'get /ws HTTP/1.1',
+  'GET /ws HTTP/1.1 ',
+  'HEAD /ws HTTP/1.1',
+];
+const CONNECTION_VALUES = [
+  'Upgrade',
+  'upgrade',
+  'UPGRADE',
+  'keep-alive, Upgrade',
+  'Upgrade, keep-alive',
+  'keep-alive,Upgrade',
+  'keep-alive,  Upgrade',
+  'keep-alive,\tUpgrade',
+  'keep-alive ,Upgrade',
+  'Upgrade,',
+  ',Upgrade',
+  'Upgrade, close',
+  'close, Upgrade',
+  'Upgradex',
+  'xUpgrade',
+  'Up grade',
+  'Upgrade\t',
+  'Upgrade ',
+  ' Upgrade',
+  'Upgrade;q=1',
+  'HTTP2-Settings, Upgrade',
+  '',
+];
+
+function mutatedUpgrade(r: Rand): Buffer {
+  let requestLine = r() < 0.7 ? 'GET /ws?token=abc HTTP/1.1' : pick(r, UPGRADE_LINES);
+  const lines = [...HANDSHAKE];
+  let after = r() < 0.3 ? '\x81\x85abcdefghi' : '';
+  const count = int(r, 4);
+  for (let m = 0; m < count; m++) {
+    switch (int(r, 9)) {
+      case 0:
+        lines.splice(int(r, lines.length + 1), 0, `${bytes(r, 1 + int(r, 10), 0.7)}: ${bytes(r, int(r, 6), 1)}`);
+        break;
+      case 1:
+        lines.splice(int(r, lines.length + 1), 0, `X-${bytes(r, 1 + int(r, 4), 1)}:${bytes(r, int(r, 12), 0.6)}`);
+        break;
+      case 2: // Connection changed, or a second one
+        if (r() < 0.7) lines[1] = `Connection:${pick(r, [' ', '', '  ', '\t'])}${pick(r, CONNECTION_VALUES)}`;
+        else lines.push(`Connection: ${pick(r, CONNECTION_VALUES)}`);
+        break;
+      case 3: // a framing header, or a duplicate of a handshake header
+        lines.splice(int(r, lines.length + 1), 0, r() < 0.5 ? `${pick(r, FRAMING_NAMES)}: ${pick(r, FRAMING_VALUES)}` : pick(r, HANDSHAKE));
+        break;
+      case 4: // Host or Upgrade removed or changed
+        if (r() < 0.5) lines.splice(0, 1, ...pick(r, [[], ['Host:'], ['Host: a', 'Host: b'], ['host: x'], ['Host : x']]));
+        else lines[2] = pick(r, ['Upgrade:', 'Upgrade: ', 'Upgrade: h2c', 'upgrade: WebSocket', 'Upgrade : websocket', 'X-Upgrade: websocket']);
+        break;
+      case 5:
+        lines.splice(int(r, lines.length + 1), 0, r() < 0.7 ? `X: a${pick(r, EOLS)}Upgrade: websocket` : `${pick(r, [' ', '\t'])}folded`);
+        break;
+      case 6:
+        requestLine = pick(r, UPGRADE_LINES);
+        break;
+      case 7: // whitespace around values
+        lines.push(`X-Pad:${pick(r, WS)}v${pick(r, WS)}`);
+        break;
+      default: {
+        const i = int(r, lines.length);
+        const s = lines[i]!;
+        const at = int(r, s.length + 1);
+        lines[i] = s.slice(0, at) + pick(r, ['', anyByte(r)]) + s.slice(at + (r() < 0.5 ? 1 : 0));
+        after = r() < 0.5 ? after : `${after}GET / HTTP/1.1\r\n`;
+      }
+    }
+  }
+  return upgrade(lines, after, requestLine);
 }
 
 /** The chunks a socket might deliver `bytes` in: whole, cut at a few places, or one byte at a time. */

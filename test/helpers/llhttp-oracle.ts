@@ -3,7 +3,9 @@
 // after the parser (_http_server.js: requireHostHeader, Expect, upgrade, PRI, data after a closing request).
 // The differential fuzz test holds the fast lane to this; test/integration/http-fast-lane-differential.test.ts
 // holds this to a real Herald without the fast lane, over sockets.
+import { IncomingMessage } from 'node:http';
 import { createRequire } from 'node:module';
+import { Socket } from 'node:net';
 import { FastReader } from '../../src/api/http/fast-reader.ts';
 
 /** A request Node's server emitted with its whole body: Herald's handler runs it. */
@@ -18,11 +20,27 @@ export interface Executed {
  * How the connection stands once the bytes are read: waiting for more; closed after a `Connection: close` (or
  * HTTP/1.0) request, any later bytes unread; or rejected (a 4xx from the parser or the server's checks).
  */
-export type End = 'wait' | 'closed' | 'rejected';
+export type End = 'wait' | 'closed' | 'rejected' | 'upgrade';
+
+/** A WebSocket handshake Node's server emitted as 'upgrade': what the listener reads of it, and the bytes after it. */
+export interface Upgraded {
+  url: string;
+  rawHeaders: string[];
+  headers: Record<string, unknown>;
+  rest: string;
+}
 
 export interface Outcome {
   executed: Executed[];
   end: End;
+  upgrade?: Upgraded;
+}
+
+/** Node's `IncomingMessage.headers` for these raw headers, built by Node's own code. */
+function nodeHeaders(raw: string[]): Record<string, unknown> {
+  const m = new IncomingMessage(new Socket()) as IncomingMessage & { _addHeaderLines(h: string[], n: number): void };
+  m._addHeaderLines(raw, raw.length);
+  return { ...m.headers };
 }
 
 interface HttpParser {
@@ -56,6 +74,7 @@ export function nodeReads(chunks: Buffer[]): Outcome {
   let stop: End | undefined;
   let keepAlive = true;
   let closing = false;
+  let upgraded: Upgraded | undefined;
   parser[HTTPParser.kOnHeaders] = (h: string[], u: string) => {
     if (headers.length < MAX_HEADER_ENTRIES) headers.push(...h);
     url += u;
@@ -82,7 +101,12 @@ export function nodeReads(chunks: Buffer[]): Outcome {
       return undefined;
     };
     const name = methods[method]!;
-    // An upgrade goes to Herald's upgrade handler (404 but for /ws), the connection with it; PRI is destroyed.
+    // An upgrade goes to Herald's upgrade handler with the bytes after its head; PRI is destroyed.
+    if (upgrade && stop === undefined) {
+      stop = 'upgrade';
+      upgraded = { url: target, rawHeaders: all, headers: nodeHeaders(all), rest: '' };
+      return 2;
+    }
     if (upgrade || name === 'PRI') {
       stop ??= 'rejected';
       return upgrade ? 2 : 0;
@@ -111,16 +135,25 @@ export function nodeReads(chunks: Buffer[]): Outcome {
     current = undefined;
   };
   try {
-    for (const chunk of chunks) {
+    for (let i = 0; i < chunks.length; i++) {
       if (stop !== undefined) break;
+      const chunk = chunks[i]!;
       const r = parser.execute(chunk);
+      if (upgraded !== undefined) {
+        // llhttp stops at the end of an upgrade's head and says how far it read: the rest is the new protocol's.
+        const read = typeof r === 'number' ? r : chunk.length;
+        upgraded.rest = Buffer.concat([chunk.subarray(read), ...chunks.slice(i + 1)]).toString('latin1');
+        break;
+      }
       // After a closing request llhttp refuses further bytes: the connection is closed for them either way.
       if (r instanceof Error) stop ??= closing && (r as Error & { code?: string }).code === 'HPE_CLOSED_CONNECTION' ? 'closed' : 'rejected';
     }
   } finally {
     parser.close();
   }
-  return { executed, end: stop ?? (closing ? 'closed' : 'wait') };
+  const out: Outcome = { executed, end: stop ?? (closing ? 'closed' : 'wait') };
+  if (upgraded !== undefined) out.upgrade = upgraded;
+  return out;
 }
 
 /** The fast lane reading `chunks`: its own requests, then Node's reading of what it hands over. */
@@ -137,9 +170,14 @@ export function laneReads(chunks: Buffer[], maxBody: number): Outcome & { byLane
       });
     });
     if (outcome === 'closed') return { executed, end: 'closed', byLane: executed.length, handedOver: false };
+    if (outcome !== 'more' && 'upgrade' in outcome) {
+      const { url, rawHeaders, headers } = outcome.upgrade;
+      const rest = Buffer.concat([outcome.rest, ...chunks.slice(i + 1)]).toString('latin1');
+      return { executed, end: 'upgrade', upgrade: { url, rawHeaders, headers: { ...headers }, rest }, byLane: executed.length + 1, handedOver: false };
+    }
     if (outcome !== 'more') {
       const node = nodeReads([outcome.handOff, ...chunks.slice(i + 1)]);
-      return { executed: [...executed, ...node.executed], end: node.end, byLane: executed.length, handedOver: true };
+      return { ...node, executed: [...executed, ...node.executed], byLane: executed.length, handedOver: true };
     }
   }
   return { executed, end: 'wait', byLane: executed.length, handedOver: false };

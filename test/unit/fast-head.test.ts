@@ -1,22 +1,23 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { FastHead, MAX_FAST_HEAD, type FastRequest } from '../../src/api/http/fast-head.ts';
+import { FastHead, MAX_FAST_HEAD, type FastRequest, type UpgradeHead } from '../../src/api/http/fast-head.ts';
 import { FastReader } from '../../src/api/http/fast-reader.ts';
 
-const parseFastHead = (buf: Buffer, start: number, maxBody: number): FastRequest | 'partial' | 'other' => new FastHead().scan(buf, start, buf.length, maxBody);
+const parseFastHead = (buf: Buffer, start: number, maxBody: number): FastRequest | UpgradeHead | 'partial' | 'other' =>
+  new FastHead().scan(buf, start, buf.length, maxBody);
 
 const head = (lines: string[], body = ''): Buffer => Buffer.from(`${lines.join('\r\n')}\r\n\r\n${body}`);
 const publish = (...headers: string[]): Buffer => head(['POST /api/publish HTTP/1.1', 'Host: x', ...headers], '{}');
 
 test('recognises publish and batch requests with a Content-Length body', () => {
   const r = parseFastHead(publish('Authorization: Bearer k', 'content-length: 2'), 0, 1000);
-  assert.ok(typeof r === 'object');
+  assert.ok(typeof r === 'object' && r.op !== 'upgrade');
   assert.equal(r.op, 'publish');
   assert.equal(r.authorization, 'Bearer k');
   assert.equal(r.bodyLength, 2);
   assert.equal(r.close, false);
   const b = parseFastHead(head(['POST /api/publish/batch HTTP/1.1', 'Host: x', 'Content-Length: 0', 'Connection: close']), 0, 1000);
-  assert.ok(typeof b === 'object');
+  assert.ok(typeof b === 'object' && b.op !== 'upgrade');
   assert.equal(b.op, 'publishBatch');
   assert.equal(b.close, true);
 });
@@ -25,7 +26,7 @@ test('parses a request that starts in the middle of the buffer', () => {
   const first = publish('Content-Length: 2');
   const both = Buffer.concat([first, publish('Content-Length: 2', 'Authorization: Bearer second')]);
   const r = parseFastHead(both, first.length, 1000);
-  assert.ok(typeof r === 'object');
+  assert.ok(typeof r === 'object' && r.op !== 'upgrade');
   assert.equal(r.authorization, 'Bearer second');
   assert.equal(first.length + r.headLength, both.length - 2);
 });
@@ -38,8 +39,9 @@ test('an incomplete head is partial while it could still be a publish', () => {
 
 test('everything else goes to Node', () => {
   const other = [
-    Buffer.from('GET / HTTP/1.1\r\n'),
-    Buffer.from('G'),
+    Buffer.from('GET / HTTP/1.0\r\n'),
+    Buffer.from('GET /a b HTTP/1.1\r\n'),
+    Buffer.from('GE\r'),
     head(['POST /api/publish?x=1 HTTP/1.1', 'Content-Length: 2']),
     head(['POST /api/publishx HTTP/1.1', 'Content-Length: 2']),
     head(['POST /api/publish HTTP/1.0', 'Content-Length: 2']),
@@ -62,7 +64,7 @@ test('a head that arrives a byte at a time is recognised, scanning each byte onc
   const h = new FastHead();
   for (let n = 1; n < full.length - 2; n++) assert.equal(h.scan(full, 0, n, 1000), 'partial', `first ${n} bytes`);
   const r = h.scan(full, 0, full.length, 1000);
-  assert.ok(typeof r === 'object');
+  assert.ok(typeof r === 'object' && r.op !== 'upgrade');
   assert.equal(r.authorization, 'Bearer k');
   assert.equal(r.headLength, full.length - 2);
 });
@@ -125,4 +127,42 @@ test('pipelined requests split anywhere are read the same', () => {
     assert.equal(n, 3, `cut at ${cut}`);
     assert.equal(reader.phase, 'idle');
   }
+});
+
+const handshake = (...lines: string[]): Buffer =>
+  head(['GET /ws?token=a.b-c_d%2F HTTP/1.1', 'Host: herald:8080', 'Connection: Upgrade', 'Upgrade: websocket', 'Sec-WebSocket-Version: 13', ...lines]);
+
+test('recognises a WebSocket handshake: the target, the headers as Node reads them, and where the head ends', () => {
+  const bytes = Buffer.concat([handshake('Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==', 'Cookie:  a=1; b=2 '), Buffer.from([0x81, 0x80])]);
+  const r = parseFastHead(bytes, 0, 1000);
+  assert.ok(typeof r === 'object' && r.op === 'upgrade', JSON.stringify(r));
+  assert.equal(r.url, '/ws?token=a.b-c_d%2F');
+  assert.equal(r.headers['sec-websocket-key'], 'dGhlIHNhbXBsZSBub25jZQ==');
+  assert.equal(r.headers.cookie, 'a=1; b=2');
+  assert.equal(r.headers.host, 'herald:8080');
+  assert.deepEqual(r.rawHeaders.slice(0, 4), ['Host', 'herald:8080', 'Connection', 'Upgrade']);
+  assert.equal(r.headLength, bytes.length - 2);
+  assert.ok(typeof parseFastHead(handshake('Connection: keep-alive, Upgrade'), 0, 1000) === 'string', 'Connection twice');
+  const list = head(['GET / HTTP/1.1', 'Host: h', 'Connection: keep-alive, Upgrade', 'Upgrade: websocket']);
+  assert.equal((parseFastHead(list, 0, 1000) as UpgradeHead).op, 'upgrade');
+});
+
+test('leaves to Node every handshake outside the subset', () => {
+  const other = [
+    handshake('Host: again'),
+    handshake('Content-Length: 0'),
+    handshake('Transfer-Encoding: chunked'),
+    handshake('Expect: 100-continue'),
+    head(['GET /ws HTTP/1.1', 'Connection: Upgrade', 'Upgrade: websocket']),
+    head(['GET /ws HTTP/1.1', 'Host: h', 'Upgrade: websocket']),
+    head(['GET /ws HTTP/1.1', 'Host: h', 'Connection: Upgrade', 'Upgrade:']),
+    head(['GET /ws HTTP/1.1', 'Host: h', 'Connection: Upgrade\t', 'Upgrade: websocket']),
+    head(['GET /ws HTTP/1.1', 'Host: h', 'Connection: Upgradex', 'Upgrade: websocket']),
+    head(['GET /ws HTTP/1.1', 'Host: h', 'Connection: close', 'Upgrade: websocket']),
+    head(['GET /w"s HTTP/1.1', 'Host: h', 'Connection: Upgrade', 'Upgrade: websocket']),
+    head(['GET http://h/ws HTTP/1.1', 'Host: h', 'Connection: Upgrade', 'Upgrade: websocket']),
+    head(['GET /ws HTTP/1.0', 'Host: h', 'Connection: Upgrade', 'Upgrade: websocket']),
+    head(['GET /ws HTTP/1.1', 'Host: h', 'Connection: Upgrade', 'Upgrade: websocket', 'X: a', ' folded']),
+  ];
+  for (const b of other) assert.equal(parseFastHead(b, 0, 1000), 'other', JSON.stringify(b.toString('latin1')));
 });

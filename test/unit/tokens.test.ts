@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { SignJWT, UnsecuredJWT } from 'jose';
+import { jwtVerify, SignJWT, UnsecuredJWT } from 'jose';
 import { TokenService } from '../../src/auth/tokens.ts';
+import { prng } from '../helpers/prng.ts';
 
 const SECRET = 'unit-test-token-secret-0123456789abcdef';
 const tokens = new TokenService(SECRET);
@@ -56,4 +57,55 @@ test('refuses forged, wrongly signed, unsigned and malformed tokens', async () =
   }
   const garbage = await tokens.verify('a.b.c');
   assert.equal(garbage.ok, false);
+});
+
+test('agrees with jose jwtVerify on generated tokens: valid, tampered, re-spelt, with every claim shape', async () => {
+  const r = prng(15);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
+  const claimSets: Record<string, unknown>[] = [
+    { sub: 'bob', exp: now() + 60 },
+    { sub: 'bob', exp: now() + 60, channels: ['a', 'b.*'] },
+    { sub: 'bob', exp: now() - 5 },
+    { sub: 'bob', exp: now() + 60, nbf: now() - 5 },
+    { sub: 'bob', exp: now() + 60, nbf: now() + 50 },
+    { sub: 'bob', exp: '9999999999' },
+    { sub: 'bob' },
+    { sub: 'bob', exp: now() + 60, channels: 'x' },
+  ];
+  const headers: Record<string, unknown>[] = [{}, { typ: 'JWT' }, { kid: 'k1' }];
+  const jose = async (t: string): Promise<boolean> => {
+    try {
+      const { payload } = await jwtVerify(t, key, { algorithms: ['HS256'], requiredClaims: ['exp'] });
+      // Herald's own claims on top of the JWT rules: a user id in `sub`, `channels` an array of strings.
+      return typeof payload.sub === 'string' && (payload.channels === undefined || Array.isArray(payload.channels));
+    } catch {
+      return false;
+    }
+  };
+  let accepted = 0;
+  for (let i = 0; i < 1000; i++) {
+    const alg = r() < 0.9 ? 'HS256' : pick(['HS384', 'HS512']);
+    let t = await signed(pick(claimSets), pick(headers), alg, r() < 0.9 ? key : new TextEncoder().encode('x'.repeat(40)));
+    const [h, p, s] = t.split('.') as [string, string, string];
+    switch (Math.floor(r() * 7)) {
+      case 0: // one character of one segment changed
+        t = [h, p, s].map((seg, k) => (k === Math.floor(r() * 3) && seg.length > 0 ? seg.slice(0, -1) + pick(['A', 'B', '_', '-', '=', '!']) : seg)).join('.');
+        break;
+      case 1: // padding or a junk character appended to the signature (another spelling of the same bytes)
+        t = `${h}.${p}.${s}${pick(['=', '==', '===', '!', 'A', ' ', '\n', ' ='])}`;
+        break;
+      case 3: // base64's padding kept on every segment, as hand-written signers often do
+        t = `${h}.${p}.${s}`.replace(/([^.]+)/g, (seg) => seg + '='.repeat((4 - (seg.length % 4)) % 4));
+        break;
+      case 2: // a segment swapped for another token's
+        t = `${h}.${Buffer.from(JSON.stringify({ sub: 'eve', exp: now() + 60 })).toString('base64url')}.${s}`;
+        break;
+      default:
+        break;
+    }
+    const ours = (await tokens.verify(t)).ok;
+    assert.equal(ours, await jose(t), t);
+    if (ours) accepted++;
+  }
+  assert.ok(accepted > 100, `${accepted} accepted`);
 });

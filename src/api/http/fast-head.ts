@@ -12,6 +12,13 @@
  * - no Transfer-Encoding, Expect, Upgrade or Proxy-Connection (llhttp reads the last as Connection), at most
  *   `MAX_FAST_HEADERS` header lines and `MAX_FAST_HEAD` bytes.
  *
+ * And, for WebSocket handshakes (served by the same lane since they are most of what a busy server accepts):
+ *
+ * - the request line `GET <target> HTTP/1.1`, the target origin-form of unreserved, sub-delims, `%:@/?` only;
+ * - the same header lines, no name twice (so Node's `headers` object is exactly the lines, names lower-cased),
+ *   at least one Host, an Upgrade with a value, Connection a comma-separated list of tokens (spaces after a
+ *   comma only) holding `upgrade`; no Content-Length, Transfer-Encoding, Expect or Proxy-Connection.
+ *
  * Anything else is `other`, decided on the first byte that leaves the subset (a bare LF, a CR not followed by LF,
  * a control byte, a space in a name), and the connection goes to Node's HTTP server with the bytes read, which
  * accepts, rejects or waits as llhttp does. So this parser never decides an edge case of HTTP itself; being
@@ -29,12 +36,25 @@ export interface FastRequest {
   close: boolean;
 }
 
+/** A WebSocket handshake the lane recognised: what Node's 'upgrade' event would have given as `req`. */
+export interface UpgradeHead {
+  op: 'upgrade';
+  url: string;
+  /** Names lower-cased, no name twice (as Node's `IncomingMessage.headers` for such a head). */
+  headers: Record<string, string>;
+  /** Names as sent, then values: Node's `rawHeaders`. */
+  rawHeaders: string[];
+  headLength: number;
+}
+
 /** Heads larger than this go to Node (which answers 431 only past its own, larger, limit). */
 export const MAX_FAST_HEAD = 8192;
 /** Header lines beyond this go to Node (whose `maxHeadersCount`, 2000, drops later headers such as Host). */
 export const MAX_FAST_HEADERS = 64;
 
 const PUBLISH = Buffer.from('POST /api/publish HTTP/1.1\r\n', 'latin1');
+const GET = Buffer.from('GET /', 'latin1');
+const VERSION = Buffer.from(' HTTP/1.1\r\n', 'latin1');
 const BATCH = Buffer.from('POST /api/publish/batch HTTP/1.1\r\n', 'latin1');
 
 /** Byte classes: 1 = tchar (may be in a header name, and in a value), 2 = other value byte (HTAB, SP, delimiters, obs-text). */
@@ -45,8 +65,16 @@ CLASS[0x09] = 2;
 CLASS[0x20] = 2;
 for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") CLASS[c.charCodeAt(0)] = 1;
 
+/** Bytes of an upgrade's request target: RFC 3986 unreserved, sub-delims, `%`, `:`, `@`, `/`, `?`. */
+const TARGET = new Uint8Array(256);
+for (const c of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,;=%:@/?") TARGET[c.charCodeAt(0)] = 1;
+
 const enum State {
   RequestLine,
+  /** An upgrade's request target, after `GET /`. */
+  Target,
+  /** ` HTTP/1.1` CRLF after the target. */
+  Version,
   NameStart,
   Name,
   Value,
@@ -66,6 +94,7 @@ const enum Field {
   Connection,
   /** Transfer-Encoding, Expect, Upgrade, Proxy-Connection (llhttp reads it as Connection): for Node. */
   Refused,
+  Upgrade,
 }
 
 const FIELDS = new Map<string, Field>([
@@ -75,9 +104,12 @@ const FIELDS = new Map<string, Field>([
   ['connection', Field.Connection],
   ['transfer-encoding', Field.Refused],
   ['expect', Field.Refused],
-  ['upgrade', Field.Refused],
+  ['upgrade', Field.Upgrade],
   ['proxy-connection', Field.Refused],
 ]);
+
+/** A Connection value llhttp reads as holding the `upgrade` token, in the plainest spelling only. */
+const UPGRADE_LIST = /^(?:[!#$%&'*+\-.^_`|~0-9A-Za-z]+, *)*upgrade(?:, *[!#$%&'*+\-.^_`|~0-9A-Za-z]+)*$/i;
 
 const isOws = (b: number): boolean => b === 0x20 || b === 0x09;
 const isDigit = (b: number): boolean => b >= 0x30 && b <= 0x39;
@@ -90,8 +122,12 @@ export class FastHead {
   private state = State.RequestLine;
   /** Bytes of the head examined so far, counted from its start. */
   private pos = 0;
-  /** Which request lines are still possible: bit 1 publish, bit 2 batch. */
-  private lines = 3;
+  /** Which request lines are still possible: bit 1 publish, bit 2 batch, bit 4 an upgrade's GET. */
+  private lines = 7;
+  /** The upgrade being read (lines === 4 past `GET /`): its target's end, and its header lines so far. */
+  private targetEnd = 0;
+  private raw: string[] | undefined;
+  private upgradeValue = false;
   private lineStart = 0;
   private colon = 0;
   private field = Field.Other;
@@ -107,7 +143,9 @@ export class FastHead {
   reset(): void {
     this.state = State.RequestLine;
     this.pos = 0;
-    this.lines = 3;
+    this.lines = 7;
+    this.raw = undefined;
+    this.upgradeValue = false;
     this.headers = 0;
     this.length = -1;
     this.host = false;
@@ -120,7 +158,7 @@ export class FastHead {
    * Examines the head that starts at `buf[start]`, the bytes up to `end` (the same head, maybe with more bytes
    * than last time). `partial`: every byte so far fits and the head is not complete. `other`: not for this lane.
    */
-  scan(buf: Buffer, start: number, end: number, maxBody: number): FastRequest | 'partial' | 'other' {
+  scan(buf: Buffer, start: number, end: number, maxBody: number): FastRequest | UpgradeHead | 'partial' | 'other' {
     const stop = Math.min(end, start + MAX_FAST_HEAD);
     let i = start + this.pos;
     let state = this.state;
@@ -130,16 +168,35 @@ export class FastHead {
         case State.RequestLine: {
           const k = i - start;
           let lines = this.lines;
-          if ((lines & 1) !== 0 && PUBLISH[k] !== b) lines &= 2;
-          if ((lines & 2) !== 0 && BATCH[k] !== b) lines &= 1;
+          if ((lines & 1) !== 0 && PUBLISH[k] !== b) lines &= 6;
+          if ((lines & 2) !== 0 && BATCH[k] !== b) lines &= 5;
+          if ((lines & 4) !== 0 && GET[k] !== b) lines &= 3;
           if (lines === 0) return 'other';
           this.lines = lines;
-          if (k + 1 === ((lines & 1) !== 0 ? PUBLISH.length : BATCH.length)) {
+          if (lines === 4) {
+            if (k + 1 === GET.length) {
+              state = State.Target;
+              this.raw = [];
+            }
+          } else if (k + 1 === ((lines & 1) !== 0 ? PUBLISH.length : BATCH.length)) {
             state = State.NameStart;
             this.lineStart = i + 1 - start;
           }
           break;
         }
+        case State.Target:
+          if (b === 0x20) {
+            this.targetEnd = i - start;
+            state = State.Version;
+          } else if (TARGET[b] !== 1) return 'other';
+          break;
+        case State.Version:
+          if (VERSION[i - start - this.targetEnd] !== b) return 'other';
+          if (i - start - this.targetEnd + 1 === VERSION.length) {
+            state = State.NameStart;
+            this.lineStart = i + 1 - start;
+          }
+          break;
         case State.NameStart:
           if (b === 0x0d) state = State.EndCr;
           else if (CLASS[b] === 1) state = State.Name;
@@ -172,6 +229,7 @@ export class FastHead {
           state = State.NameStart;
           break;
         case State.EndCr: {
+          if (this.raw !== undefined) return b === 0x0a ? this.upgrade(buf, start, i + 1 - start) : 'other';
           if (b !== 0x0a || this.length < 0 || this.length > maxBody || !this.host) return 'other';
           this.state = state;
           this.pos = i + 1 - start;
@@ -194,7 +252,13 @@ export class FastHead {
         ? (FIELDS.get(buf.toString('latin1', from, to).toLowerCase()) ?? Field.Other)
         : Field.Other;
     this.field = field;
+    if (this.raw !== undefined) {
+      // A handshake: no name twice (checked when the line is complete), and no body or framing of its own.
+      return field !== Field.Length && field !== Field.Refused;
+    }
     switch (field) {
+      case Field.Upgrade:
+        return false;
       case Field.Host:
         return !this.host;
       case Field.Length:
@@ -216,6 +280,23 @@ export class FastHead {
     let e = crAt;
     while (v < e && isOws(buf[v]!)) v++;
     while (e > v && isOws(buf[e - 1]!)) e--;
+    const raw = this.raw;
+    if (raw !== undefined) {
+      raw.push(buf.toString('latin1', start + this.lineStart, start + this.colon), buf.toString('latin1', v, e));
+      switch (this.field) {
+        case Field.Host:
+          this.host = true;
+          return true;
+        case Field.Upgrade:
+          this.upgradeValue = e > v;
+          return true;
+        case Field.Connection:
+          this.connection = true;
+          return e === crAt && UPGRADE_LIST.test(raw[raw.length - 1]!);
+        default:
+          return true;
+      }
+    }
     switch (this.field) {
       case Field.Host:
         this.host = true;
@@ -241,5 +322,20 @@ export class FastHead {
       default:
         return true;
     }
+  }
+
+  /** The handshake's head is complete (`length` bytes): the request Node would emit as 'upgrade', or not for the lane. */
+  private upgrade(buf: Buffer, start: number, length: number): UpgradeHead | 'other' {
+    const raw = this.raw!;
+    if (!this.host || !this.upgradeValue || !this.connection) return 'other';
+    const headers: Record<string, string> = {};
+    for (let k = 0; k < raw.length; k += 2) {
+      const name = raw[k]!.toLowerCase();
+      if (headers[name] !== undefined) return 'other';
+      headers[name] = raw[k + 1]!;
+    }
+    // The target starts at the `/` of `GET /`.
+    const url = buf.toString('latin1', start + GET.length - 1, start + this.targetEnd);
+    return { op: 'upgrade', url, headers, rawHeaders: raw, headLength: length };
   }
 }

@@ -6,9 +6,13 @@ import { errorHeaders, failureOf, unauthorized } from '../errors.ts';
 import { ReplyQueue } from '../line/replies.ts';
 import type { Operations } from '../operations.ts';
 import { bodyObject, parseJson } from './body.ts';
-import type { FastRequest } from './fast-head.ts';
+import type { FastRequest, UpgradeHead } from './fast-head.ts';
 import { FastReader } from './fast-reader.ts';
 import { frontConnections, type ConnectionHandler } from '../../net/front.ts';
+import type { UpgradeRequest } from '../../net/websocket/handshake.ts';
+
+/** Where the lane sends a WebSocket handshake it recognised: the server's own 'upgrade' handling. */
+export type UpgradeHandler = (req: UpgradeRequest, socket: Socket, head: Buffer) => void;
 
 /**
  * The HTTP fast lane: publish requests answered straight from the socket, in front of Node's HTTP server.
@@ -20,7 +24,10 @@ import { frontConnections, type ConnectionHandler } from '../../net/front.ts';
  *
  * Every connection starts here. While its requests are in the strict subset `FastHead` accepts (POST
  * /api/publish and /api/publish/batch with a Content-Length body, see fast-head.ts), they are served here,
- * pipelined, answers in order and those of one event-loop turn in one write (ReplyQueue). On the first byte
+ * pipelined, answers in order and those of one event-loop turn in one write (ReplyQueue). A WebSocket handshake
+ * in the subset FastHead accepts goes from here to the server's upgrade handler with a plain request object, as
+ * Node's 'upgrade' event would have sent it: a reconnect storm costs no HTTP parser, IncomingMessage or listener
+ * set per connection (and an idle WebSocket keeps none of what Node leaves on an upgraded socket). On the first byte
  * outside that subset the connection goes, with the bytes already read, to Node's HTTP server for good: static
  * files, the WebSocket upgrade, other API routes and every HTTP edge case keep Node's full semantics, and what
  * Node rejects is rejected by Node. Both paths call the same operations and produce the same statuses, error
@@ -38,6 +45,7 @@ interface LaneDeps {
   ctx: Context;
   ops: Operations;
   apiKey: ApiKeyCheck;
+  upgrade: UpgradeHandler;
 }
 
 export function attachFastLane(server: Server, deps: LaneDeps): FastLane {
@@ -149,7 +157,7 @@ class LaneConnection {
     if (outcome === 'closed') {
       this.stopped = true;
       this.replies.after(() => this.socket.end());
-    } else if (outcome !== 'more') return this.handOff(outcome.handOff);
+    } else if (outcome !== 'more') return 'handOff' in outcome ? this.handOff(outcome.handOff) : this.upgrade(outcome.upgrade, outcome.rest);
     if (this.reader.phase === 'idle') this.requestStart = 0;
     else if (this.requestStart === 0 || this.reader.completed !== before) this.requestStart = this.lastActive;
   }
@@ -196,6 +204,28 @@ class LaneConnection {
 
   /** Gives the connection to Node's HTTP server once the answers owed from here are written, so order holds. */
   private handOff(rest: Buffer): void {
+    this.leave(() => {
+      const { socket } = this;
+      if (rest.length > 0) socket.unshift(rest);
+      this.handOffTo(socket);
+      socket.resume();
+    });
+  }
+
+  /** Gives the connection to the WebSocket listener whose handshake it sent, as Node's 'upgrade' event would. */
+  private upgrade(head: UpgradeHead, rest: Buffer): void {
+    this.leave(() => {
+      const { socket } = this;
+      const req: UpgradeRequest = { method: 'GET', url: head.url, headers: head.headers, rawHeaders: head.rawHeaders, httpVersion: '1.1', socket };
+      // As Node does before its 'upgrade' event (the setter is public, the type says read-only): paused for no
+      // one, so the listener's first 'data' handler starts the flow, and bytes that come before it are kept.
+      (socket as { readableFlowing: boolean | null }).readableFlowing = null;
+      this.deps.upgrade(req, socket, rest);
+    });
+  }
+
+  /** Stops reading here; once the answers owed from here are written, `next` takes the socket. */
+  private leave(next: () => void): void {
     this.stopped = true;
     const { socket } = this;
     socket.pause();
@@ -204,12 +234,10 @@ class LaneConnection {
     socket.removeListener('close', this.onClose);
     this.lanes.delete(this);
     this.replies.after(() => {
-      // Until Node's server has the socket, an error on it is still ours to catch.
+      // Until the next owner has the socket, an error on it is still ours to catch.
       if (socket.destroyed) return;
       socket.removeListener('error', this.onError);
-      if (rest.length > 0) socket.unshift(rest);
-      this.handOffTo(socket);
-      socket.resume();
+      next();
     });
   }
 }

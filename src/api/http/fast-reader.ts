@@ -1,4 +1,4 @@
-import { FastHead, type FastRequest } from './fast-head.ts';
+import { FastHead, type FastRequest, type UpgradeHead } from './fast-head.ts';
 
 /** What `FastReader.push` decided about the bytes so far. */
 export type ReadOutcome =
@@ -7,7 +7,9 @@ export type ReadOutcome =
   /** A `Connection: close` request was the last: later bytes are not read. */
   | 'closed'
   /** The bytes from here on are for Node's server: the request that starts them is not for the lane. */
-  | { handOff: Buffer };
+  | { handOff: Buffer }
+  /** A WebSocket handshake: the connection leaves HTTP, with `rest` (bytes after the head) as its first bytes. */
+  | { upgrade: UpgradeHead; rest: Buffer };
 
 /** A pending buffer up to this size is kept for the connection's next partial request. */
 const KEEP_BUFFER = 16 * 1024;
@@ -66,6 +68,13 @@ export class FastReader {
         const h = this.head.scan(buf, pos, end, this.maxBody);
         if (h === 'partial') break;
         if (h === 'other') return this.leave(buf, pos, end);
+        if (h.op === 'upgrade') {
+          this.completed++;
+          const rest = Buffer.from(buf.subarray(pos + h.headLength, end));
+          this.pending = null;
+          this.start = this.end = 0;
+          return { upgrade: h, rest };
+        }
         req = this.request = h;
       }
       const bodyStart = pos + req.headLength;

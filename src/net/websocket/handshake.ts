@@ -1,10 +1,25 @@
 // The server side of the WebSocket opening handshake (RFC 6455 section 4.2), on the socket Node's HTTP server
-// hands over in its 'upgrade' event: Herald's replacement for `ws`'s handleUpgrade (see codec.ts for why), used by
+// hands over in its 'upgrade' event (or the HTTP fast lane, for the handshakes it recognises): Herald's replacement for `ws`'s handleUpgrade (see codec.ts for why), used by
 // every WebSocket listener. The checks and answers follow `ws`; what a listener accepts beyond that is its
 // HandshakeRules.
 import { createHash } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+
+/**
+ * What a WebSocket listener reads of the handshake request: Node's `IncomingMessage` from an 'upgrade' event, or
+ * the plain object the HTTP fast lane builds for a handshake it recognised (api/http/fast-head.ts), which costs no
+ * HTTP parser, stream or message object per connection.
+ */
+export interface UpgradeRequest {
+  readonly method?: string | undefined;
+  readonly url?: string | undefined;
+  readonly headers: IncomingHttpHeaders;
+  readonly rawHeaders: readonly string[];
+  readonly httpVersion: string;
+  readonly socket: Socket;
+}
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 /** A base64-encoded 16-byte nonce. */
@@ -40,7 +55,7 @@ export function acceptKey(key: string): string {
 }
 
 /** Why `req` is not a WebSocket upgrade we accept (status and reason), or the subprotocol to answer ('' none). */
-export function checkUpgrade(req: IncomingMessage, rules: HandshakeRules = HERALD_HANDSHAKE): { status: number; reason: string } | { protocol: string } {
+export function checkUpgrade(req: UpgradeRequest, rules: HandshakeRules = HERALD_HANDSHAKE): { status: number; reason: string } | { protocol: string } {
   if (req.method !== 'GET') return { status: 405, reason: 'WebSocket upgrades use GET' };
   if (req.headers.upgrade?.toLowerCase() !== 'websocket') return { status: 400, reason: 'Upgrade header must be "websocket"' };
   if (!hasToken(req.headers.connection, 'upgrade')) return { status: 400, reason: 'Connection header must include "Upgrade"' };
@@ -70,7 +85,7 @@ export function checkUpgrade(req: IncomingMessage, rules: HandshakeRules = HERAL
  * Answers the upgrade: 101 and true when `req` is a valid WebSocket handshake, otherwise an HTTP error whose body
  * says why, and false (the socket is then closed).
  */
-export function completeHandshake(req: IncomingMessage, socket: Duplex, rules: HandshakeRules = HERALD_HANDSHAKE): boolean {
+export function completeHandshake(req: UpgradeRequest, socket: Duplex, rules: HandshakeRules = HERALD_HANDSHAKE): boolean {
   if (!socket.readable || !socket.writable) {
     socket.destroy();
     return false;

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { UpgradeRequest } from '../../net/websocket/handshake.ts';
 import type { Duplex } from 'node:stream';
 
 export interface Address {
@@ -20,7 +21,7 @@ export interface Transport {
   /** The name used in addresses and logs (for a port of its own, its key in the config: `websocket`, `socketio`). */
   readonly name: string;
   /** Takes the upgrade and returns true when `url`'s path is this transport's; returns false touching nothing. */
-  upgrade?(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): boolean;
+  upgrade?(req: UpgradeRequest, socket: Duplex, head: Buffer, url: URL): boolean;
   /**
    * Serves an HTTP request of the main port that belongs to the protocol (the Pusher HTTP API's `/apps/…`, signed
    * its own way rather than with Herald's API key) and returns true; returns false touching nothing for any other.

@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { UpgradeRequest } from '../../net/websocket/handshake.ts';
 import type { Duplex } from 'node:stream';
 import type { Context } from '../../context.ts';
 import { boundAddress, closeServer, createWebServer, listenOn, type TlsFiles } from '../../net/servers.ts';
@@ -6,7 +6,7 @@ import { STOPPING_RESPONSE, type Transport } from './transport.ts';
 
 /** What a WebSocket port's endpoint does for the port's shutdown phases. */
 export interface PortEndpoint {
-  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  handleUpgrade(req: UpgradeRequest, socket: Duplex, head: Buffer): void;
   /** Shutdown phase 1, beyond refusing handshakes (optional). */
   stop?(): void;
   drain(code: number, reason: string, timeoutMs: number): Promise<number>;
@@ -22,7 +22,7 @@ export interface WebSocketPortOptions {
   handshakeTimeoutMs: number;
   endpoint: PortEndpoint;
   /** Checked before the endpoint sees an upgrade; false once it answered the socket itself (a refused Origin). */
-  admit?(req: IncomingMessage, socket: Duplex): boolean;
+  admit?(req: UpgradeRequest, socket: Duplex): boolean;
   /** The close code a drain sends (1001 "going away": what the originals' clients see when their server stops). */
   drainCode: number;
 }

@@ -1,7 +1,7 @@
 // The ON_WEBSOCKET_CONNECT body (reference §9.3, workerman 4's layout): serialize(['get' => ..., 'server' => ...,
+import type { UpgradeRequest } from '../../net/websocket/handshake.ts';
 // 'cookie' => ...]) of the upgrade request, so that `onWebSocketConnect($client_id, $data)` reads what it reads
 // under the original.
-import type { IncomingMessage } from 'node:http';
 import { PhpArray, serialize, type PhpValue } from '../../protocol/php/index.ts';
 
 /** urldecode(): `+` is a space, `%XX` a byte; malformed escapes stay as they are. Bytes that are not UTF-8 stay bytes. */
@@ -77,7 +77,7 @@ function lastKey(a: PhpArray): string | number | bigint | Buffer {
 }
 
 /** The body of ON_WEBSOCKET_CONNECT for an upgrade request, as workerman 4.x builds `$_GET`, `$_SERVER`, `$_COOKIE`. */
-export function upgradeData(req: IncomingMessage): Buffer {
+export function upgradeData(req: UpgradeRequest): Buffer {
   const url = req.url ?? '/';
   const q = url.indexOf('?');
   const query = q === -1 ? '' : url.slice(q + 1);

@@ -1,4 +1,3 @@
-import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { countError, type Context } from '../../context.ts';
 import { compileChannelPatterns } from '../../domain/streams.ts';
@@ -7,7 +6,7 @@ import { decodeClientFrame, encodeError, encodeWelcome, PING_FRAME, type SincePo
 import { frameText } from '../../protocol/wsframe.ts';
 import { AUTH_CHECKING, AUTH_DONE, AUTH_WAITING, NativeConnection, type NativeHost } from './connection.ts';
 import { handleFrame, resumeImplicitStreams, sendError } from './handlers.ts';
-import { completeHandshake } from '../../net/websocket/handshake.ts';
+import { completeHandshake, type UpgradeRequest } from '../../net/websocket/handshake.ts';
 import { OpenConnections } from '../common/open-connections.ts';
 import { STOPPING_RESPONSE, type Transport } from '../common/transport.ts';
 
@@ -43,14 +42,14 @@ export class NativeEndpoint implements NativeHost, Transport {
     this.timer.unref();
   }
 
-  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): boolean {
+  upgrade(req: UpgradeRequest, socket: Duplex, head: Buffer, url: URL): boolean {
     if (url.pathname !== this.path) return false;
     if (this.stopping) socket.end(STOPPING_RESPONSE);
     else this.handleUpgrade(req, socket, head, url);
     return true;
   }
 
-  private handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): void {
+  private handleUpgrade(req: UpgradeRequest, socket: Duplex, head: Buffer, url: URL): void {
     if (!completeHandshake(req, socket)) return;
     const conn = new NativeConnection(this, socket);
     // A token on the URL is checked before any frame is read: frames that came with the handshake are then early

@@ -1,8 +1,7 @@
-import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { countError, type Context } from '../../context.ts';
 import type { TokenCheck } from '../../auth/tokens.ts';
-import { completeHandshake } from '../../net/websocket/handshake.ts';
+import { completeHandshake, type UpgradeRequest } from '../../net/websocket/handshake.ts';
 import { CloseCode } from '../../protocol/codes.ts';
 import { OpenConnections } from '../common/open-connections.ts';
 import { STOPPING_RESPONSE } from '../common/transport.ts';
@@ -59,7 +58,7 @@ export class PlainEndpoint implements PlainHost {
     return this.conns.size;
   }
 
-  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  handleUpgrade(req: UpgradeRequest, socket: Duplex, head: Buffer): void {
     if (!this.opts.requireToken) return this.open(req, socket, head, '');
     const token = new URL(req.url ?? '/', 'http://herald').searchParams.get('token');
     if (token === null || token === '') return this.refuse(req, socket, head, 1008, 'token required');
@@ -135,7 +134,7 @@ export class PlainEndpoint implements PlainHost {
     if (conn.events === undefined) this.conns.delete(conn);
   }
 
-  private checked(req: IncomingMessage, socket: Duplex, head: Buffer, res: TokenCheck): void {
+  private checked(req: UpgradeRequest, socket: Duplex, head: Buffer, res: TokenCheck): void {
     if (res.ok) return this.open(req, socket, head, res.identity.user);
     countError(this.ctx, res.expired ? 'token_expired' : 'invalid_token');
     this.ctx.log.info({ reason: res.reason }, 'swoole: token refused');
@@ -143,7 +142,7 @@ export class PlainEndpoint implements PlainHost {
     else this.refuse(req, socket, head, CloseCode.InvalidToken, 'invalid token');
   }
 
-  private open(req: IncomingMessage, socket: Duplex, head: Buffer, user: string): void {
+  private open(req: UpgradeRequest, socket: Duplex, head: Buffer, user: string): void {
     const { ctx } = this;
     if (socket.destroyed) return;
     if (this.stopped) return void socket.end(STOPPING_RESPONSE);
@@ -163,7 +162,7 @@ export class PlainEndpoint implements PlainHost {
    * Completes the handshake and closes at once with `code`: a browser sees a close code, never an HTTP status. The
    * connection is not in the hub and posts no event.
    */
-  private refuse(req: IncomingMessage, socket: Duplex, head: Buffer, code: number, reason: string): void {
+  private refuse(req: UpgradeRequest, socket: Duplex, head: Buffer, code: number, reason: string): void {
     if (socket.destroyed) return;
     if (this.stopped) return void socket.end(STOPPING_RESPONSE);
     if (!completeHandshake(req, socket)) return;
@@ -225,7 +224,7 @@ export class PlainEndpoint implements PlainHost {
 }
 
 /** The `open` event: what a Swoole `open` handler reads from `$request` (fd, server, header). */
-function openEvent(conn: PlainConnection, req: IncomingMessage): string {
+function openEvent(conn: PlainConnection, req: UpgradeRequest): string {
   const url = req.url ?? '/';
   const q = url.indexOf('?');
   const headers: Record<string, string> = {};

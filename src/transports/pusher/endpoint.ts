@@ -1,8 +1,7 @@
-import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { countError, type Context } from '../../context.ts';
 import type { PusherApp } from '../../config/pusher.ts';
-import { completeHandshake } from '../../net/websocket/handshake.ts';
+import { completeHandshake, type UpgradeRequest } from '../../net/websocket/handshake.ts';
 import { OpenConnections } from '../common/open-connections.ts';
 import { PusherConnection, type PusherHost } from './connection.ts';
 import { connectionEstablished, errorFrame, frameEncoder, PING, PONG, positionedEncoder, PusherCode } from './frames.ts';
@@ -64,7 +63,7 @@ export class PusherEndpoint implements PusherHost, PusherState {
    * way pusher-js expects after it; an unsupported protocol version is refused too, and a connection over the app's
    * limit is closed with 4100, after which pusher-js retries in a second.
    */
-  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL, known: boolean, resumable: boolean): void {
+  handleUpgrade(req: UpgradeRequest, socket: Duplex, head: Buffer, url: URL, known: boolean, resumable: boolean): void {
     if (!completeHandshake(req, socket)) return;
     const conn = new PusherConnection(this, socket);
     const protocol = url.searchParams.get('protocol');

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { UpgradeRequest } from '../../net/websocket/handshake.ts';
 import type { Duplex } from 'node:stream';
 import type { Context } from '../../context.ts';
 import { appChannelPrefix, type PusherApp } from '../../config/pusher.ts';
@@ -33,7 +34,7 @@ export function createPusherTransport(ctx: Context, apps: readonly PusherApp[]):
   let stopping = false;
   return {
     name: 'pusher',
-    upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): boolean {
+    upgrade(req: UpgradeRequest, socket: Duplex, head: Buffer, url: URL): boolean {
       let p = url.pathname;
       // `/herald/app/<key>`: Herald's Echo connector, which resumes its channels (resume.ts).
       const resumable = p.startsWith(RESUMABLE_PATH + APP_PATH);

@@ -1,8 +1,7 @@
-import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { countError, type Context } from '../../context.ts';
 import { resolveLogin, type LoginErrorCode, type LoginResult } from '../common/login.ts';
-import { completeHandshake, WS_PACKAGE_HANDSHAKE } from '../../net/websocket/handshake.ts';
+import { completeHandshake, WS_PACKAGE_HANDSHAKE, type UpgradeRequest } from '../../net/websocket/handshake.ts';
 import { CloseCode } from '../../protocol/codes.ts';
 import { OpenConnections } from '../common/open-connections.ts';
 import { LOGGED_IN, LOGIN_CHECKING, LOGIN_WAITING, RawUidConnection, type RawUidHost } from './connection.ts';
@@ -53,7 +52,7 @@ export class RawUidEndpoint implements RawUidHost {
     this.timer.unref();
   }
 
-  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  handleUpgrade(req: UpgradeRequest, socket: Duplex, head: Buffer): void {
     if (!completeHandshake(req, socket, WS_PACKAGE_HANDSHAKE)) return;
     const conn = new RawUidConnection(this, socket);
     this.conns.add(conn);

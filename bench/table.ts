@@ -314,7 +314,10 @@ export function buildStormRows(s: StormResult): Record<string, string>[] {
   const rows: [string, string][] = [
     ['clients (native, token auth frame, resuming user:u<i>)', `${s.connected} of ${s.n}`],
     ['publishing (round robin over the users, batches retried until accepted)', `${k(s.rate)} msgs/s`],
-    ["client backoff: full jitter, [0, min(max, min x 2^attempt)] (the SDK's)", `min ${s.backoffMs.min} ms, max ${s.backoffMs.max} ms`],
+    [
+      "client backoff (the SDK's): after the server's shutdown frame, every attempt in [0, window] until window + 30 s; else full jitter [0, min(max, min x 2^attempt)]",
+      `min ${s.backoffMs.min} ms, max ${s.backoffMs.max} ms`,
+    ],
     ['SIGTERM -> old process exited', sec(s.exitSeconds)],
     ['SIGTERM -> new process listening (same port and SQLite data dir)', sec(s.listeningSeconds)],
     ['SIGTERM -> every client back (welcomed)', sec(s.backSeconds)],
@@ -328,6 +331,7 @@ export function buildStormRows(s: StormResult): Record<string, string>[] {
     ['out of order', String(s.reordered)],
     ['resumes answered recovered: false', String(s.unrecovered)],
     ['drops (close 4000 / without a close frame)', `${s.drops} (${s.close4000} / ${s.resets})`],
+    ['shutdown frames received (the server-given reconnect window, followed as the SDK does)', `${s.shutdownFrames}`],
     ['reconnection attempts that failed (refused while down, reset; of them cut after 20 s without a welcome)', `${s.failedAttempts} (${s.timeouts})`],
     ['listen queue overflows / SYNs dropped (host TcpExt counters, during the storm)', `${s.listenOverflows} / ${s.listenDrops}`],
   ];

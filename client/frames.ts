@@ -22,7 +22,8 @@ export type ServerFrame =
   | { type: 'subscribed' | 'unsubscribed'; channel: string; id: number | undefined; recovery: Recovery | undefined }
   | { type: 'recovery'; recovery: Recovery }
   | { type: 'reply'; id: number | undefined; data: unknown }
-  | { type: 'error'; code: string; message: string; id: number | undefined };
+  | { type: 'error'; code: string; message: string; id: number | undefined }
+  | { type: 'shutdown'; reconnectWithin: number };
 
 type Raw = Record<string, unknown>;
 
@@ -59,6 +60,11 @@ export function readFrame(text: string): ServerFrame | undefined {
     }
     case 'reply':
       return { type: 'reply', id: numberOrUndefined(f.id), data: f.data };
+    case 'shutdown': {
+      const w = f.reconnectWithin;
+      // Bounded here: a server's hint must not park a client for longer than its own backoff ever would.
+      return typeof w === 'number' && w >= 0 ? { type: 'shutdown', reconnectWithin: Math.min(w, 120_000) } : undefined;
+    }
     case 'error': {
       const code = typeof f.code === 'string' ? f.code : 'unknown';
       return { type: 'error', code, message: typeof f.message === 'string' ? f.message : code, id: numberOrUndefined(f.id) };

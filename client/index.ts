@@ -307,6 +307,8 @@ export class Herald extends Emitter<HeraldEvents> {
         return this.requests.reply(f.id, f.data);
       case 'error':
         return this.onError(f);
+      case 'shutdown':
+        return this.backoff.restarting(f.reconnectWithin);
     }
   }
 

@@ -82,6 +82,12 @@ export const ConfigSchema = z
         maxBatch: z.number().int().min(1).default(1000),
         /** Upper bound for a publish's `waitMs` (delivery receipt). */
         maxReceiptWaitMs: z.number().int().min(1).max(120_000).default(30_000),
+        /**
+         * Reconnections per second a node is sized to take in (handshake, token, resume): on shutdown each native
+         * client is told to come back at a random moment within `clients / rate` seconds (the `shutdown` frame), so
+         * a restart is not followed by every client at once.
+         */
+        reconnectRatePerSecond: z.number().int().min(100).max(1_000_000).default(3000),
       })
       .strict()
       .prefault({}),

@@ -23,7 +23,9 @@
 //                                                   connect) it reconnects after a delay drawn from [0, ceiling],
 //                                                   ceiling = min(MAX_MS, MIN_MS * 2^attempt), attempt reset by a
 //                                                   welcome: the SDK's full-jitter backoff (client/backoff.ts, its
-//                                                   defaults 500 and 30,000 ms). Messages carry {"n":<k>}, the k-th
+//                                                   defaults 500 and 30,000 ms); after a `shutdown` frame, as the
+//                                                   SDK, every attempt within its reconnectWithin window until
+//                                                   window + 30 s. Messages carry {"n":<k>}, the k-th
 //                                                   message to that user: each client keeps the count of 1..k all
 //                                                   received and a 64-bit window of early ones, and so counts
 //                                                   duplicates and out-of-order arrivals exactly in ~60 bytes.
@@ -345,6 +347,8 @@ typedef struct {
   uint64_t ahead;  /* bit j: message have+2+j arrived early */
   uint64_t due;    /* dead: when to reconnect; dialing: when to give up (the SDK's connectTimeoutMs); µs, 0 = none */
   uint32_t have;   /* messages 1..have of this user all received */
+  uint64_t restart_until; /* after a server's shutdown frame: quick retries until then (µs), 0 = none */
+  uint32_t within;  /* the window of the server's shutdown frame, ms; 0 = none */
   uint8_t attempt; /* failed attempts since the last welcome (the backoff's exponent) */
   uint8_t up;      /* welcomed, socket open */
   uint8_t dropped; /* dropped since `arm` */
@@ -354,6 +358,7 @@ typedef struct {
 
 static rs_t *rs;
 static uint64_t r_min_ms = 500, r_max_ms = 30000, r_timeouts, r_next_due, r_mark, r_behind, r_marked;
+static uint64_t r_shutdown_frames;
 static uint64_t r_drops, r_reconnects, r_conn_fail, r_close4000, r_resets, r_final, r_msgs, r_dup, r_reorder, r_unrecovered, r_far;
 static uint64_t r_arm_us, r_first_drop_us, r_back_us;
 static int r_open, r_armed, r_dropped_clients, r_back_sent, r_caught_sent;
@@ -403,11 +408,18 @@ static void r_down(conn_t *c) {
   /* 4500-4999 are final (protocol.md section 7): the SDK stops, and so does this client (it then never counts as back). */
   if (close_code >= 4500 && close_code <= 4999) { r_final++; close_code = 0; return; }
   close_code = 0;
+  r_rng ^= r_rng << 13, r_rng ^= r_rng >> 17, r_rng ^= r_rng << 5;
+  double u = (double)r_rng / 4294967296.0;
+  /* The SDK's client/backoff.ts: after a shutdown frame, every attempt at a random moment within the server's
+     window while the restart lasts (window + 30 s); else full jitter. */
+  if (now < r->restart_until) {
+    r_arm_timer(r, now + (uint64_t)(u * (double)r->within * 1000.0) + 1);
+    return;
+  }
   uint64_t ceiling = r_min_ms << (r->attempt < 20 ? r->attempt : 20);
   if (ceiling > r_max_ms) ceiling = r_max_ms;
   if (r->attempt < 30) r->attempt++;
-  r_rng ^= r_rng << 13, r_rng ^= r_rng >> 17, r_rng ^= r_rng << 5;
-  r_arm_timer(r, now + (uint64_t)((double)r_rng / 4294967296.0 * (double)ceiling * 1000.0) + 1);
+  r_arm_timer(r, now + (uint64_t)(u * (double)ceiling * 1000.0) + 1);
 }
 
 /* The SDK gives an attempt 20 s (connectTimeoutMs) to reach its welcome, then drops it and backs off: an attempt
@@ -464,6 +476,14 @@ static void r_payload(conn_t *c, const unsigned char *p, size_t n, uint64_t now)
     if (memmem(p, n, "\"type\":\"ping\"", 13)) { send_text(c->fd, "{\"type\":\"pong\"}"); pings++; }
     return;
   }
+  if (memcmp(p, "{\"type\":\"shutdown\"", 18) == 0) {
+    uint64_t w = num_after(p, n, "\"reconnectWithin\":");
+    if (w > 120000) w = 120000;
+    r->within = (uint32_t)w;
+    r->restart_until = now + (w + 30000) * 1000;
+    r_shutdown_frames++;
+    return;
+  }
   if (memcmp(p, "{\"type\":\"message\"", 17) == 0) {
     if (!memmem(p, n, "\"stream\":\"user:", 15)) return;
     uint64_t off = num_after(p, n, "\"offset\":"), k = num_after(p, n, "\"n\":");
@@ -493,6 +513,8 @@ static void r_payload(conn_t *c, const unsigned char *p, size_t n, uint64_t now)
     r->up = 1;
     r->attempt = 0;
     r->due = 0;
+    r->within = 0;
+    r->restart_until = 0;
     r_open++;
     if (!r->ever) { r->ever = 1; connected_n++; in_progress--; }
     else r_reconnects++;
@@ -524,10 +546,10 @@ static void r_counts(void) {
     if (rs[i].have < need) behind++;
   }
   printf("{\"event\":\"counts\",\"clients\":%d,\"open\":%d,\"drops\":%llu,\"reconnects\":%llu,\"conn_fail\":%llu,\"close4000\":%llu,"
-         "\"resets\":%llu,\"timeouts\":%llu,\"final\":%llu,\"frames\":%llu,\"msgs\":%llu,\"distinct\":%llu,\"mark\":%llu,\"lost\":%llu,\"behind\":%llu,"
+         "\"shutdown_frames\":%llu,\"resets\":%llu,\"timeouts\":%llu,\"final\":%llu,\"frames\":%llu,\"msgs\":%llu,\"distinct\":%llu,\"mark\":%llu,\"lost\":%llu,\"behind\":%llu,"
          "\"dup\":%llu,\"reordered\":%llu,\"far\":%llu,\"unrecovered\":%llu,\"pings\":%llu,\"arm_us\":%llu,\"first_drop_us\":%llu,\"back_us\":%llu}\n",
          nconn, r_open, (unsigned long long)r_drops, (unsigned long long)r_reconnects, (unsigned long long)r_conn_fail,
-         (unsigned long long)r_close4000, (unsigned long long)r_resets, (unsigned long long)r_timeouts, (unsigned long long)r_final, (unsigned long long)frames,
+         (unsigned long long)r_close4000, (unsigned long long)r_shutdown_frames, (unsigned long long)r_resets, (unsigned long long)r_timeouts, (unsigned long long)r_final, (unsigned long long)frames,
          (unsigned long long)r_msgs, (unsigned long long)got, (unsigned long long)r_mark, (unsigned long long)lost, (unsigned long long)behind,
          (unsigned long long)r_dup, (unsigned long long)r_reorder, (unsigned long long)r_far, (unsigned long long)r_unrecovered,
          (unsigned long long)pings, (unsigned long long)r_arm_us, (unsigned long long)r_first_drop_us, (unsigned long long)r_back_us);

@@ -1,7 +1,7 @@
 // Reconnect storm (issue 15, must-have 2): `herald start` (a child process, the default SQLite store in a temp data
 // dir so history survives the restart, fixed port so the clients come back to the same address), N native clients
 // in the C load client (wsload resume mode: token auth frame, position of `user:u<i>` resent on every reconnect,
-// the SDK's full-jitter backoff), numbered messages published to every user in turn at a steady rate before, during
+// the SDK's reconnect policy: the window of the server's shutdown frame, then quick retries, else full jitter), numbered messages published to every user in turn at a steady rate before, during
 // and after a restart (SIGTERM, wait for the exit, start again). Measured from the SIGTERM: the old process gone,
 // the new one listening, every client welcomed again ("back"), and every client holding every message accepted
 // before that moment ("caught up"). After a few more seconds of publishing the publisher stops and every client
@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { TokenService } from '../../src/auth/tokens.ts';
-import { API_KEY, log, nowUs, quick, RESULTS, ROOT, sleep, TOKEN_SECRET } from '../lib/config.ts';
+import { API_KEY, FLAGS, log, nowUs, quick, RESULTS, ROOT, sleep, TOKEN_SECRET } from '../lib/config.ts';
 import { Proc, type Msg } from '../lib/proc.ts';
 import { freePort, loadClient } from '../lib/session.ts';
 
@@ -53,6 +53,8 @@ export interface StormResult {
   unrecovered: number;
   drops: number;
   close4000: number;
+  /** Shutdown frames received (the server's reconnect window, one per client told to reconnect). */
+  shutdownFrames: number;
   resets: number;
   /** Connection attempts that failed before a welcome (refused while the server was down, reset). */
   failedAttempts: number;
@@ -162,7 +164,8 @@ async function startHerald(dir: string, port: number): Promise<Proc> {
   const cfg = join(dir, 'herald.json');
   writeFileSync(cfg, JSON.stringify({ host: '127.0.0.1', port, line: { enabled: false } }));
   const env = { PATH: process.env.PATH, HERALD_API_KEY: API_KEY, HERALD_TOKEN_SECRET: TOKEN_SECRET, HERALD_LOG_LEVEL: 'info' };
-  const p = new Proc('node', [join(ROOT, 'bin', 'herald.js'), 'start', '--config', cfg, '--data-dir', join(dir, 'data')], { cpu: 0, env });
+  const prof = FLAGS.profile ? ['--cpu-prof', '--cpu-prof-dir', join(RESULTS, 'profiles', 'storm')] : [];
+  const p = new Proc('node', [...prof, join(ROOT, 'bin', 'herald.js'), 'start', '--config', cfg, '--data-dir', join(dir, 'data')], { cpu: 0, env });
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`herald did not start in 30 s: ${p.stderr.slice(-500)}`)), 30_000);
     const lines = createInterface({ input: p.child.stdout! });
@@ -272,6 +275,7 @@ export async function storm(raw?: { connected: number; connectSeconds: number })
       unrecovered: Number(c.unrecovered),
       drops: Number(c.drops),
       close4000: Number(c.close4000),
+      shutdownFrames: Number(c.shutdown_frames),
       resets: Number(c.resets),
       failedAttempts: Number(c.conn_fail),
       reconnects: Number(c.reconnects),

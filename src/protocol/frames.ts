@@ -145,6 +145,14 @@ export function encodeReply(id: number, dataJson: string): string {
   return `{"type":"reply","id":${id},"data":${dataJson}}`;
 }
 
+/**
+ * Sent before the 4000 close of a shutdown: come back at a random moment within `reconnectWithin` ms (and retry
+ * quickly while the server is not yet back), so that a restart's clients return spread over what the node can take.
+ */
+export function encodeShutdown(reconnectWithin: number): string {
+  return `{"type":"shutdown","reconnectWithin":${reconnectWithin}}`;
+}
+
 export const PING_FRAME = '{"type":"ping"}';
 export const PONG_FRAME = '{"type":"pong"}';
 

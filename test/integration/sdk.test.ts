@@ -358,3 +358,38 @@ test('answers pings, drops duplicate offsets, times out sends, and replaces a co
     mock.timers.reset();
   }
 });
+
+test("a server's shutdown frame sets when the client comes back: within its window, and again while refused", () => {
+  mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 0 });
+  const sockets: FakeSocket[] = [];
+  const c = new Herald({
+    url: 'ws://herald.test/ws',
+    token: 't',
+    WebSocket: class extends FakeSocket {
+      constructor(url: string) {
+        super(url);
+        sockets.push(this);
+      }
+    },
+    // Exponential backoff at its ceiling already: what the window replaces.
+    minBackoffMs: 60_000,
+    maxBackoffMs: 60_000,
+  });
+  try {
+    void c.connect();
+    sockets[0]!.onopen?.({});
+    sockets[0]!.receive({ type: 'welcome', version: 1, session: 's1', user: 'u', heartbeat: 25_000 });
+    sockets[0]!.receive({ type: 'shutdown', reconnectWithin: 1000 });
+    sockets[0]!.onclose?.({ code: 4000, reason: 'server shutting down' });
+    assert.equal(c.state, 'reconnecting');
+    mock.timers.tick(1000);
+    assert.equal(sockets.length, 2, 'dialled within the window, not after the 60 s backoff');
+    // Refused while the server restarts: the next attempt is again within the window, not after the backoff.
+    sockets[1]!.onclose?.({ code: 1006, reason: '' });
+    mock.timers.tick(1000);
+    assert.equal(sockets.length, 3);
+  } finally {
+    c.close();
+    mock.timers.reset();
+  }
+});

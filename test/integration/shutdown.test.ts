@@ -59,6 +59,12 @@ describe('graceful shutdown across every transport', () => {
 
       p.child.kill('SIGTERM');
       assert.equal(await native.closed(), CloseCode.Shutdown);
+      // Before its 4000, a native client is told the window to come back in: one client at the default 3,000 per
+      // second is the half-second floor (docs/protocol.md, section 7).
+      assert.deepEqual(
+        native.frames.find((f) => f.type === 'shutdown'),
+        { type: 'shutdown', reconnectWithin: 500 },
+      );
       assert.equal(await page.closed, 1001);
       assert.equal(await plain.closed, 1001, 'the swoole page');
       // Reasons after which a client reconnects by itself ('io server disconnect' would keep it away for good). A

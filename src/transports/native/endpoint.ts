@@ -2,7 +2,7 @@ import type { Duplex } from 'node:stream';
 import { countError, type Context } from '../../context.ts';
 import { compileChannelPatterns } from '../../domain/streams.ts';
 import { CloseCode, ErrorCode } from '../../protocol/codes.ts';
-import { decodeClientFrame, encodeError, encodeWelcome, PING_FRAME, type SincePosition } from '../../protocol/frames.ts';
+import { decodeClientFrame, encodeError, encodeShutdown, encodeWelcome, PING_FRAME, type SincePosition } from '../../protocol/frames.ts';
 import { frameText } from '../../protocol/wsframe.ts';
 import { AUTH_CHECKING, AUTH_DONE, AUTH_WAITING, NativeConnection, type NativeHost } from './connection.ts';
 import { handleFrame, resumeImplicitStreams, sendError } from './handlers.ts';
@@ -68,9 +68,17 @@ export class NativeEndpoint implements NativeHost, Transport {
     this.stopping = true;
   }
 
-  /** Tells every client, and every one still waiting for its auth frame, to reconnect elsewhere (4000). */
+  /**
+   * Tells every client, and every one still waiting for its auth frame, to reconnect (4000), each after a random
+   * moment within the time this node needs to take all of them in again (`shutdown` frame; the SDK spreads its
+   * return over it): the admission control of a restart, done by the clients before they arrive.
+   */
   drain(timeoutMs: number): Promise<number> {
-    for (const c of this.conns) c.close(CloseCode.Shutdown, SHUTDOWN_REASON);
+    const frame = encodeShutdown(reconnectWindowMs(this.conns.size + this.awaitingAuth.size, this.ctx.config.limits.reconnectRatePerSecond));
+    for (const c of this.conns) {
+      c.sendText(frame);
+      c.close(CloseCode.Shutdown, SHUTDOWN_REASON);
+    }
     for (const c of this.awaitingAuth) c.close(CloseCode.Shutdown, SHUTDOWN_REASON);
     return this.conns.drained(timeoutMs);
   }
@@ -197,4 +205,9 @@ export class NativeEndpoint implements NativeHost, Transport {
       else c.sendFrame(PING);
     }
   }
+}
+
+/** The window a restart's clients are spread over: as many as the node takes in per second, half a second at least. */
+export function reconnectWindowMs(clients: number, perSecond: number): number {
+  return Math.min(120_000, Math.max(500, Math.ceil((clients / perSecond) * 1000)));
 }

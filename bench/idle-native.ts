@@ -2,7 +2,10 @@
 // N idle clients in a separate process (the C load client, bench/load/wsload.c), RSS growth / N after forced GC.
 // Standalone: not part of `npm run bench`.
 //
-//   node --expose-gc --import tsx bench/idle-native.ts [N=19500] [--snapshot [--keep]]
+//   node --expose-gc --import tsx bench/idle-native.ts [N=19500] [--snapshot [--keep]] [--uid]
+//
+// --uid measures the Workerman uid websocket (the 1234 port, on a free port here) instead of /ws: pages that send
+// their uid as the first frame (wsload's uid mode).
 //
 // --snapshot also writes a heap snapshot before and after connecting (files in the temp dir) and prints what each
 // connection keeps: the difference per object type (count and self size, divided by N). Use it at ~2000
@@ -23,6 +26,7 @@ const N = Number(args.find((a) => /^\d+$/.test(a)) ?? 19_500);
 const SNAPSHOT = args.includes('--snapshot');
 /** Keeps the snapshots (and prints where) for a closer look in DevTools. */
 const KEEP = args.includes('--keep');
+const UID = args.includes('--uid');
 const SECRET = 'bench-token-secret-0123456789abcdef0123456789';
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) {
@@ -127,7 +131,8 @@ function printDiff(before: Summary, after: Summary, n: number): void {
 const dir = mkdtempSync(join(tmpdir(), 'herald-idle-'));
 const tokens = new TokenService(SECRET);
 const lines: string[] = [];
-for (let i = 0; i < N; i++) lines.push(`/ws?token=${await tokens.sign(`u${i}`, { ttlSeconds: 6 * 3600 })}`);
+if (UID) lines.push('/');
+else for (let i = 0; i < N; i++) lines.push(`/ws?token=${await tokens.sign(`u${i}`, { ttlSeconds: 6 * 3600 })}`);
 const pathFile = join(dir, 'paths.txt');
 writeFileSync(pathFile, `${lines.join('\n')}\n`);
 lines.length = 0;
@@ -136,10 +141,18 @@ const server = createHerald({
   env: {},
   cwd: dir,
   logger: pino({ level: 'warn' }),
-  overrides: { host: '127.0.0.1', port: 0, dataDir: dir, store: { type: 'memory' }, tokenSecret: SECRET, line: { enabled: false } },
+  overrides: {
+    host: '127.0.0.1',
+    port: 0,
+    dataDir: dir,
+    store: { type: 'memory' },
+    tokenSecret: SECRET,
+    line: { enabled: false },
+    ...(UID ? { compat: { websocket: { enabled: true, host: '127.0.0.1', port: 0 } } } : {}),
+  },
 });
 await server.listen();
-const port = server.port;
+const port = UID ? server.addresses().websocket!.port : server.port;
 
 await collect();
 await sleep(300);
@@ -148,7 +161,7 @@ if (SNAPSHOT) await collect();
 const base = rssKB();
 const heapBase = process.memoryUsage();
 
-const cli = spawn(loadClient(), ['ws', '127.0.0.1', String(port), pathFile, String(N), '256']);
+const cli = spawn(loadClient(), [UID ? 'uid' : 'ws', '127.0.0.1', String(port), pathFile, String(N), '256']);
 cli.stderr.on('data', (d: Buffer) => process.stderr.write(d));
 const connected = await nextEvent(cli, 'connected', 180_000);
 await sleep(1000);

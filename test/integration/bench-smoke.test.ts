@@ -131,6 +131,7 @@ it('npm run bench -- --quick runs and writes bench/results/bench-quick.json', { 
   assert.equal(storm.error, undefined, `storm: ${storm.error}`);
   assert.equal(storm.connected, storm.n, 'storm: every client connected');
   assert.equal(storm.close4000, storm.n, 'storm: every client told to reconnect (4000)');
+  assert.equal(storm.shutdownFrames, storm.n, 'storm: every client given its window to come back in (shutdown frame)');
   assert.ok(storm.reconnects >= storm.n, 'storm: every client reconnected');
   assert.ok(storm.listeningSeconds > 0 && storm.backSeconds >= storm.listeningSeconds, 'storm: back after the restart');
   assert.ok(Number.isFinite(storm.caughtSeconds) && storm.caughtSeconds >= storm.backSeconds, 'storm: caught up');

@@ -15,6 +15,7 @@ import { RedisPresence } from './presence/redis.ts';
 import { MemoryMembers, type Members } from './presence/members.ts';
 import { RedisMembers } from './presence/redis-members.ts';
 import { CloseCode } from './protocol/codes.ts';
+import { flushThisTurn } from './core/outbox.ts';
 import { MemoryStore } from './store/memory.ts';
 import { RedisStore } from './store/redis.ts';
 import { retentionResolver } from './store/retention.ts';
@@ -118,5 +119,6 @@ function sqliteStore(config: HeraldConfig, retentionFor: ReturnType<typeof reten
     fsync: config.store.fsync,
     retentionFor,
     maxRetentionMs: Math.max(h.userMaxAgeMs, h.channelMaxAgeMs, ...h.rules.map((r) => r.maxAgeMs ?? 0)),
+    onAppendsCommitted: flushThisTurn,
   });
 }

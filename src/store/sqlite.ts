@@ -24,6 +24,11 @@ export interface SqliteOptions {
   trimIntervalMs?: number;
   /** The longest age any policy keeps: idle streams' entries past it are swept now and then. */
   maxRetentionMs: number;
+  /**
+   * Called after a commit resolved its appends, before their deliveries run (they follow in microtasks): the server
+   * has the writes they cause go out before the event loop moves on (core/outbox.ts `flushThisTurn`).
+   */
+  onAppendsCommitted?: () => void;
 }
 
 interface Pending {
@@ -275,6 +280,7 @@ export class SqliteStore implements Store {
       if (p.seq > (this.committed.get(p.stream) ?? 0)) this.committed.set(p.stream, p.seq);
       p.resolve({ offset: p.seq, epoch: this.epoch });
     }
+    if (batch.length > 0) this.opts.onAppendsCommitted?.();
     for (const w of waiting) w();
   }
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { Outbox, WRITE_CHUNK } from '../../src/core/outbox.ts';
+import { flushThisTurn, Outbox, WRITE_CHUNK } from '../../src/core/outbox.ts';
 
 let server: Server;
 /** Accepted sockets by the client's port, so that several pairs can be made at once. */
@@ -314,6 +314,34 @@ describe('Outbox close', () => {
       p.out.end();
       assert.equal((await p.ended()).length, 0);
       assert.equal(p.writes.length, 0);
+    } finally {
+      p.destroy();
+    }
+  });
+});
+
+describe('Outbox flush timing', () => {
+  // What an SQLite commit does: it runs in setImmediate and resolves promises whose continuations deliver. An
+  // immediate queued from there would run one loop iteration later, after the next iteration's I/O.
+  const deliverFromCommit = (o: Outbox, writes: Buffer[], frame: Buffer, committed: boolean): Promise<'this turn' | 'next turn'> =>
+    new Promise((resolve) => {
+      setImmediate(() => {
+        const before = writes.length;
+        if (committed) flushThisTurn();
+        void Promise.resolve().then(() => o.push(frame));
+        // Queued now, so it runs in the next iteration: a write made by then was made in this one.
+        setImmediate(() => resolve(writes.length > before ? 'this turn' : 'next turn'));
+      });
+    });
+
+  it('after a commit (flushThisTurn), a delivery made by its promise continuations is written before the loop moves on', async () => {
+    const p = await pair();
+    try {
+      const o = new Outbox(p.out, 1 << 20, { overflow: () => {} });
+      assert.equal(await deliverFromCommit(o, p.writes, Buffer.from('a'), true), 'this turn');
+      // Without it, the same delivery waits for the next iteration's check phase: the ordinary coalescing.
+      assert.equal(await deliverFromCommit(o, p.writes, Buffer.from('b'), false), 'next turn');
+      assert.equal((await p.until(2)).toString(), 'ab');
     } finally {
       p.destroy();
     }

@@ -15,7 +15,7 @@ import { RedisPresence } from './presence/redis.ts';
 import { MemoryMembers, type Members } from './presence/members.ts';
 import { RedisMembers } from './presence/redis-members.ts';
 import { CloseCode } from './protocol/codes.ts';
-import { flushThisTurn } from './core/outbox.ts';
+import { flushThisTurn } from './core/turn.ts';
 import { MemoryStore } from './store/memory.ts';
 import { RedisStore } from './store/redis.ts';
 import { retentionResolver } from './store/retention.ts';

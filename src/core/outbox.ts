@@ -1,4 +1,5 @@
 import type { Duplex } from 'node:stream';
+import { atTurnEnd } from './turn.ts';
 
 /**
  * At most this much (whole frames, so one frame may pass it) is handed to the socket in one write. What a socket
@@ -136,39 +137,18 @@ function onDrain(this: DrainTarget): void {
 
 let dirty: Outbox[] = [];
 let scheduled = false;
-/** Set by `flushThisTurn` until the next flush: that flush runs before the event loop moves on. */
-let thisTurn = false;
 
 function scheduleFlush(o: Outbox): void {
   dirty.push(o);
   if (!scheduled) {
     scheduled = true;
-    // The check phase of this loop iteration, when called from I/O; from a check-phase callback (an SQLite commit),
-    // once its promise continuations have run, since an immediate queued there would wait a whole iteration.
-    if (thisTurn) process.nextTick(flushAll);
-    else setImmediate(flushAll);
+    atTurnEnd(flushAll);
   }
-}
-
-/**
- * Deliveries about to be made from a check-phase callback (the SQLite store's commit, which runs in `setImmediate`
- * and resolves its appends' promises) are written before the event loop moves on, instead of one iteration later:
- * the store's group commit already cost them a turn. Until the next flush; a turn that delivers nothing ends it.
- */
-export function flushThisTurn(): void {
-  if (thisTurn) return;
-  thisTurn = true;
-  setImmediate(endThisTurn);
-}
-
-function endThisTurn(): void {
-  thisTurn = false;
 }
 
 function flushAll(): void {
   const list = dirty;
   dirty = [];
   scheduled = false;
-  thisTurn = false;
   for (let i = 0; i < list.length; i++) list[i]!.flush();
 }

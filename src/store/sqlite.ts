@@ -26,7 +26,7 @@ export interface SqliteOptions {
   maxRetentionMs: number;
   /**
    * Called after a commit resolved its appends, before their deliveries run (they follow in microtasks): the server
-   * has the writes they cause go out before the event loop moves on (core/outbox.ts `flushThisTurn`).
+   * has the writes they cause go out before the event loop moves on (core/turn.ts `flushThisTurn`).
    */
   onAppendsCommitted?: () => void;
 }

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { flushThisTurn, Outbox, WRITE_CHUNK } from '../../src/core/outbox.ts';
+import { Outbox, WRITE_CHUNK } from '../../src/core/outbox.ts';
+import { flushThisTurn } from '../../src/core/turn.ts';
 
 let server: Server;
 /** Accepted sockets by the client's port, so that several pairs can be made at once. */

@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { atTurnEnd } from '../../core/turn.ts';
 
 type Slot = { text: string | undefined; then: (() => void) | undefined };
 
@@ -17,7 +18,7 @@ export class ReplyQueue {
   private flushScheduled = false;
 
   /**
-   * `turn` writes once per event-loop turn (setImmediate), which gathers the most replies: the line protocols.
+   * `turn` writes once per event-loop turn (core/turn.ts `atTurnEnd`), which gathers the most replies: the line protocols.
    * `microtask` writes once the replies settled by the current microtasks are in, before the turn's socket writes
    * to subscribers: an HTTP publisher waiting for each answer gets it one delivery write sooner.
    */
@@ -78,7 +79,7 @@ export class ReplyQueue {
     this.out += text;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      if (this.flushAt === 'turn') setImmediate(() => this.flush());
+      if (this.flushAt === 'turn') atTurnEnd(() => this.flush());
       else queueMicrotask(() => this.flush());
     }
   }

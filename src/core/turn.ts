@@ -13,8 +13,8 @@ export function flushThisTurn(): void {
   if (thisTurn) return;
   thisTurn = true;
   // Queued behind the continuations the commit's resolves queued already. Node drains every microtask (and the ones
-  // they queue) before it runs the ticks queued meanwhile, so `endThisTurn` runs after every continuation, and
-  // after the flushes they queued with `nextTick`, which came first.
+  // they queue) before it runs the ticks queued meanwhile, so `endThisTurn` runs once every continuation has run
+  // (and chosen `nextTick`), and the flushes they queued run right after it.
   queueMicrotask(queueEnd);
 }
 

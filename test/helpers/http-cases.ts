@@ -166,6 +166,14 @@ const bytes = (r: Rand, n: number, tchar: number): string => {
   return s;
 };
 
+/** One byte of one head line changed, inserted or deleted. */
+function mutateByte(r: Rand, lines: string[]): void {
+  const i = int(r, lines.length);
+  const s = lines[i]!;
+  const at = int(r, s.length + 1);
+  lines[i] = s.slice(0, at) + pick(r, ['', anyByte(r)]) + s.slice(at + (r() < 0.5 ? 1 : 0));
+}
+
 /** One generated case: one to three requests, mutated, the last maybe cut short. */
 export function generate(r: Rand): Buffer {
   const n = 1 + (r() < 0.3 ? int(r, 3) : 0);
@@ -227,13 +235,8 @@ function mutated(r: Rand, id: number): Buffer {
       case 8: // the body longer or shorter than announced
         b = r() < 0.5 ? b + bytes(r, 1 + int(r, 8), 0.5) : b.slice(0, int(r, b.length));
         break;
-      default: {
-        // one byte of the head changed, inserted or deleted
-        const i = int(r, lines.length);
-        const s = lines[i]!;
-        const at = int(r, s.length + 1);
-        lines[i] = s.slice(0, at) + pick(r, ['', anyByte(r)]) + s.slice(at + (r() < 0.5 ? 1 : 0));
-      }
+      default:
+        mutateByte(r, lines);
     }
   }
   if (length !== undefined) lines.push(length);
@@ -320,10 +323,7 @@ function mutatedUpgrade(r: Rand): Buffer {
         lines.push(`X-Pad:${pick(r, WS)}v${pick(r, WS)}`);
         break;
       default: {
-        const i = int(r, lines.length);
-        const s = lines[i]!;
-        const at = int(r, s.length + 1);
-        lines[i] = s.slice(0, at) + pick(r, ['', anyByte(r)]) + s.slice(at + (r() < 0.5 ? 1 : 0));
+        mutateByte(r, lines);
         after = r() < 0.5 ? after : `${after}GET / HTTP/1.1\r\n`;
       }
     }

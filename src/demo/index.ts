@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join, resolve } from 'node:path';
-import Database from 'better-sqlite3';
+import { openDatabase } from '../store/sqlite-driver.ts';
 import { z } from 'zod';
 import type { Operation } from '../api/operations.ts';
 import { ApiError, fromZod } from '../api/errors.ts';
@@ -54,7 +54,7 @@ export function demoEnabled(ctx: Context): boolean {
 export function createDemo(ctx: Context, ops: Record<string, Operation>): Demo {
   const dir = resolve(ctx.config.dataDir);
   mkdirSync(dir, { recursive: true });
-  const db = new Database(join(dir, 'demo.db'));
+  const db = openDatabase(join(dir, 'demo.db'));
   db.pragma('journal_mode = WAL');
   db.exec(`CREATE TABLE IF NOT EXISTS orders (
     id INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openDatabase } from './sqlite-driver.ts';
 import {
   provisionalResult,
   RecordExists,
@@ -81,7 +82,7 @@ export class SqliteStore implements Store {
 
   constructor(private readonly opts: SqliteOptions) {
     mkdirSync(dirname(opts.file), { recursive: true });
-    this.db = new Database(opts.file);
+    this.db = openDatabase(opts.file);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma(`synchronous = ${opts.fsync === 'full' ? 'FULL' : 'NORMAL'}`);
     // A checkpoint every 10,000 WAL pages (40 MB) instead of SQLite's 1,000: appends to many streams dirty pages all

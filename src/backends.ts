@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Broker } from './broker/broker.ts';
 import { MemoryBroker } from './broker/memory.ts';
 import { RedisBroker } from './broker/redis.ts';
-import { usesRedis, type HeraldConfig } from './config.ts';
+import { usesRedis, waitReplicas, type HeraldConfig } from './config.ts';
 import type { Hub } from './core/hub.ts';
 import { LocalBus, type ControlBus } from './core/control-bus.ts';
 import type { LocalControl } from './core/control.ts';
@@ -15,6 +15,7 @@ import { RedisPresence } from './presence/redis.ts';
 import { MemoryMembers, type Members } from './presence/members.ts';
 import { RedisMembers } from './presence/redis-members.ts';
 import { CloseCode } from './protocol/codes.ts';
+import { FencedStore } from './store/fenced.ts';
 import { MemoryStore } from './store/memory.ts';
 import { RedisStore } from './store/redis.ts';
 import { retentionResolver } from './store/retention.ts';
@@ -57,7 +58,19 @@ export function createBackends(config: HeraldConfig, hub: Hub, log: Logger, node
   const { main, sub, ctlSub } = openRedis(config.redis, log);
   const prefix = config.redis.prefix;
   const announce = `${prefix}m:`;
-  const store = new RedisStore(main, { prefix, retentionFor, announce });
+  // With the failover fence, appends and their WAITs get a connection of their own (see store/fenced.ts).
+  const replicas = waitReplicas(config);
+  const writer = replicas > 0 ? main.duplicate() : undefined;
+  writer?.on('error', (err: Error) => log.warn({ err: err.message, connection: 'writer' }, 'redis connection error'));
+  const store: Store =
+    writer === undefined
+      ? new RedisStore(main, { prefix, retentionFor, announce })
+      : new FencedStore(new RedisStore(writer, { prefix, retentionFor }), new RedisStore(main, { prefix, retentionFor }), writer, main, {
+          replicas,
+          timeoutMs: config.redis.waitTimeoutMs,
+          announce,
+          prefix,
+        });
   const broker = new RedisBroker(sub, store, announce, log);
   const presence = new RedisPresence(main, hub, { prefix, nodeId, heartbeatMs: config.redis.presenceHeartbeatMs });
   const control = new RedisControlBus(main, ctlSub, local, { prefix, nodeId, timeoutMs: config.redis.controlTimeoutMs, log });
@@ -96,7 +109,7 @@ export function createBackends(config: HeraldConfig, hub: Hub, log: Logger, node
     members,
     control,
     async ready() {
-      await Promise.all([main.connect(), sub.connect(), ctlSub.connect()]);
+      await Promise.all([main.connect(), sub.connect(), ctlSub.connect(), writer?.connect()]);
       await control.start();
       await presence.beat();
       await members.beat();
@@ -106,7 +119,7 @@ export function createBackends(config: HeraldConfig, hub: Hub, log: Logger, node
       await control.close();
       await presence.close();
       await broker.close();
-      await Promise.all([main.quit().catch(() => {}), sub.quit().catch(() => {}), ctlSub.quit().catch(() => {})]);
+      await Promise.all([main, sub, ctlSub, writer].map((c) => c?.quit().catch(() => {})));
     },
   };
 }

@@ -119,7 +119,15 @@ export function createBackends(config: HeraldConfig, hub: Hub, log: Logger, node
       await control.close();
       await presence.close();
       await broker.close();
-      await Promise.all([main, sub, ctlSub, writer].map((c) => c?.quit().catch(() => {})));
+      // disconnect() after QUIT: only it stops the sentinel connections of ioredis's failover detector.
+      await Promise.all(
+        [main, sub, ctlSub, writer].map((c) =>
+          c
+            ?.quit()
+            .catch(() => {})
+            .finally(() => c.disconnect()),
+        ),
+      );
     },
   };
 }

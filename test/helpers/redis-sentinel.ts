@@ -176,3 +176,50 @@ export async function startSentinelSet(name = SENTINEL_NAME): Promise<SentinelSe
     throw err;
   }
 }
+
+export interface ReplicaPair {
+  masterPort: number;
+  replicaPort: number;
+  /** SIGSTOP / SIGCONT of the replica: it stays connected but confirms nothing while stopped. */
+  pauseReplica(): void;
+  resumeReplica(): void;
+  close(): Promise<void>;
+}
+
+/** A master and one replica, without sentinels: for the fenced store's own tests. Resolves once the replica is in sync. */
+export async function startReplicaPair(): Promise<ReplicaPair> {
+  const dir = mkdtempSync(join(tmpdir(), 'herald-replica-'));
+  const procs: Server[] = [];
+  const close = async () => {
+    for (const s of procs) {
+      if (s.proc.exitCode !== null || s.proc.signalCode !== null) continue;
+      const exited = once(s.proc, 'exit');
+      s.proc.kill('SIGCONT');
+      s.proc.kill('SIGKILL');
+      await exited;
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    const ports = [await freePort(), await freePort()];
+    for (const [i, port] of ports.entries()) {
+      const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--dbfilename', `dump-${port}.rdb`];
+      if (i === 1) args.push('--replicaof', '127.0.0.1', String(ports[0]));
+      procs.push(await startServer(args, port));
+    }
+    await poll('the replica to be in sync', async () => {
+      const role = (await command(ports[0]!, 'ROLE')) as [string, number, [string, string, string][]];
+      return role[2].length === 1;
+    });
+    return {
+      masterPort: ports[0]!,
+      replicaPort: ports[1]!,
+      pauseReplica: () => void procs[1]!.proc.kill('SIGSTOP'),
+      resumeReplica: () => void procs[1]!.proc.kill('SIGCONT'),
+      close,
+    };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}

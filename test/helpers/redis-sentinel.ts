@@ -19,8 +19,13 @@ export interface SentinelSet {
   masterPort(): Promise<number>;
   /** `SENTINEL FAILOVER`: a planned failover; resolves with the new master's port once every sentinel names it. */
   failover(): Promise<number>;
-  /** SIGKILLs the master: an unplanned failover; resolves with the new master's port once every sentinel names it. */
+  /**
+   * SIGKILLs the master: an unplanned failover; resolves with the new master's port once every sentinel names it.
+   * Replicas paused with `pauseReplicas` are resumed right after the kill, behind the master they lost.
+   */
   killMaster(): Promise<number>;
+  /** SIGSTOPs every replica: they stay connected but receive nothing, so the master runs ahead of them (a lagging network). */
+  pauseReplicas(): Promise<void>;
   /** Resolves once `port` is master and has `replicas` replicas online. */
   waitReplicas(port: number, replicas: number, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
@@ -74,6 +79,7 @@ export async function startSentinelSet(name = SENTINEL_NAME): Promise<SentinelSe
   const dir = mkdtempSync(join(tmpdir(), 'herald-sentinel-'));
   const servers = new Map<number, Server>();
   const sentinelProcs: Server[] = [];
+  const paused: ChildProcess[] = [];
   const data = async (replicaOf?: number) => {
     const port = await freePort();
     const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--dbfilename', `dump-${port}.rdb`];
@@ -84,6 +90,7 @@ export async function startSentinelSet(name = SENTINEL_NAME): Promise<SentinelSe
   const close = async () => {
     for (const s of [...sentinelProcs, ...servers.values()]) {
       if (s.proc.exitCode !== null || s.proc.signalCode !== null) continue;
+      s.proc.kill('SIGCONT');
       const exited = once(s.proc, 'exit');
       s.proc.kill('SIGKILL');
       await exited;
@@ -167,7 +174,16 @@ export async function startSentinelSet(name = SENTINEL_NAME): Promise<SentinelSe
         const exited = once(s.proc, 'exit');
         s.proc.kill('SIGKILL');
         await exited;
+        for (const p of paused.splice(0)) p.kill('SIGCONT');
         return newMaster(old);
+      },
+      async pauseReplicas() {
+        const master = await masterPort();
+        for (const [port, s] of servers) {
+          if (port === master || s.proc.exitCode !== null || s.proc.signalCode !== null) continue;
+          s.proc.kill('SIGSTOP');
+          paused.push(s.proc);
+        }
       },
       close,
     };

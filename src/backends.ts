@@ -1,4 +1,5 @@
 import { join, resolve } from 'node:path';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Broker } from './broker/broker.ts';
 import { MemoryBroker } from './broker/memory.ts';
@@ -110,6 +111,7 @@ export function createBackends(config: HeraldConfig, hub: Hub, log: Logger, node
     control,
     async ready() {
       await Promise.all([main.connect(), sub.connect(), ctlSub.connect(), writer?.connect()]);
+      if (writer !== undefined) await warnOnFewReplicas(main, replicas, log);
       await control.start();
       await presence.beat();
       await members.beat();
@@ -130,6 +132,17 @@ export function createBackends(config: HeraldConfig, hub: Hub, log: Logger, node
       );
     },
   };
+}
+
+/** A fence asking for more replicas than the master has refuses every publish: said once at startup, not per 503. */
+async function warnOnFewReplicas(main: Redis, replicas: number, log: Logger): Promise<void> {
+  const connected = Number(/^connected_slaves:(\d+)/m.exec(await main.info('replication'))?.[1] ?? 0);
+  if (connected < replicas) {
+    log.warn(
+      { waitReplicas: replicas, connected },
+      'redis.waitReplicas is more than the replicas the master has: publishes are refused (503) until enough are connected',
+    );
+  }
 }
 
 function sqliteStore(config: HeraldConfig, retentionFor: ReturnType<typeof retentionResolver>): SqliteStore {

@@ -36,7 +36,7 @@ interface Server {
   proc: ChildProcess;
 }
 
-const DOWN_AFTER_MS = 1000;
+const DOWN_AFTER_MS = 1500;
 
 /** Resolves with the first truthy value of `probe`, polling it until `timeoutMs`; never sleeps as synchronisation. */
 export async function poll<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { Herald } from '../../client/index.ts';
 import { TokenService } from '../../src/auth/tokens.ts';
+import { ConfigError, loadConfig, waitReplicas } from '../../src/config.ts';
 import { nodeApi, removeNodeDirs, startNode, stopAll, type Node } from '../helpers/cluster.ts';
 import { TOKEN_SECRET } from '../helpers/herald.ts';
 import { poll, startSentinelSet, type SentinelSet } from '../helpers/redis-sentinel.ts';
@@ -178,6 +179,18 @@ function expected(published: Published, streams: readonly string[]): number {
   return streams.reduce((n, s) => n + published.get(s)!.size, 0);
 }
 
+describe('Redis Sentinel settings', () => {
+  it('the fence defaults to one replica with sentinels and to none with one server; both are set from the environment', () => {
+    const env = { HERALD_REDIS_SENTINELS: '127.0.0.1:26379' };
+    assert.equal(waitReplicas(loadConfig({ configFile: false, env })), 1);
+    assert.equal(waitReplicas(loadConfig({ configFile: false, env: { HERALD_REDIS_URL: 'redis://127.0.0.1:6379' } })), 0);
+    const set = loadConfig({ configFile: false, env: { ...env, HERALD_REDIS_WAIT_REPLICAS: '2', HERALD_REDIS_WAIT_TIMEOUT_MS: '250' } });
+    assert.deepEqual([waitReplicas(set), set.redis.waitTimeoutMs], [2, 250]);
+    assert.equal(waitReplicas(loadConfig({ configFile: false, env: { ...env, HERALD_REDIS_WAIT_REPLICAS: '0' } })), 0);
+    assert.throws(() => loadConfig({ configFile: false, env: { ...env, HERALD_REDIS_WAIT_REPLICAS: '-1' } }), ConfigError);
+  });
+});
+
 describe('Redis Sentinel', () => {
   let set: SentinelSet;
   before(async () => {
@@ -245,7 +258,10 @@ describe('Redis Sentinel', () => {
             try {
               const before = await appended();
               await set.pauseReplicas();
-              await poll('the master to run ahead of its replicas', async () => (await appended()) >= before + IN_FLIGHT);
+              // Until IN_FLIGHT appends ran ahead, or 400 ms: with the fence the nodes' writers wait in WAIT meanwhile, and
+              // replicas stopped for longer than `down-after-milliseconds` could not be promoted.
+              const until = Date.now() + 400;
+              await poll('the master to run ahead of its replicas', async () => (await appended()) >= before + IN_FLIGHT || Date.now() > until);
             } finally {
               master.disconnect();
             }
@@ -286,6 +302,11 @@ describe('Redis Sentinel', () => {
         });
         assert.equal(pushed.body.delivered, 1);
         await raws[1]!.c.next((f) => f.type === 'message' && (f.data as { pushed?: boolean }).pushed === true);
+      } catch (err) {
+        for (const [i, n] of nodes.entries()) {
+          for (const l of n.proc.logs) if (Number(l.level) >= 40) console.log(`node ${i}: ${JSON.stringify(l)}`);
+        }
+        throw err;
       } finally {
         for (const c of clients) c.close();
         await stopAll(nodes);

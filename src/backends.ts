@@ -1,9 +1,10 @@
 import { join, resolve } from 'node:path';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Broker } from './broker/broker.ts';
 import { MemoryBroker } from './broker/memory.ts';
 import { RedisBroker } from './broker/redis.ts';
-import { usesRedis, type HeraldConfig } from './config.ts';
+import { usesRedis, waitReplicas, type HeraldConfig } from './config.ts';
 import type { Hub } from './core/hub.ts';
 import { LocalBus, type ControlBus } from './core/control-bus.ts';
 import type { LocalControl } from './core/control.ts';
@@ -16,6 +17,7 @@ import { MemoryMembers, type Members } from './presence/members.ts';
 import { RedisMembers } from './presence/redis-members.ts';
 import { CloseCode } from './protocol/codes.ts';
 import { flushThisTurn } from './core/turn.ts';
+import { FencedStore } from './store/fenced.ts';
 import { MemoryStore } from './store/memory.ts';
 import { RedisStore } from './store/redis.ts';
 import { retentionResolver } from './store/retention.ts';
@@ -58,7 +60,19 @@ export function createBackends(config: HeraldConfig, hub: Hub, log: Logger, node
   const { main, sub, ctlSub } = openRedis(config.redis, log);
   const prefix = config.redis.prefix;
   const announce = `${prefix}m:`;
-  const store = new RedisStore(main, { prefix, retentionFor, announce });
+  // With the failover fence, appends and their WAITs get a connection of their own (see store/fenced.ts).
+  const replicas = waitReplicas(config);
+  const writer = replicas > 0 ? main.duplicate() : undefined;
+  writer?.on('error', (err: Error) => log.warn({ err: err.message, connection: 'writer' }, 'redis connection error'));
+  const store: Store =
+    writer === undefined
+      ? new RedisStore(main, { prefix, retentionFor, announce })
+      : new FencedStore(new RedisStore(writer, { prefix, retentionFor }), new RedisStore(main, { prefix, retentionFor }), writer, main, {
+          replicas,
+          timeoutMs: config.redis.waitTimeoutMs,
+          announce,
+          prefix,
+        });
   const broker = new RedisBroker(sub, store, announce, log);
   const presence = new RedisPresence(main, hub, { prefix, nodeId, heartbeatMs: config.redis.presenceHeartbeatMs });
   const control = new RedisControlBus(main, ctlSub, local, { prefix, nodeId, timeoutMs: config.redis.controlTimeoutMs, log });
@@ -97,7 +111,8 @@ export function createBackends(config: HeraldConfig, hub: Hub, log: Logger, node
     members,
     control,
     async ready() {
-      await Promise.all([main.connect(), sub.connect(), ctlSub.connect()]);
+      await Promise.all([main.connect(), sub.connect(), ctlSub.connect(), writer?.connect()]);
+      if (writer !== undefined) await warnOnFewReplicas(main, replicas, log);
       await control.start();
       await presence.beat();
       await members.beat();
@@ -107,9 +122,28 @@ export function createBackends(config: HeraldConfig, hub: Hub, log: Logger, node
       await control.close();
       await presence.close();
       await broker.close();
-      await Promise.all([main.quit().catch(() => {}), sub.quit().catch(() => {}), ctlSub.quit().catch(() => {})]);
+      // disconnect() after QUIT: only it stops the sentinel connections of ioredis's failover detector.
+      await Promise.all(
+        [main, sub, ctlSub, writer].map((c) =>
+          c
+            ?.quit()
+            .catch(() => {})
+            .finally(() => c.disconnect()),
+        ),
+      );
     },
   };
+}
+
+/** A fence asking for more replicas than the master has refuses every publish: said once at startup, not per 503. */
+async function warnOnFewReplicas(main: Redis, replicas: number, log: Logger): Promise<void> {
+  const connected = Number(/^connected_slaves:(\d+)/m.exec(await main.info('replication'))?.[1] ?? 0);
+  if (connected < replicas) {
+    log.warn(
+      { waitReplicas: replicas, connected },
+      'redis.waitReplicas is more than the replicas the master has: publishes are refused (503) until enough are connected',
+    );
+  }
 }
 
 function sqliteStore(config: HeraldConfig, retentionFor: ReturnType<typeof retentionResolver>): SqliteStore {

@@ -134,6 +134,15 @@ export const ConfigSchema = z
         presenceHeartbeatMs: z.number().int().min(100).max(60_000).default(2000),
         /** How long a connection-addressed call waits for the node holding the connection (then 503). */
         controlTimeoutMs: z.number().int().min(50).max(60_000).default(2000),
+        /**
+         * The failover fence (docs/guarantees.md, "Redis failover"): a publish is acknowledged, and announced to the
+         * nodes, only once this many replicas hold it (`WAIT`). Unset: 1 with `sentinels` (a master crash then loses no
+         * acknowledged publish), 0 (no WAIT) otherwise. Set it to the number of replicas to survive a planned
+         * `SENTINEL FAILOVER` too, at the cost of refusing publishes while any replica is away.
+         */
+        waitReplicas: z.number().int().min(0).max(16).optional(),
+        /** How long a publish waits for those replicas; then it is answered 503 (retry with the same idempotencyKey). */
+        waitTimeoutMs: z.number().int().min(10).max(60_000).default(1000),
       })
       .strict()
       .refine((r) => [r.url, r.cluster, r.sentinels].filter((x) => x !== undefined).length <= 1, {
@@ -198,6 +207,11 @@ export function usesRedis(config: HeraldConfig): boolean {
   return r.url !== undefined || r.cluster !== undefined || r.sentinels !== undefined;
 }
 
+/** How many replicas must hold a publish before it is acknowledged (`redis.waitReplicas` and its default). */
+export function waitReplicas(config: HeraldConfig): number {
+  return config.redis.waitReplicas ?? (config.redis.sentinels !== undefined ? 1 : 0);
+}
+
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
@@ -219,6 +233,8 @@ const ENV: Record<string, { path: string[]; type: 'string' | 'number' | 'boolean
   HERALD_REDIS_CLUSTER: { path: ['redis', 'cluster'], type: 'string' },
   HERALD_REDIS_SENTINELS: { path: ['redis', 'sentinels'], type: 'string' },
   HERALD_REDIS_SENTINEL_NAME: { path: ['redis', 'sentinelName'], type: 'string' },
+  HERALD_REDIS_WAIT_REPLICAS: { path: ['redis', 'waitReplicas'], type: 'number' },
+  HERALD_REDIS_WAIT_TIMEOUT_MS: { path: ['redis', 'waitTimeoutMs'], type: 'number' },
   HERALD_STORE_FSYNC: { path: ['store', 'fsync'], type: 'string' },
   HERALD_LINE_PORT: { path: ['line', 'port'], type: 'number' },
   HERALD_LINE_HOST: { path: ['line', 'host'], type: 'string' },

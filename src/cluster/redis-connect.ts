@@ -34,7 +34,9 @@ export function openRedis(redis: HeraldConfig['redis'], log: Logger): RedisConne
   } else if (redis.sentinels !== undefined) {
     kind = 'sentinel';
     const sentinels = redis.sentinels.map(hostPort);
-    open = (options) => new RedisClass({ ...options, sentinels, name: redis.sentinelName });
+    // The failover detector listens for the sentinels' +switch-master and reconnects at once: a demoted master
+    // keeps its clients (and takes writes that the resync discards) until Sentinel reconfigures it, seconds later.
+    open = (options) => new RedisClass({ ...options, sentinels, name: redis.sentinelName, failoverDetector: true });
   } else if (redis.url !== undefined) {
     kind = 'single';
     const url = redis.url;

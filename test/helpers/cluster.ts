@@ -18,15 +18,22 @@ export function removeNodeDirs(): void {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 }
 
-export async function startNode(redisUrl: string, prefix: string): Promise<Node> {
+/** Where the nodes find Redis: one server's URL, or the sentinels that name its master. */
+export type RedisTarget = string | { sentinels: string[]; name: string };
+
+/** Starts a node on `redis`; `env` adds settings (`HERALD_REDIS_WAIT_REPLICAS`, say). */
+export async function startNode(redis: RedisTarget, prefix: string, env: NodeJS.ProcessEnv = {}): Promise<Node> {
   const dataDir = mkdtempSync(join(tmpdir(), 'herald-node-'));
   dirs.push(dataDir);
   const proc = runHerald(['start', '--host', '127.0.0.1', '--port', '0', '--line-port', '0', '--data-dir', dataDir], {
     HERALD_API_KEY: API_KEY,
     HERALD_TOKEN_SECRET: TOKEN_SECRET,
-    HERALD_REDIS_URL: redisUrl,
+    ...(typeof redis === 'string'
+      ? { HERALD_REDIS_URL: redis }
+      : { HERALD_REDIS_SENTINELS: redis.sentinels.join(','), HERALD_REDIS_SENTINEL_NAME: redis.name }),
     HERALD_REDIS_PREFIX: prefix,
     HERALD_LOG_LEVEL: 'info',
+    ...env,
   });
   const ready = await proc.waitLog((l) => typeof l.http === 'string');
   const url = ready.http as string;

@@ -54,7 +54,7 @@ export function createBackends(config: HeraldConfig, hub: Hub, log: Logger, node
   }
   // While Redis is away, publishes fail at once (503: the caller retries, with its idempotency key) instead of
   // queueing; the subscriber queues its (re)subscriptions until Redis is back.
-  const { main, sub, ctlSub } = openRedis(config.redis, log);
+  const { kind, main, sub, ctlSub } = openRedis(config.redis, log);
   const prefix = config.redis.prefix;
   const announce = `${prefix}m:`;
   const store = new RedisStore(main, { prefix, retentionFor, announce });
@@ -69,6 +69,18 @@ export function createBackends(config: HeraldConfig, hub: Hub, log: Logger, node
   // reads what every watched stream got meanwhile from the store and hands it on in order, so connected clients
   // miss nothing and need not reconnect. Only a new epoch (Redis lost its data) or a failed read makes them
   // reconnect and resume, which tells them what could not be recovered.
+  const catchUp = (why: string) => {
+    log.info(why);
+    const resumeAll = (reason: string) => {
+      log.warn(reason);
+      for (const c of hub.connections()) c.close(CloseCode.Resync, 'resync after broker reconnect');
+    };
+    broker.resync().then(
+      (epochChanged) => epochChanged && resumeAll('redis lost the history of a stream (new epoch): asking local clients to resume'),
+      () => resumeAll('catching up after the redis reconnect failed: asking local clients to resume'),
+    );
+    void presence.beat().catch(() => {});
+  };
   let outage = false;
   for (const conn of [main, sub]) {
     conn.on('close', () => {
@@ -77,16 +89,16 @@ export function createBackends(config: HeraldConfig, hub: Hub, log: Logger, node
     conn.on('ready', () => {
       if (!outage || main.status !== 'ready' || sub.status !== 'ready') return;
       outage = false;
-      log.info('redis reconnected: catching up on the streams local clients follow');
-      const resumeAll = (why: string) => {
-        log.warn(why);
-        for (const c of hub.connections()) c.close(CloseCode.Resync, 'resync after broker reconnect');
-      };
-      broker.resync().then(
-        (epochChanged) => epochChanged && resumeAll('redis lost its history (new epoch): asking local clients to resume'),
-        () => resumeAll('catching up after the redis reconnect failed: asking local clients to resume'),
-      );
-      void presence.beat().catch(() => {});
+      catchUp('redis reconnected: catching up on the streams local clients follow');
+    });
+  }
+  let started = false;
+  if (kind === 'cluster') {
+    // On a Cluster the connection as a whole stays up while one shard fails over or a slot moves: ioredis then
+    // replaces that shard's subscriber or resubscribes the slot's channels on its new owner, and says so here.
+    // Announcements made in between never reached this node, so it catches up on every watched stream.
+    sub.on('subscribersReady', () => {
+      if (started) catchUp('redis cluster topology changed: catching up on the streams local clients follow');
     });
   }
   return {
@@ -100,6 +112,7 @@ export function createBackends(config: HeraldConfig, hub: Hub, log: Logger, node
       await control.start();
       await presence.beat();
       await members.beat();
+      started = true;
     },
     async close() {
       await members.close();

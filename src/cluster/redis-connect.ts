@@ -42,7 +42,13 @@ export function openRedis(redis: HeraldConfig['redis'], log: Logger): RedisConne
     // the shard that owns it and from no other.
     const cluster = ({ lazyConnect: _lazy, ...redisOptions }: RedisOptions, extra: ClusterOptions) =>
       new ClusterClass(seeds, { lazyConnect: true, redisOptions, ...extra });
-    const main = cluster(mainOptions, { enableOfflineQueue: false, retryDelayOnFailover: 200, retryDelayOnTryAgain: 200, maxRedirections: 32 });
+    const main = cluster(mainOptions, {
+      enableOfflineQueue: false,
+      retryDelayOnFailover: 200,
+      retryDelayOnTryAgain: 200,
+      maxRedirections: 32,
+      slotsRefreshInterval: 1000,
+    });
     const subscriber = () =>
       cluster(subOptions, {
         shardedSubscribers: true,

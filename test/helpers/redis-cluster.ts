@@ -64,6 +64,9 @@ export async function startRedisCluster(shape: ClusterShape = {}): Promise<OwnRe
         String(bus),
         '--bind',
         '127.0.0.1',
+        // A node that met no other (a 1-shard cluster) does not know its own address and would announce none.
+        '--cluster-announce-ip',
+        '127.0.0.1',
         '--cluster-enabled',
         'yes',
         '--cluster-config-file',

@@ -1,12 +1,13 @@
+import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { Cluster, type ClusterOptions } from 'ioredis';
 import { pino } from 'pino';
 import { RedisBroker } from '../../src/broker/redis.ts';
 import { RedisMembers } from '../../src/presence/redis-members.ts';
 import { RedisPresence } from '../../src/presence/redis.ts';
 import { RedisStore } from '../../src/store/redis.ts';
-import type { RetentionPolicy } from '../../src/store/store.ts';
+import { RecordExists, type RetentionPolicy } from '../../src/store/store.ts';
 import { startRedisCluster, type OwnRedisCluster } from '../helpers/redis-cluster.ts';
 import { brokerContract } from './broker.contract.ts';
 import { membersContract } from './members.contract.ts';
@@ -75,6 +76,34 @@ membersContract('redis cluster', {
     await d.r.zadd(`${d.prefix}members:nodes`, Date.now() - 4 * heartbeatMs, d.nodeId);
     await (survivor as RedisMembers).beat();
   },
+});
+
+describe('Redis store on a Cluster: a publish to several streams is one script per stream', () => {
+  it('a retry of a half-applied keyed publish stores only the missing parts; the stored part answers its offset', async () => {
+    const s = await store(`t${run}:${randomBytes(6).toString('hex')}:`, () => ({ maxCount: 100, maxAgeMs: 3_600_000 }));
+    const items = [
+      { stream: 'user:a', data: '"x"' },
+      { stream: 'user:b', data: '"x"' },
+      { stream: 'channel:c', data: '"x"' },
+    ];
+    await s.append('user:b', '"before"');
+    // The first attempt reached one stream only (its other scripts failed with the shard they ran on).
+    const [first] = await s.appendAll([items[0]!], { key: 'k', ttlMs: 60_000 });
+    const retry = await s.appendAll(items, { key: 'k', ttlMs: 60_000 });
+    assert.deepEqual(
+      retry.map((r) => r.offset),
+      [first!.offset, 2, 1],
+    );
+    assert.equal((await s.position('user:a')).top, 1, 'the stored part was not stored again');
+    // Once every part is stored, a further retry is refused with the whole publish's record.
+    const again = await s.appendAll(items, { key: 'k', ttlMs: 60_000 }).catch((err: unknown) => err);
+    assert.ok(again instanceof RecordExists);
+    assert.deepEqual(
+      (JSON.parse(again.value) as { streams: { offset: number }[] }).streams.map((x) => x.offset),
+      [1, 2, 1],
+    );
+    for (const stream of ['user:a', 'user:b', 'channel:c']) assert.equal((await s.read(stream, 0, 10)).filter((m) => m.data === '"x"').length, 1, stream);
+  });
 });
 
 after(async () => {

@@ -207,6 +207,24 @@ async function openClient(user: string, nodes: HeraldNode[], first: number): Pro
   return c;
 }
 
+/**
+ * Control calls across nodes over the sharded `ctl` channels: from node 0, every user's connections (a query to
+ * every node) and each connection by id (a call to the node that holds it, half of them node 1).
+ */
+async function checkControl(nodes: HeraldNode[]): Promise<void> {
+  const get = async (path: string) => {
+    const res = await fetch(`${nodes[0]!.url}${path}`, { headers: { authorization: `Bearer ${API_KEY}` } });
+    assert.equal(res.status, 200, `${path}: ${res.status}`);
+    return (await res.json()) as { connections: string[]; online?: boolean; user?: string };
+  };
+  for (const user of USERS) {
+    const { connections } = await get(`/api/users/${user}/connections`);
+    assert.equal(connections.length, 1, `${user}: one connection found across the nodes`);
+    const one = await get(`/api/connections/${connections[0]!}`);
+    assert.deepEqual([one.online, one.user], [true, user], `${user}: its connection answers from its node`);
+  }
+}
+
 interface Outcome {
   published: Published;
   clients: Client[];
@@ -223,6 +241,7 @@ async function scenario(title: string, fault: () => Promise<void>): Promise<Outc
   const clients: Client[] = [];
   try {
     for (const [i, user] of USERS.entries()) clients.push(await openClient(user, nodes, i));
+    await checkControl(nodes);
     let progress = (_done: number): void => {};
     let faultOver = Infinity;
     const at = (n: number) => new Promise<void>((resolve) => (progress = (done) => done >= n && resolve()));
@@ -248,6 +267,8 @@ async function scenario(title: string, fault: () => Promise<void>): Promise<Outc
     const ms = Date.now() - started;
     const faultWithin = faultOver <= Date.now();
     await faultDone;
+    // After the fault too: the control channels' shards may have moved or failed over.
+    await checkControl(nodes);
     const expected = (c: Client) => c.streams.reduce((n, s) => n + (published.at.get(s)?.size ?? 0), 0);
     const reused = [...published.reused.values()].reduce((a, b) => a + b, 0);
     // Every client has caught up once it holds as many messages as were published to its streams, less what a

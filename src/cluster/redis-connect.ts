@@ -17,14 +17,10 @@ export interface RedisConnections {
 /** A connection to one server (direct or found through Sentinel) or to a Redis Cluster. */
 export type AnyRedis = Redis | Cluster;
 
-/** True for a Cluster connection: it announces on sharded channels (`SPUBLISH`/`SSUBSCRIBE`) instead of classic ones. */
-export function isCluster(r: AnyRedis): r is Cluster {
-  return r.isCluster;
-}
-
 /**
  * Opens (lazily: `connect()` is the caller's) the connections described by `config.redis`: one server from
- * `url`, or the master that the `sentinels` name `sentinelName`, found again by ioredis after a failover.
+ * `url`, or the master that the `sentinels` name `sentinelName`, found again by ioredis after a failover, or a
+ * Redis Cluster from its `cluster` seed nodes.
  * ioredis is loaded here, not when Herald starts: it costs ~24 MB of RSS that a one-process Herald never uses.
  */
 export function openRedis(redis: HeraldConfig['redis'], log: Logger): RedisConnections {
@@ -36,10 +32,12 @@ export function openRedis(redis: HeraldConfig['redis'], log: Logger): RedisConne
   let open: (options: RedisOptions) => Redis;
   if (redis.cluster !== undefined) {
     const seeds = redis.cluster.map(hostPort);
-    // The main connection fails at once while a slot has no reachable master (a publish answers 503 and is
-    // retried with its idempotency key); MOVED/ASK during a reshard and a failover's TRYAGAIN are retried by
-    // ioredis itself. Subscribers use one sharded subscriber per master, so a stream's announcements come from
-    // the shard that owns it and from no other.
+    // The main connection queues nothing while the cluster is unreachable (a publish answers 503 and is retried
+    // with its idempotency key); a command for a slot whose master just died, MOVED/ASK during a reshard and
+    // TRYAGAIN are retried by ioredis itself (up to 32 times, 200 ms apart), so a failover delays those publishes
+    // rather than refusing them. The slot map is refreshed every second, so the subscribers follow a moved slot
+    // soon. Subscribers use one sharded subscriber per master: a stream's announcements come from the shard that
+    // owns it and from no other.
     const cluster = ({ lazyConnect: _lazy, ...redisOptions }: RedisOptions, extra: ClusterOptions) =>
       new ClusterClass(seeds, { lazyConnect: true, redisOptions, ...extra });
     const main = cluster(mainOptions, {

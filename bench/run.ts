@@ -11,10 +11,11 @@
 // lost/duplicated/reordered, against the raw reference's accept time; --skip-storm leaves it out, `--only raw,storm
 // --workloads idle` runs it alone with its reference; STORM_DEBUG=1 logs the clients' counts every 2 s),
 // and writes bench/results/bench.json and bench.md (bench-quick.* with --quick). Then runs the store suite
-// (bench/store.ts), the cluster suite (bench/cluster.ts) and the gateway suite (bench/gateway.ts: webhook and
+// (bench/store.ts), the cluster suite (bench/cluster.ts), the Redis deployment suite (bench/redis-cluster.ts: one
+// Redis, a Redis Cluster of 1 and 3 shards, --workers 2; --skip-redis-cluster, or --skip-cluster, leaves it out) and the gateway suite (bench/gateway.ts: webhook and
 // GatewayWorker round trips, GatewayClient sendToUid pushes). See docs/performance.md.
 //
-//   npm run bench [-- --quick] [--only herald,ws] [--workloads http,batch] [--skip-main] [--skip-store] [--skip-cluster] [--skip-gateway] [--skip-pusher] [--skip-compat] [--skip-storm] [--no-bun-install] [--profile] [--soak [--soak-minutes M] [--soak-clients N]]
+//   npm run bench [-- --quick] [--only herald,ws] [--workloads http,batch] [--skip-main] [--skip-store] [--skip-cluster] [--skip-redis-cluster] [--skip-gateway] [--skip-pusher] [--skip-compat] [--skip-storm] [--no-bun-install] [--profile] [--soak [--soak-minutes M] [--soak-clients N]]
 //
 // The Pusher rows alone, with the native figures they are compared to: --only herald,herald-pusher --skip-store
 // --skip-cluster --skip-gateway (add --workloads events for the HTTP triggers only).
@@ -190,12 +191,17 @@ async function main(): Promise<number> {
   const clusterOk =
     FLAGS.skipCluster ||
     (log('cluster suite (bench/cluster.ts): cross-node delivery through Redis next to single-node'), runSuite('cluster.ts', quick ? 90_000 : 300_000));
+  const redisClusterOk =
+    FLAGS.skipCluster ||
+    FLAGS.skipRedisCluster ||
+    (log('Redis deployment suite (bench/redis-cluster.ts): one Redis, a Redis Cluster of 1 and 3 shards, --workers 2'),
+    runSuite('redis-cluster.ts', quick ? 120_000 : 400_000));
   const gatewayOk =
     FLAGS.skipGateway ||
     (log('gateway suite (bench/gateway.ts): webhook and worker-protocol round trips, GatewayClient sendToUid pushes'),
     runSuite('gateway.ts', quick ? 90_000 : 400_000));
   log(`done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
-  return mainOk && storeOk && clusterOk && gatewayOk ? 0 : 1;
+  return mainOk && storeOk && clusterOk && redisClusterOk && gatewayOk ? 0 : 1;
 }
 
 // A throw from main() skips the exit below and is reported by Node with a non-zero status.

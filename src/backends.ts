@@ -9,7 +9,7 @@ import type { Hub } from './core/hub.ts';
 import { LocalBus, type ControlBus } from './core/control-bus.ts';
 import type { LocalControl } from './core/control.ts';
 import { RedisControlBus } from './cluster/redis-control.ts';
-import { openRedis } from './cluster/redis-connect.ts';
+import { openRedis, type AnyRedis } from './cluster/redis-connect.ts';
 import { MemoryPresence } from './presence/memory.ts';
 import type { Presence } from './presence/presence.ts';
 import { RedisPresence } from './presence/redis.ts';
@@ -57,17 +57,20 @@ export function createBackends(config: HeraldConfig, hub: Hub, log: Logger, node
   }
   // While Redis is away, publishes fail at once (503: the caller retries, with its idempotency key) instead of
   // queueing; the subscriber queues its (re)subscriptions until Redis is back.
-  const { main, sub, ctlSub } = openRedis(config.redis, log);
+  const { kind, main, sub, ctlSub } = openRedis(config.redis, log);
   const prefix = config.redis.prefix;
   const announce = `${prefix}m:`;
   // With the failover fence, appends and their WAITs get a connection of their own (see store/fenced.ts).
   const replicas = waitReplicas(config);
-  const writer = replicas > 0 ? main.duplicate() : undefined;
+  // One master only (config.ts refuses redis.waitReplicas with redis.cluster): a Cluster's WAIT would have to run on
+  // each stream's own master.
+  const single = isSingle(main) ? main : undefined;
+  const writer = replicas > 0 && single !== undefined ? single.duplicate() : undefined;
   writer?.on('error', (err: Error) => log.warn({ err: err.message, connection: 'writer' }, 'redis connection error'));
   const store: Store =
     writer === undefined
       ? new RedisStore(main, { prefix, retentionFor, announce })
-      : new FencedStore(new RedisStore(writer, { prefix, retentionFor }), new RedisStore(main, { prefix, retentionFor }), writer, main, {
+      : new FencedStore(new RedisStore(writer, { prefix, retentionFor }), new RedisStore(main, { prefix, retentionFor }), writer, single!, {
           replicas,
           timeoutMs: config.redis.waitTimeoutMs,
           announce,
@@ -84,6 +87,18 @@ export function createBackends(config: HeraldConfig, hub: Hub, log: Logger, node
   // reads what every watched stream got meanwhile from the store and hands it on in order, so connected clients
   // miss nothing and need not reconnect. Only a new epoch (Redis lost its data) or a failed read makes them
   // reconnect and resume, which tells them what could not be recovered.
+  const catchUp = (why: string) => {
+    log.info(why);
+    const resumeAll = (reason: string) => {
+      log.warn(reason);
+      for (const c of hub.connections()) c.close(CloseCode.Resync, 'resync after broker reconnect');
+    };
+    broker.resync().then(
+      (epochChanged) => epochChanged && resumeAll('redis lost the history of a stream (new epoch): asking local clients to resume'),
+      () => resumeAll('catching up after the redis reconnect failed: asking local clients to resume'),
+    );
+    void presence.beat().catch(() => {});
+  };
   let outage = false;
   for (const conn of [main, sub]) {
     conn.on('close', () => {
@@ -92,16 +107,16 @@ export function createBackends(config: HeraldConfig, hub: Hub, log: Logger, node
     conn.on('ready', () => {
       if (!outage || main.status !== 'ready' || sub.status !== 'ready') return;
       outage = false;
-      log.info('redis reconnected: catching up on the streams local clients follow');
-      const resumeAll = (why: string) => {
-        log.warn(why);
-        for (const c of hub.connections()) c.close(CloseCode.Resync, 'resync after broker reconnect');
-      };
-      broker.resync().then(
-        (epochChanged) => epochChanged && resumeAll('redis lost its history (new epoch): asking local clients to resume'),
-        () => resumeAll('catching up after the redis reconnect failed: asking local clients to resume'),
-      );
-      void presence.beat().catch(() => {});
+      catchUp('redis reconnected: catching up on the streams local clients follow');
+    });
+  }
+  let started = false;
+  if (kind === 'cluster') {
+    // On a Cluster the connection as a whole stays up while one shard fails over or a slot moves: ioredis then
+    // replaces that shard's subscriber or resubscribes the slot's channels on its new owner, and says so here.
+    // Announcements made in between never reached this node, so it catches up on every watched stream.
+    sub.on('subscribersReady', () => {
+      if (started) catchUp('redis cluster topology changed: catching up on the streams local clients follow');
     });
   }
   return {
@@ -112,10 +127,11 @@ export function createBackends(config: HeraldConfig, hub: Hub, log: Logger, node
     control,
     async ready() {
       await Promise.all([main.connect(), sub.connect(), ctlSub.connect(), writer?.connect()]);
-      if (writer !== undefined) await warnOnFewReplicas(main, replicas, log);
+      if (writer !== undefined) await warnOnFewReplicas(writer, replicas, log);
       await control.start();
       await presence.beat();
       await members.beat();
+      started = true;
     },
     async close() {
       await members.close();
@@ -133,6 +149,10 @@ export function createBackends(config: HeraldConfig, hub: Hub, log: Logger, node
       );
     },
   };
+}
+
+function isSingle(r: AnyRedis): r is Redis {
+  return !r.isCluster;
 }
 
 /** A fence asking for more replicas than the master has refuses every publish: said once at startup, not per 503. */

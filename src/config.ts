@@ -129,7 +129,13 @@ export const ConfigSchema = z
         sentinels: hostPorts.optional(),
         sentinelName: z.string().min(1).default('mymaster'),
         /** Key and channel prefix, so several installations can share one Redis. */
-        prefix: z.string().min(1).max(64).default('herald:'),
+        prefix: z
+          .string()
+          .min(1)
+          .max(64)
+          // Keys are `<prefix>{<stream>}...`: a brace in the prefix would move the hash tag, and a stream's keys apart.
+          .regex(/^[^{}]*$/, 'must not contain { or }')
+          .default('herald:'),
         /** Presence heartbeat; a node silent for 3 intervals stops counting. */
         presenceHeartbeatMs: z.number().int().min(100).max(60_000).default(2000),
         /** How long a connection-addressed call waits for the node holding the connection (then 503). */
@@ -147,6 +153,9 @@ export const ConfigSchema = z
       .strict()
       .refine((r) => [r.url, r.cluster, r.sentinels].filter((x) => x !== undefined).length <= 1, {
         message: 'set one of redis.url, redis.cluster and redis.sentinels',
+      })
+      .refine((r) => r.cluster === undefined || (r.waitReplicas ?? 0) === 0, {
+        message: 'redis.waitReplicas (the failover fence) works with one master (redis.url or redis.sentinels), not with redis.cluster',
       })
       .prefault({}),
     /** Where history, inbox positions and idempotency records live (with `redis.url`: Redis, whatever this says). */

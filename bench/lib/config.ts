@@ -14,6 +14,8 @@ export const FLAGS = {
   only: flag('--only')?.split(','),
   skipStore: argv.includes('--skip-store'),
   skipCluster: argv.includes('--skip-cluster'),
+  /** Leave out the Redis deployment suite (bench/redis-cluster.ts: one Redis, Cluster 1 and 3 shards, --workers 2). */
+  skipRedisCluster: argv.includes('--skip-redis-cluster'),
   skipGateway: argv.includes('--skip-gateway'),
   /** Leave out the herald-pusher variant (the Pusher protocol rows and targets). */
   skipPusher: argv.includes('--skip-pusher'),

@@ -1,5 +1,6 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { announceChannel } from '../store/redis.ts';
 import { BROADCAST_STREAM, targetOfStream, type Envelope, type Target } from '../domain/streams.ts';
 import type { Position } from '../store/store.ts';
 import type { Broker } from './broker.ts';
@@ -28,7 +29,8 @@ export function parseAnnouncement(stream: string, msg: Buffer): Envelope | undef
 }
 
 /**
- * Redis pub/sub between nodes, one Redis channel per stream, subscribed only while a local connection needs that
+ * Redis pub/sub between nodes, one Redis channel per stream (`<announce>{<stream>}`; on a Cluster a sharded channel,
+ * in the stream's own slot, so it is carried only by the shard that owns the stream), subscribed only while a local connection needs that
  * stream (`watch`/`unwatch`, driven by the hub), so a node receives its own users' and channels' messages, not the
  * whole cluster's. Nothing is published here: the store's append script announces each entry on the stream's
  * channel in the same atomic step that gives it its offset, so every node, the publisher included, receives a
@@ -39,13 +41,16 @@ export class RedisBroker implements Broker {
   private readonly sequencer: Sequencer;
   private onMessage: ((target: Target, env: Envelope) => void) | undefined;
 
+  private readonly sharded: boolean;
+
   constructor(
-    private readonly sub: Redis,
+    private readonly sub: Redis | Cluster,
     history: History,
     /** The announce prefix the store publishes under (`RedisStoreOptions.announce`). */
     private readonly channelPrefix: string,
     private readonly log: Logger,
   ) {
+    this.sharded = sub.isCluster;
     this.sequencer = new Sequencer(
       history,
       (env) => {
@@ -58,10 +63,10 @@ export class RedisBroker implements Broker {
 
   async start(onMessage: (target: Target, env: Envelope) => void): Promise<void> {
     this.onMessage = onMessage;
-    const prefix = Buffer.from(this.channelPrefix);
-    this.sub.on('messageBuffer', (channel: Buffer, payload: Buffer) => {
-      if (channel.length <= prefix.length || prefix.compare(channel, 0, prefix.length) !== 0) return;
-      const stream = channel.toString('utf8', prefix.length);
+    const prefix = Buffer.from(`${this.channelPrefix}{`);
+    this.sub.on(this.sharded ? 'smessageBuffer' : 'messageBuffer', (channel: Buffer, payload: Buffer) => {
+      if (channel.length <= prefix.length + 1 || prefix.compare(channel, 0, prefix.length) !== 0) return;
+      const stream = channel.toString('utf8', prefix.length, channel.length - 1);
       const env = parseAnnouncement(stream, payload);
       if (env === undefined) {
         this.log.warn({ stream }, 'ignoring a malformed broker message');
@@ -82,7 +87,8 @@ export class RedisBroker implements Broker {
   unwatch(stream: string): void {
     if (stream === BROADCAST_STREAM || !this.sequencer.has(stream)) return;
     this.sequencer.close(stream);
-    this.sub.unsubscribe(this.channelPrefix + stream).catch(() => {});
+    const channel = this.channelOf(stream);
+    (this.sharded ? this.sub.sunsubscribe(channel) : this.sub.unsubscribe(channel)).catch(() => {});
   }
 
   delivered(stream: string): Position | undefined {
@@ -90,8 +96,9 @@ export class RedisBroker implements Broker {
   }
 
   /**
-   * The subscriber was disconnected, so announcements were lost: once it is subscribed again, every watched stream
-   * is read from where this node stood, and what was committed meanwhile is handed on in order.
+   * The subscriber was disconnected (on a Cluster: a shard's subscriber was replaced after a failover, or a slot
+   * moved to another shard), so announcements were lost: once it is subscribed again, every watched stream is read
+   * from where this node stood, and what was committed meanwhile is handed on in order.
    */
   resync(): Promise<boolean> {
     // Our own SUBSCRIBE, queued behind the client's automatic resubscription, is answered once it is in effect.
@@ -99,7 +106,12 @@ export class RedisBroker implements Broker {
   }
 
   private subscribe(stream: string): Promise<unknown> {
-    return this.sub.subscribe(this.channelPrefix + stream);
+    const channel = this.channelOf(stream);
+    return this.sharded ? this.sub.ssubscribe(channel) : this.sub.subscribe(channel);
+  }
+
+  private channelOf(stream: string): string {
+    return announceChannel(this.channelPrefix, stream);
   }
 
   get watchedStreams(): number {

@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import type { Cluster, Redis, RedisOptions } from 'ioredis';
+import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import type { HeraldConfig } from '../config.ts';
 
@@ -7,30 +7,55 @@ import type { HeraldConfig } from '../config.ts';
 export interface RedisConnections {
   kind: 'single' | 'sentinel' | 'cluster';
   /** Commands and scripts. Fails at once while Redis is away (no offline queue): publishes answer 503. */
-  main: Redis;
-  /** The broker's subscriber; queues its (re)subscriptions until Redis is back. */
-  sub: Redis;
+  main: AnyRedis;
+  /** The broker's subscriber; queues its (re)subscriptions until Redis is back. On a Cluster: sharded subscribers. */
+  sub: AnyRedis;
   /** Control calls' subscriber, so stream channels and calls never share a handler. */
-  ctlSub: Redis;
+  ctlSub: AnyRedis;
 }
 
-// `Cluster` is named so that the cluster implementation can widen these types; it is not constructed yet.
+/** A connection to one server (direct or found through Sentinel) or to a Redis Cluster. */
 export type AnyRedis = Redis | Cluster;
 
 /**
  * Opens (lazily: `connect()` is the caller's) the connections described by `config.redis`: one server from
- * `url`, or the master that the `sentinels` name `sentinelName`, found again by ioredis after a failover.
+ * `url`, or the master that the `sentinels` name `sentinelName`, found again by ioredis after a failover, or a
+ * Redis Cluster from its `cluster` seed nodes.
  * ioredis is loaded here, not when Herald starts: it costs ~24 MB of RSS that a one-process Herald never uses.
  */
 export function openRedis(redis: HeraldConfig['redis'], log: Logger): RedisConnections {
-  const { Redis: RedisClass } = createRequire(import.meta.url)('ioredis') as typeof import('ioredis');
+  const { Redis: RedisClass, Cluster: ClusterClass } = createRequire(import.meta.url)('ioredis') as typeof import('ioredis');
   const base: RedisOptions = { connectTimeout: 5000, lazyConnect: true };
   const mainOptions: RedisOptions = { ...base, enableOfflineQueue: false, maxRetriesPerRequest: 1 };
   const subOptions: RedisOptions = { ...base, maxRetriesPerRequest: null };
   let kind: RedisConnections['kind'];
   let open: (options: RedisOptions) => Redis;
   if (redis.cluster !== undefined) {
-    throw new Error('redis.cluster is not supported yet');
+    const seeds = redis.cluster.map(hostPort);
+    // The main connection queues nothing while the cluster is unreachable (a publish answers 503 and is retried
+    // with its idempotency key); a command for a slot whose master just died, MOVED/ASK during a reshard and
+    // TRYAGAIN are retried by ioredis itself (up to 32 times, 200 ms apart), so a failover delays those publishes
+    // rather than refusing them. The slot map is refreshed every second, so the subscribers follow a moved slot
+    // soon. Subscribers use one sharded subscriber per master: a stream's announcements come from the shard that
+    // owns it and from no other.
+    const cluster = ({ lazyConnect: _lazy, ...redisOptions }: RedisOptions, extra: ClusterOptions) =>
+      new ClusterClass(seeds, { lazyConnect: true, redisOptions, ...extra });
+    const main = cluster(mainOptions, {
+      enableOfflineQueue: false,
+      retryDelayOnFailover: 200,
+      retryDelayOnTryAgain: 200,
+      maxRedirections: 32,
+      slotsRefreshInterval: 1000,
+    });
+    const subscriber = () =>
+      cluster(subOptions, {
+        shardedSubscribers: true,
+        enableOfflineQueue: true,
+        retryDelayOnFailover: 200,
+        retryDelayOnTryAgain: 200,
+        slotsRefreshInterval: 1000,
+      });
+    return watchErrors({ kind: 'cluster', main, sub: subscriber(), ctlSub: subscriber() }, log);
   } else if (redis.sentinels !== undefined) {
     kind = 'sentinel';
     const sentinels = redis.sentinels.map(hostPort);
@@ -44,7 +69,10 @@ export function openRedis(redis: HeraldConfig['redis'], log: Logger): RedisConne
   } else {
     throw new Error('openRedis: no Redis configured');
   }
-  const conns: RedisConnections = { kind, main: open(mainOptions), sub: open(subOptions), ctlSub: open(subOptions) };
+  return watchErrors({ kind, main: open(mainOptions), sub: open(subOptions), ctlSub: open(subOptions) }, log);
+}
+
+function watchErrors(conns: RedisConnections, log: Logger): RedisConnections {
   for (const [name, conn] of [
     ['main', conns.main],
     ['subscriber', conns.sub],

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { LocalControl } from '../core/control.ts';
 import {
@@ -41,6 +41,9 @@ interface Waiting {
  * to the node its id names; PUBLISH answers how many nodes received a request, which is how many answers to
  * wait for, so a query needs no list of live nodes and a call to a node that is gone fails at once. A call for
  * this node's own connections never leaves the process.
+ * On a Redis Cluster both are sharded channels (SPUBLISH/SSUBSCRIBE): a classic PUBLISH there is copied to every
+ * node of the cluster and answers only the receivers on the node it was sent to, which would break the count of
+ * answers to wait for; SPUBLISH answers the receivers of the channel's shard, which are all of them.
  */
 export class RedisControlBus implements ControlBus {
   private readonly waiting = new Map<number, Waiting>();
@@ -49,20 +52,30 @@ export class RedisControlBus implements ControlBus {
   private readonly all: string;
   private readonly own: string;
 
+  private readonly sharded: boolean;
+
   constructor(
-    private readonly pub: Redis,
-    private readonly sub: Redis,
+    private readonly pub: Redis | Cluster,
+    private readonly sub: Redis | Cluster,
     readonly local: LocalControl,
     private readonly opts: RedisControlOptions,
   ) {
     this.all = `${opts.prefix}ctl`;
     this.own = this.channelOf(opts.nodeId);
-    sub.on('message', (channel: string, text: string) => this.receive(channel, text));
+    this.sharded = sub.isCluster;
+    sub.on(this.sharded ? 'smessage' : 'message', (channel: string, text: string) => this.receive(channel, text));
   }
 
   /** Subscribes (again after a reconnect: ioredis re-subscribes by itself). */
   async start(): Promise<void> {
-    await this.sub.subscribe(this.all, this.own);
+    // Sharded channels of different slots are subscribed one by one (each on its own shard).
+    if (this.sharded) await Promise.all([this.sub.ssubscribe(this.all), this.sub.ssubscribe(this.own)]);
+    else await this.sub.subscribe(this.all, this.own);
+  }
+
+  private async send(channel: string, text: string): Promise<number> {
+    // ioredis types SPUBLISH's reply as unknown; Redis answers an integer, as for PUBLISH.
+    return this.sharded ? Number(await this.pub.spublish(channel, text)) : this.pub.publish(channel, text);
   }
 
   async onOwner<M extends ControlMethod>(id: string, method: M, ...args: Parameters<ControlMethods[M]>): Promise<ControlResult<M> | undefined> {
@@ -81,7 +94,7 @@ export class RedisControlBus implements ControlBus {
   }
 
   notify(topic: string, payload: unknown): void {
-    this.pub.publish(this.all, JSON.stringify({ note: topic, from: this.opts.nodeId, data: payload })).catch((err: Error) => {
+    this.send(this.all, JSON.stringify({ note: topic, from: this.opts.nodeId, data: payload })).catch((err: Error) => {
       this.opts.log.warn({ err: err.message, topic }, 'a cluster notification could not be sent');
     });
   }
@@ -114,7 +127,7 @@ export class RedisControlBus implements ControlBus {
     const request: Request = { id, from: this.opts.nodeId, method, args };
     let receivers: number;
     try {
-      receivers = await this.pub.publish(channel, JSON.stringify(request));
+      receivers = await this.send(channel, JSON.stringify(request));
     } catch (err) {
       this.finish(id, false);
       throw err;
@@ -175,6 +188,6 @@ export class RedisControlBus implements ControlBus {
       result = null;
     }
     // `undefined` (no such connection here) travels as a missing field.
-    this.pub.publish(this.channelOf(req.from), JSON.stringify({ re: req.id, result })).catch(() => {});
+    this.send(this.channelOf(req.from), JSON.stringify({ re: req.id, result })).catch(() => {});
   }
 }

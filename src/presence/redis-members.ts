@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Members } from './members.ts';
 
@@ -10,59 +10,61 @@ export interface RedisMembersOptions {
   log: Logger;
 }
 
-// KEYS: counts (user -> sockets), infos (user -> info), this node's sockets (channel\nuser -> sockets).
-// ARGV: user, info, channel\nuser. Returns the user's sockets across the cluster after the join.
+// Keys: per channel (hash tag `{<channel>}`, one slot on a Cluster) `c` (user -> sockets), `i` (user -> info) and
+// `n:<node>` (that node's sockets by user); per node (tag `{<node>}`) the set of channels it has sockets in, which
+// is how a reaper finds them; `nodes`, the heartbeats. Every script touches one channel's keys only.
+
+// KEYS: counts, infos, this node's sockets in the channel. ARGV: user, info. Returns the user's sockets across the
+// cluster after the join.
 const JOIN = `
 local n = redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
-redis.call('HINCRBY', KEYS[3], ARGV[3], 1)
+redis.call('HINCRBY', KEYS[3], ARGV[1], 1)
 if n == 1 then redis.call('HSET', KEYS[2], ARGV[1], ARGV[2]) end
 return n`;
 
-// Same keys and fields as JOIN; returns the sockets left (0: the user's last one left, and the member is gone), or
+// Same keys as JOIN, ARGV: user. Returns the sockets left (0: the user's last one left, and the member is gone), or
 // -1 when the user was no member (a leave too many changes nothing).
 const LEAVE = `
 if not redis.call('HGET', KEYS[1], ARGV[1]) then return -1 end
-if redis.call('HINCRBY', KEYS[3], ARGV[3], -1) <= 0 then redis.call('HDEL', KEYS[3], ARGV[3]) end
+if redis.call('HINCRBY', KEYS[3], ARGV[1], -1) <= 0 then redis.call('HDEL', KEYS[3], ARGV[1]) end
 local n = redis.call('HINCRBY', KEYS[1], ARGV[1], -1)
 if n <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]); redis.call('HDEL', KEYS[2], ARGV[1]); return 0 end
 return n`;
 
-// KEYS: nodes (zset), the dead node's sockets. ARGV: key prefix, node id. Removes the dead node's sockets from the
-// members once (ZREM decides which node reaps it) and returns channel\nuser of every member left with no socket.
+// KEYS: counts, infos, the dead node's sockets in the channel. Subtracts them and returns the users left with none.
 const REAP = `
-if redis.call('ZREM', KEYS[1], ARGV[2]) == 0 then return {} end
 local gone = {}
-local all = redis.call('HGETALL', KEYS[2])
+local all = redis.call('HGETALL', KEYS[3])
 for i = 1, #all, 2 do
-  local field = all[i]
-  local cut = string.find(field, '\\n', 1, true)
-  local channel = string.sub(field, 1, cut - 1)
-  local user = string.sub(field, cut + 1)
-  local n = redis.call('HINCRBY', ARGV[1] .. 'c:' .. channel, user, -tonumber(all[i + 1]))
+  local user = all[i]
+  local n = redis.call('HINCRBY', KEYS[1], user, -tonumber(all[i + 1]))
   if n <= 0 then
-    redis.call('HDEL', ARGV[1] .. 'c:' .. channel, user)
-    redis.call('HDEL', ARGV[1] .. 'i:' .. channel, user)
-    gone[#gone + 1] = field
+    redis.call('HDEL', KEYS[1], user)
+    redis.call('HDEL', KEYS[2], user)
+    gone[#gone + 1] = user
   end
 end
-redis.call('DEL', KEYS[2])
+redis.call('DEL', KEYS[3])
 return gone`;
 
 /**
  * Presence members in Redis: per channel, one hash of socket counts by user and one of infos, changed atomically
  * by scripts, so "first socket" and "last socket" are decided once for the whole cluster. Each node also counts
- * its own sockets (a hash per node) and marks itself alive in a sorted set; a node that stops doing so for three
- * heartbeats is reaped by whichever node notices first: its sockets are subtracted and the members left with none
- * are reported to that node's `onVanished` handlers.
+ * its own sockets per channel and lists the channels it has sockets in, and marks itself alive in a sorted set; a
+ * node that stops doing so for three heartbeats is reaped by whichever node notices first (ZREM decides which):
+ * its sockets are subtracted channel by channel and the members left with none are reported to that node's
+ * `onVanished` handlers.
  */
 export class RedisMembers implements Members {
   private readonly handlers: ((channel: string, user: string) => void)[] = [];
   private readonly timer: NodeJS.Timeout;
   private readonly p: string;
   private readonly nodes: string;
+  /** This node's sockets per channel: the first one adds the channel to the node's list, the last removes it. */
+  private readonly mine = new Map<string, number>();
 
   constructor(
-    private readonly r: Redis,
+    private readonly r: Redis | Cluster,
     private readonly opts: RedisMembersOptions,
   ) {
     this.p = `${opts.prefix}members:`;
@@ -80,13 +82,25 @@ export class RedisMembers implements Members {
   }
 
   async join(channel: string, user: string, info: string): Promise<boolean> {
-    const n = await this.r.eval(JOIN, 3, this.counts(channel), this.infos(channel), this.own(), user, info, `${channel}\n${user}`);
+    const had = this.mine.get(channel) ?? 0;
+    this.mine.set(channel, had + 1);
+    // Listed before the socket counts, so a reaper that finds the counts also finds the channel.
+    if (had === 0) await this.r.sadd(this.channelsOf(this.opts.nodeId), channel);
+    const n = await this.r.eval(JOIN, 3, this.counts(channel), this.infos(channel), this.socketsOf(channel, this.opts.nodeId), user, info);
     return Number(n) === 1;
   }
 
   async leave(channel: string, user: string): Promise<boolean> {
-    const n = await this.r.eval(LEAVE, 3, this.counts(channel), this.infos(channel), this.own(), user, '', `${channel}\n${user}`);
-    return Number(n) === 0;
+    const n = Number(await this.r.eval(LEAVE, 3, this.counts(channel), this.infos(channel), this.socketsOf(channel, this.opts.nodeId), user));
+    if (n >= 0) {
+      const left = (this.mine.get(channel) ?? 1) - 1;
+      if (left > 0) this.mine.set(channel, left);
+      else {
+        this.mine.delete(channel);
+        await this.r.srem(this.channelsOf(this.opts.nodeId), channel);
+      }
+    }
+    return n === 0;
   }
 
   async list(channel: string): Promise<Map<string, string>> {
@@ -115,23 +129,31 @@ export class RedisMembers implements Members {
   }
 
   private async reap(node: string): Promise<void> {
-    const gone = (await this.r.eval(REAP, 2, this.nodes, `${this.p}n:${node}`, this.p, node)) as string[];
-    if (gone.length > 0) this.opts.log.info({ node, members: gone.length }, 'presence: removed the members of a node that stopped');
-    for (const field of gone) {
-      const cut = field.indexOf('\n');
-      for (const h of this.handlers) h(field.slice(0, cut), field.slice(cut + 1));
+    if ((await this.r.zrem(this.nodes, node)) === 0) return;
+    let count = 0;
+    for (const channel of await this.r.smembers(this.channelsOf(node))) {
+      const gone = (await this.r.eval(REAP, 3, this.counts(channel), this.infos(channel), this.socketsOf(channel, node))) as string[];
+      count += gone.length;
+      for (const user of gone) for (const h of this.handlers) h(channel, user);
     }
+    await this.r.del(this.channelsOf(node));
+    if (node === this.opts.nodeId) this.mine.clear();
+    if (count > 0) this.opts.log.info({ node, members: count }, 'presence: removed the members of a node that stopped');
   }
 
   private counts(channel: string): string {
-    return `${this.p}c:${channel}`;
+    return `${this.p}{${channel}}:c`;
   }
 
   private infos(channel: string): string {
-    return `${this.p}i:${channel}`;
+    return `${this.p}{${channel}}:i`;
   }
 
-  private own(): string {
-    return `${this.p}n:${this.opts.nodeId}`;
+  private socketsOf(channel: string, node: string): string {
+    return `${this.p}{${channel}}:n:${node}`;
+  }
+
+  private channelsOf(node: string): string {
+    return `${this.p}node:{${node}}`;
   }
 }

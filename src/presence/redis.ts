@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { Connection } from '../core/connection.ts';
 import type { Hub, HubObserver } from '../core/hub.ts';
 import type { ChannelCount, Presence, UserCount } from './presence.ts';
@@ -15,6 +15,8 @@ export interface RedisPresenceOptions {
  * updated on every change and rewritten whole on each heartbeat (which also heals them after a Redis restart),
  * with an expiry, so the counts of a node that died vanish within `staleAfterMs` (3 heartbeats). Queries sum the
  * hashes of the nodes whose heartbeat is fresh.
+ * A node's keys share the hash tag `{<node>}` (one slot on a Cluster), so its snapshot is one MULTI; a count is
+ * one single-key read per live node, never a cross-slot command.
  */
 export class RedisPresence implements Presence, HubObserver {
   readonly staleAfterMs: number;
@@ -22,7 +24,7 @@ export class RedisPresence implements Presence, HubObserver {
   private readonly k: { users: string; channels: string; members: string; conns: string; nodes: string };
 
   constructor(
-    private readonly r: Redis,
+    private readonly r: Redis | Cluster,
     private readonly hub: Hub,
     private readonly opts: RedisPresenceOptions,
   ) {
@@ -50,9 +52,13 @@ export class RedisPresence implements Presence, HubObserver {
     if (Object.keys(members).length > 0) m.hset(k.members, members);
     m.set(k.conns, this.hub.connectionCount);
     for (const key of [k.users, k.channels, k.members, k.conns]) m.pexpire(key, this.staleAfterMs);
-    m.zadd(k.nodes, Date.now(), this.opts.nodeId);
-    m.zremrangebyscore(k.nodes, 0, Date.now() - this.staleAfterMs);
     await m.exec();
+    // The list of nodes is in a slot of its own: marked alive after the snapshot is written.
+    await this.r
+      .multi()
+      .zadd(k.nodes, Date.now(), this.opts.nodeId)
+      .zremrangebyscore(k.nodes, 0, Date.now() - this.staleAfterMs)
+      .exec();
   }
 
   connected(conn: Connection): void {
@@ -130,17 +136,14 @@ export class RedisPresence implements Presence, HubObserver {
   async close(): Promise<void> {
     clearInterval(this.timer);
     // Leaving cleanly: other nodes stop counting us at once instead of after the expiry.
-    await this.r
-      .multi()
-      .del(this.k.users, this.k.channels, this.k.members, this.k.conns)
-      .zrem(this.k.nodes, this.opts.nodeId)
-      .exec()
-      .catch(() => {});
+    await this.r.zrem(this.k.nodes, this.opts.nodeId).catch(() => {});
+    await this.r.del(this.k.users, this.k.channels, this.k.members, this.k.conns).catch(() => {});
   }
 
   private keysOf(node: string) {
     const p = `${this.opts.prefix}presence:`;
-    return { users: `${p}${node}:u`, channels: `${p}${node}:c`, members: `${p}${node}:m`, conns: `${p}${node}:n`, nodes: `${p}nodes` };
+    const n = `${p}{${node}}`;
+    return { users: `${n}:u`, channels: `${n}:c`, members: `${n}:m`, conns: `${n}:n`, nodes: `${p}nodes` };
   }
 
   private liveNodes(): Promise<string[]> {

@@ -9,6 +9,7 @@ import {
   type StoredMessage,
   type StreamPosition,
 } from './store.ts';
+import { announceChannel } from './redis.ts';
 
 export interface FenceOptions {
   /** Replicas that must hold an append before it is acknowledged (`WAIT <replicas>`). */
@@ -115,7 +116,8 @@ export class FencedStore implements Store {
         const { offset, epoch } = results[i]!;
         const ev = item.event ?? '';
         const payload = `${offset}:${epoch}:${item.exclude ?? ''}:${Buffer.byteLength(ev)}:${ev}${item.data}`;
-        return this.announcer.publish(this.opts.announce + item.stream, payload).catch(() => 0);
+        // Classic PUBLISH: the fence is for one master (Sentinel), never a Cluster (config.ts refuses that).
+        return this.announcer.publish(announceChannel(this.opts.announce, item.stream), payload).catch(() => 0);
       }),
     );
   }

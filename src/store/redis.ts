@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
+import { userStream } from '../domain/streams.ts';
 import {
+  provisionalResult,
   RecordExists,
   type AppendItem,
   type AppendRecord,
@@ -12,93 +14,103 @@ import {
   type StreamPosition,
 } from './store.ts';
 
-// Each stream is a Redis Stream whose entry IDs are `<offset>-0`, so a resume is one XRANGE from the client's
-// offset; the counter `top:<stream>` and the XADD run in one script, so offsets are atomic across nodes. The epoch
-// is one key: if Redis loses its data, the key is gone, a new epoch starts, and clients are told `recovered: false`.
+// Key layout: everything of one stream shares the hash tag `{<stream>}`, so on a Redis Cluster it lives in one hash
+// slot and one script reaches all of it (on one server the braces are only characters):
+//   <prefix>{<stream>}        hash: `e` epoch, `t` top (the counter that assigns offsets), `a` a user's ack
+//   <prefix>{<stream>}:h      Stream, entry ID `<offset>-0`, so a resume is one XRANGE from the client's offset
+//   <prefix>{<stream>}:i:<k>  the idempotency record of the part of a keyed publish that went to this stream
+//   <prefix>idem:<k>          a keyed publish's full result (remember/recall)
+// The epoch is per stream: if a stream's keys are lost (Redis lost its data), its next append or position starts a
+// new epoch and that stream's clients are told `recovered: false`; the other streams keep theirs.
 
-const ENSURE_EPOCH = `
-local e = redis.call('GET', KEYS[1])
-if not e then redis.call('SET', KEYS[1], ARGV[1]); e = ARGV[1] end
-return e`;
-
-// KEYS[1] = epoch key. ARGV: prefix, fresh epoch, now, n, announce prefix ('' = none), then per item stream, data,
-// event ('' = none), maxCount, exclude ('' = none; announced, never stored); then optionally record key and ttl. Returns {epoch, offset1, offset2, ...}, or
-// {'=', remembered value} without appending when the record's key is already remembered and not expired: the check
-// is inside the script, so a retry on another node, or a script the client library re-sends after a reconnect,
-// cannot store the messages twice.
-// With an announce prefix, each entry is also PUBLISHed to `<announce><stream>` inside the script: Redis runs
-// scripts one at a time, so every subscriber receives a stream's entries in offset order, whichever node
-// appended them (docs/guarantees.md, "Across nodes"). The payload is
-// `<offset>:<epoch>:<exclude>:<event bytes>:<event><data>` (exclude: a connection id the live delivery skips, or '').
+// KEYS: per distinct stream its hash and its Stream, then (when ARGV[6] is a ttl) the record key. ARGV: fresh epoch,
+// now, n, announce prefix ('' = none), publish command, record ttl ('' = none), then per item the index of its
+// stream's hash in KEYS, stream, data, event ('' = none), maxCount, exclude ('' = none; announced, never stored).
+// Returns {offset1, epoch1, offset2, epoch2, ...}, or {'=', remembered value} without appending when the record is
+// remembered and not expired: the check is inside the script, so a retry on another node, or a script the client
+// library re-sends after a reconnect, cannot store the messages twice.
+// With an announce prefix, each entry is also published on `<announce>{<stream>}` inside the script (SPUBLISH on a
+// Cluster: the channel is in the stream's slot, so only that shard carries it): Redis runs a shard's scripts one at
+// a time, so every subscriber receives a stream's entries in offset order, whichever node appended them
+// (docs/guarantees.md, "Across nodes"). The payload is `<offset>:<epoch>:<exclude>:<event bytes>:<event><data>`.
 const APPEND = `
-local p = ARGV[1]
-local epoch = redis.call('GET', KEYS[1])
-if not epoch then redis.call('SET', KEYS[1], ARGV[2]); epoch = ARGV[2] end
-local now = ARGV[3]
-local n = tonumber(ARGV[4])
-local announce = ARGV[5]
-local rk = ARGV[6 + n * 5]
-if rk then
-  local known = redis.call('GET', p .. 'idem:' .. rk)
+local fresh, now, n, announce, pub, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6]
+if ttl ~= '' then
+  local known = redis.call('GET', KEYS[#KEYS])
   if known then
     local bar = string.find(known, '|', 1, true)
     if bar and tonumber(string.sub(known, 1, bar - 1)) > tonumber(now) then return {'=', string.sub(known, bar + 1)} end
   end
 end
-local out = {epoch}
+local out = {}
+local epochs = {}
 local streams = {}
 for i = 0, n - 1 do
-  local stream = ARGV[6 + i * 5]
-  local data = ARGV[7 + i * 5]
-  local ev = ARGV[8 + i * 5]
-  local off = redis.call('INCR', p .. 'top:' .. stream)
-  local args = {p .. 'h:' .. stream, 'MAXLEN', '~', ARGV[9 + i * 5], off .. '-0', 'd', data, 't', now}
+  local at = 7 + i * 6
+  local k = tonumber(ARGV[at])
+  local stream, data, ev = ARGV[at + 1], ARGV[at + 2], ARGV[at + 3]
+  local epoch = epochs[k]
+  if not epoch then
+    epoch = redis.call('HGET', KEYS[k], 'e')
+    if not epoch then redis.call('HSET', KEYS[k], 'e', fresh); epoch = fresh end
+    epochs[k] = epoch
+  end
+  local off = redis.call('HINCRBY', KEYS[k], 't', 1)
+  local args = {KEYS[k + 1], 'MAXLEN', '~', ARGV[at + 4], off .. '-0', 'd', data, 't', now}
   if ev ~= '' then table.insert(args, 'e'); table.insert(args, ev) end
   redis.call('XADD', unpack(args))
-  if announce ~= '' then redis.call('PUBLISH', announce .. stream, off .. ':' .. epoch .. ':' .. ARGV[10 + i * 5] .. ':' .. #ev .. ':' .. ev .. data) end
+  if announce ~= '' then redis.call(pub, announce .. '{' .. stream .. '}', off .. ':' .. epoch .. ':' .. ARGV[at + 5] .. ':' .. #ev .. ':' .. ev .. data) end
   out[#out + 1] = off
+  out[#out + 1] = epoch
   streams[#streams + 1] = {stream = stream, offset = off, epoch = epoch}
 end
-if rk then
-  local ttl = tonumber(ARGV[7 + n * 5])
-  redis.call('SET', p .. 'idem:' .. rk, (tonumber(now) + ttl) .. '|' .. cjson.encode({delivered = 0, streams = streams, status = 'stored'}), 'PX', ttl)
+if ttl ~= '' then
+  redis.call('SET', KEYS[#KEYS], (tonumber(now) + tonumber(ttl)) .. '|' .. cjson.encode(streams), 'PX', ttl)
 end
 return out`;
 
-// KEYS: epoch, top, stream. ARGV: fresh epoch, minTime. Drops entries older than minTime (age retention), then
-// returns {epoch, top, first retained offset or top + 1}.
+// KEYS: the stream's hash, its Stream. ARGV: fresh epoch, minTime. Drops entries older than minTime (age
+// retention), then returns {epoch, top, first retained offset or top + 1}.
 const POSITION = `
-local epoch = redis.call('GET', KEYS[1])
-if not epoch then redis.call('SET', KEYS[1], ARGV[1]); epoch = ARGV[1] end
-local top = tonumber(redis.call('GET', KEYS[2]) or '0')
+local epoch = redis.call('HGET', KEYS[1], 'e')
+if not epoch then redis.call('HSET', KEYS[1], 'e', ARGV[1]); epoch = ARGV[1] end
+local top = tonumber(redis.call('HGET', KEYS[1], 't') or '0')
 local minTime = tonumber(ARGV[2])
 while true do
-  local head = redis.call('XRANGE', KEYS[3], '-', '+', 'COUNT', 1)
+  local head = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)
   if #head == 0 then return {epoch, top, top + 1} end
   local id = head[1][1]
   local fields = head[1][2]
   local t = 0
   for i = 1, #fields, 2 do if fields[i] == 't' then t = tonumber(fields[i + 1]) end end
   if t >= minTime then return {epoch, top, tonumber(string.match(id, '^(%d+)'))} end
-  redis.call('XDEL', KEYS[3], id)
+  redis.call('XDEL', KEYS[2], id)
 end`;
 
-// KEYS: acks hash. ARGV: user, offset, epoch. Moves forward only (or to a new epoch).
+// KEYS: the user stream's hash. ARGV: offset, epoch. Moves forward only (or to a new epoch).
 const SET_ACK = `
-local cur = redis.call('HGET', KEYS[1], ARGV[1])
+local cur = redis.call('HGET', KEYS[1], 'a')
 if cur then
   local off, ep = string.match(cur, '^(%d+) (.*)$')
-  if ep == ARGV[3] and tonumber(off) >= tonumber(ARGV[2]) then return 0 end
+  if ep == ARGV[2] and tonumber(off) >= tonumber(ARGV[1]) then return 0 end
 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ' ' .. ARGV[3])
+redis.call('HSET', KEYS[1], 'a', ARGV[1] .. ' ' .. ARGV[2])
 return 1`;
 
 type Commands = {
-  heraldEnsureEpoch(key: string, fresh: string): Promise<string>;
-  heraldAppend(key: string, ...args: (string | number)[]): Promise<(string | number)[]>;
-  heraldPosition(epochKey: string, topKey: string, streamKey: string, fresh: string, minTime: number): Promise<[string, number, number]>;
-  heraldSetAck(key: string, user: string, offset: number, epoch: string): Promise<number>;
+  heraldAppend(...keysThenArgs: (string | number)[]): Promise<(string | number)[]>;
+  heraldPosition(hash: string, history: string, fresh: string, minTime: number): Promise<[string, number, number]>;
+  heraldSetAck(hash: string, offset: number, epoch: string): Promise<number>;
 };
+
+/**
+ * The pub/sub channel a stream's entries are announced on: in the stream's own hash slot, so on a Cluster a sharded
+ * channel is carried by the shard that owns the stream only. Read by the broker, written by the append script (and
+ * by the failover fence, store/fenced.ts, which announces after WAIT).
+ */
+export function announceChannel(announce: string, stream: string): string {
+  return `${announce}{${stream}}`;
+}
 
 export interface RedisStoreOptions {
   /** Key prefix, so several Herald installations (or tests) can share one Redis. */
@@ -111,26 +123,36 @@ export interface RedisStoreOptions {
   announce?: string;
 }
 
+/** One script call: the items of one slot (on a Cluster, one stream; on one server, all of them). */
+interface Part {
+  items: AppendItem[];
+  /** Each item's index in the caller's list. */
+  at: number[];
+}
+
 /** History, inbox positions and idempotency records in Redis: what lets any node resume any client. */
 export class RedisStore implements Store {
-  /** Redis persistence is Redis's configuration (AOF/RDB); Herald's part is one atomic script per publish. */
+  /** Redis persistence is Redis's configuration (AOF/RDB); Herald's part is one atomic script per publish and slot. */
   readonly durability = 'process-crash' as const;
-  private readonly r: Redis & Commands;
+  private readonly r: (Redis | Cluster) & Commands;
   private readonly fresh = randomBytes(6).toString('hex');
+  private readonly cluster: boolean;
 
   constructor(
-    redis: Redis,
+    redis: Redis | Cluster,
     private readonly opts: RedisStoreOptions,
   ) {
-    redis.defineCommand('heraldEnsureEpoch', { numberOfKeys: 1, lua: ENSURE_EPOCH });
-    redis.defineCommand('heraldAppend', { numberOfKeys: 1, lua: APPEND });
-    redis.defineCommand('heraldPosition', { numberOfKeys: 3, lua: POSITION });
+    // The script's number of keys varies with the number of streams, so it is given with each call (`numberOfKeys`
+    // undefined): ioredis still routes it by its keys and falls back from EVALSHA to EVAL on a node that lacks it.
+    redis.defineCommand('heraldAppend', { lua: APPEND });
+    redis.defineCommand('heraldPosition', { numberOfKeys: 2, lua: POSITION });
     redis.defineCommand('heraldSetAck', { numberOfKeys: 1, lua: SET_ACK });
-    this.r = redis as Redis & Commands;
+    this.r = redis as (Redis | Cluster) & Commands;
+    this.cluster = redis.isCluster;
   }
 
-  private key(kind: string, name = ''): string {
-    return `${this.opts.prefix}${kind}${name}`;
+  private meta(stream: string): string {
+    return `${this.opts.prefix}{${stream}}`;
   }
 
   async append(stream: string, data: string, event?: string): Promise<AppendResult> {
@@ -138,22 +160,75 @@ export class RedisStore implements Store {
     return r!;
   }
 
+  /**
+   * On one server, one script for everything: all or nothing. On a Cluster, a script can only reach one slot, so
+   * the items go as one script per stream, each atomic with its own part of the record: a publish to several
+   * streams that failed half-way has stored some parts, and its retry (same key) stores the rest while each stored
+   * part answers the offsets it remembers, so no part is stored twice.
+   */
   async appendAll(items: readonly AppendItem[], record?: AppendRecord): Promise<AppendResult[]> {
-    const args: (string | number)[] = [this.opts.prefix, this.fresh, Date.now(), items.length, this.opts.announce ?? ''];
-    for (const i of items) args.push(i.stream, i.data, i.event ?? '', this.opts.retentionFor(i.stream).maxCount, i.exclude ?? '');
-    if (record !== undefined) args.push(record.key, record.ttlMs);
-    const out = await this.r.heraldAppend(this.key('epoch'), ...args);
-    const epoch = String(out[0]);
-    if (epoch === '=') throw new RecordExists(String(out[1]));
-    return out.slice(1).map((o) => ({ offset: Number(o), epoch }));
+    const parts = this.partsOf(items);
+    const results: AppendResult[] = new Array<AppendResult>(items.length);
+    const remembered = await Promise.all(parts.map((p) => this.appendPart(p, record, results)));
+    if (record === undefined) return results;
+    if (remembered.every(Boolean)) {
+      // Every part was stored before: this is a retry of a publish that completed. Its full result, if recorded.
+      throw new RecordExists((await this.recall(record.key)) ?? provisionalResult(items, results));
+    }
+    await this.r.set(this.key('idem:', record.key), `${Date.now() + record.ttlMs}|${provisionalResult(items, results)}`, 'PX', record.ttlMs);
+    return results;
+  }
+
+  private partsOf(items: readonly AppendItem[]): Part[] {
+    if (!this.cluster) return [{ items: [...items], at: items.map((_, i) => i) }];
+    const byStream = new Map<string, Part>();
+    items.forEach((item, i) => {
+      let p = byStream.get(item.stream);
+      if (p === undefined) byStream.set(item.stream, (p = { items: [], at: [] }));
+      p.items.push(item);
+      p.at.push(i);
+    });
+    return [...byStream.values()];
+  }
+
+  /** Runs one part's script, fills its results; true when the part's record was already remembered. */
+  private async appendPart(part: Part, record: AppendRecord | undefined, results: AppendResult[]): Promise<boolean> {
+    const keys: string[] = [];
+    const keyAt = new Map<string, number>();
+    const args: (string | number)[] = [
+      this.fresh,
+      Date.now(),
+      part.items.length,
+      this.opts.announce ?? '',
+      this.cluster ? 'SPUBLISH' : 'PUBLISH',
+      record?.ttlMs ?? '',
+    ];
+    for (const i of part.items) {
+      let k = keyAt.get(i.stream);
+      if (k === undefined) {
+        keys.push(this.meta(i.stream), `${this.meta(i.stream)}:h`);
+        keyAt.set(i.stream, (k = keys.length - 1));
+      }
+      args.push(k, i.stream, i.data, i.event ?? '', this.opts.retentionFor(i.stream).maxCount, i.exclude ?? '');
+    }
+    // The record of this part lives in the slot of its first stream (on one server: the only part).
+    if (record !== undefined) keys.push(`${this.meta(part.items[0]!.stream)}:i:${record.key}`);
+    const out = await this.r.heraldAppend(keys.length, ...keys, ...args);
+    if (out[0] === '=') {
+      const known = JSON.parse(String(out[1])) as { offset: number; epoch: string }[];
+      part.at.forEach((at, j) => (results[at] = { offset: Number(known[j]?.offset ?? 0), epoch: String(known[j]?.epoch ?? '') }));
+      return true;
+    }
+    part.at.forEach((at, j) => (results[at] = { offset: Number(out[2 * j]), epoch: String(out[2 * j + 1]) }));
+    return false;
   }
 
   async read(stream: string, after: number, limit: number): Promise<StoredMessage[]> {
     const p = this.opts.retentionFor(stream);
-    const top = Number((await this.r.get(this.key('top:', stream))) ?? 0);
+    const top = Number((await this.r.hget(this.meta(stream), 't')) ?? 0);
     const minTime = Date.now() - p.maxAgeMs;
     const from = Math.max(after, top - p.maxCount);
-    const rows = await this.r.xrange(this.key('h:', stream), `${from + 1}-0`, '+', 'COUNT', limit);
+    const rows = await this.r.xrange(`${this.meta(stream)}:h`, `${from + 1}-0`, '+', 'COUNT', limit);
     const out: StoredMessage[] = [];
     for (const [id, fields] of rows) {
       const f: Record<string, string> = {};
@@ -169,25 +244,20 @@ export class RedisStore implements Store {
 
   async position(stream: string): Promise<StreamPosition> {
     const p = this.opts.retentionFor(stream);
-    const [epoch, top, first] = await this.r.heraldPosition(
-      this.key('epoch'),
-      this.key('top:', stream),
-      this.key('h:', stream),
-      this.fresh,
-      Date.now() - p.maxAgeMs,
-    );
+    const [epoch, top, first] = await this.r.heraldPosition(this.meta(stream), `${this.meta(stream)}:h`, this.fresh, Date.now() - p.maxAgeMs);
     return { epoch: String(epoch), top: Number(top), first: Math.max(Number(first), Number(top) - p.maxCount + 1) };
   }
 
+  // A user's ack sits in the hash of the user's stream, whose epoch it names.
   async getAck(user: string): Promise<Position | undefined> {
-    const v = await this.r.hget(this.key('acks'), user);
+    const v = await this.r.hget(this.meta(userStream(user)), 'a');
     if (v === null) return undefined;
     const sp = v.indexOf(' ');
     return { offset: Number(v.slice(0, sp)), epoch: v.slice(sp + 1) };
   }
 
   async setAck(user: string, pos: Position): Promise<void> {
-    await this.r.heraldSetAck(this.key('acks'), user, pos.offset, pos.epoch);
+    await this.r.heraldSetAck(this.meta(userStream(user)), pos.offset, pos.epoch);
   }
 
   // Values carry their own expiry (`<ms>|<value>`), checked against Herald's clock like the other stores; Redis's
@@ -201,6 +271,10 @@ export class RedisStore implements Store {
 
   async remember(key: string, value: string, ttlMs: number): Promise<void> {
     await this.r.set(this.key('idem:', key), `${Date.now() + ttlMs}|${value}`, 'PX', ttlMs);
+  }
+
+  private key(kind: string, name: string): string {
+    return `${this.opts.prefix}${kind}${name}`;
   }
 
   /** The connection belongs to the composition root, which closes it. */

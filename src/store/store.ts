@@ -17,7 +17,8 @@
  * - `appendAll` is atomic: its entries and its record are all stored, or none is. With a record whose key is
  *   already remembered (and not expired), it appends nothing and rejects with `RecordExists`: checked in the same
  *   atomic step, so a retried or re-sent append (another node, a client library resending after a reconnect)
- *   cannot store a message twice.
+ *   cannot store a message twice. (On a Redis Cluster, `RedisStore` is atomic per stream: a retry with the same
+ *   record stores only the parts that are missing.)
  * Nothing here assumes SQL: a Redis implementation keeps the same contract with Streams and keys.
  */
 export interface StoredMessage {

@@ -59,7 +59,7 @@ describe('Redis broker: what pub/sub loses or repeats', () => {
       ],
     );
     // A repeat of an old announcement (as a duplicated delivery would be) is dropped; the next one passes.
-    await node.main.publish(`herald-test:${cluster}:m:user:x`, `2:${got[0]!.epoch}:0:"again"`);
+    await node.main.publish(`herald-test:${cluster}:m:{user:x}`, `2:${got[0]!.epoch}:0:"again"`);
     await node.store.append('user:x', '"5"');
     await received(5);
     assert.deepEqual(

@@ -46,6 +46,8 @@ describe('config', () => {
       [{ cwd, env: {}, overrides: { limits: { maxFrameBytes: 1 } } }, /limits.maxFrameBytes/],
       [{ cwd, env: { HERALD_REDIS_URL: 'redis://r:6379', HERALD_REDIS_CLUSTER: 'a:7000' } }, /one of redis.url, redis.cluster/],
       [{ cwd, env: { HERALD_REDIS_SENTINELS: 'a:26379,b' } }, /host:port/],
+      [{ cwd, env: { HERALD_REDIS_CLUSTER: 'a:7000', HERALD_REDIS_WAIT_REPLICAS: '1' } }, /waitReplicas .* not with redis.cluster/],
+      [{ cwd, env: { HERALD_REDIS_PREFIX: 'h{x}:' } }, /must not contain \{ or \}/],
     ];
     for (const [src, re] of cases) {
       assert.throws(

@@ -59,7 +59,8 @@ describe('failover fence', () => {
   before(async () => {
     sub = connect();
     sub.on('pmessageBuffer', (_p: Buffer, channel: Buffer, msg: Buffer) => {
-      const env = parseAnnouncement(channel.toString().slice(`${prefix}m:`.length), msg);
+      // Channels are `<announce>{<stream>}` (store/redis.ts announceChannel).
+      const env = parseAnnouncement(channel.toString().slice(`${prefix}m:{`.length, -1), msg);
       if (env !== undefined) heard.push(env);
     });
     await sub.psubscribe(`${prefix}m:*`);
@@ -71,7 +72,8 @@ describe('failover fence', () => {
     // Acknowledged means on the replica already, not in a moment.
     const replica = new Redis({ port: pair.replicaPort, host: '127.0.0.1' });
     conns.push(replica);
-    assert.equal(await replica.get(`${prefix}top:user:a`), String(r!.offset));
+    // The stream's offset counter, field `t` of its hash (store/redis.ts).
+    assert.equal(await replica.hget(`${prefix}{user:a}`, 't'), String(r!.offset));
     await poll(() => heard.length === 1);
     assert.deepEqual(heard[0], { stream: 'user:a', offset: r!.offset, epoch: r!.epoch, data: '{"x":"é"}', event: 'ünï', exclude: 'c1' });
   });

@@ -209,7 +209,8 @@ describe('Redis Sentinel', () => {
       assert.equal(r.status, 200, JSON.stringify(r.body));
       const master = new Redis({ port: await set.masterPort(), host: '127.0.0.1' });
       try {
-        assert.equal(await master.get(`${prefix}top:user:carol`), '1');
+        // The stream's offset counter: field `t` of its hash `<prefix>{<stream>}` (store/redis.ts).
+        assert.equal(await master.hget(`${prefix}{user:carol}`, 't'), '1');
       } finally {
         master.disconnect();
       }
@@ -254,7 +255,7 @@ describe('Redis Sentinel', () => {
             // The master dies while its replicas lag behind it (as across a network): it has run IN_FLIGHT appends
             // past them. Without the fence those were acknowledged and announced, and the failover loses them.
             const master = new Redis({ port: await set.masterPort(), host: '127.0.0.1' });
-            const appended = async () => (await master.mget(STREAMS.map((st) => `${prefix}top:${st}`))).reduce((n, v) => n + Number(v ?? 0), 0);
+            const appended = async () => (await Promise.all(STREAMS.map((st) => master.hget(`${prefix}{${st}}`, 't')))).reduce((n, v) => n + Number(v ?? 0), 0);
             try {
               const before = await appended();
               await set.pauseReplicas();

@@ -11,6 +11,7 @@ import { nodeApi, removeNodeDirs, startNode, stopAll, type Node } from '../helpe
 import { TOKEN_SECRET } from '../helpers/herald.ts';
 import { REDIS_URL, startOwnRedis, type OwnRedis } from '../helpers/redis.ts';
 import { memoryStorage, nextEvent, sdkClient } from '../helpers/sdk.ts';
+import { tally, type Got, type Published } from '../helpers/numbered.ts';
 import { TestClient } from '../helpers/ws-client.ts';
 
 const tokens = new TokenService(TOKEN_SECRET);
@@ -20,49 +21,6 @@ const MESSAGES = 3000;
 const IN_FLIGHT = 24;
 const TARGETS = [{ user: 'alice' }, { channel: 'room' }, { all: true }] as const;
 const STREAMS = ['user:alice', 'channel:room', 'broadcast'];
-
-interface Got {
-  stream: string;
-  offset: number;
-  seq: number;
-}
-
-/** What a client must hold per stream: the seq published at each offset (from the publish replies). */
-type Published = Map<string, Map<number, number>>;
-
-interface Tally {
-  lost: number;
-  duplicated: number;
-  outOfOrder: number;
-  checked: number;
-}
-
-function tally(got: readonly Got[], published: Published, streams: readonly string[]): Tally {
-  const t: Tally = { lost: 0, duplicated: 0, outOfOrder: 0, checked: 0 };
-  for (const stream of streams) {
-    const want = published.get(stream) ?? new Map<number, number>();
-    const mine = got.filter((g) => g.stream === stream);
-    const seen = new Set<number>();
-    let last = 0;
-    for (const g of mine) {
-      if (seen.has(g.offset)) t.duplicated++;
-      else if (want.get(g.offset) !== g.seq) {
-        t.lost++; // a wrong message at an offset counts as the right one lost
-        if (process.env.ORDER_DEBUG) console.log(`wrong ${stream} ${g.offset}: got ${g.seq}, published ${want.get(g.offset)}`);
-      }
-      if (g.offset < last) t.outOfOrder++;
-      seen.add(g.offset);
-      last = Math.max(last, g.offset);
-    }
-    for (const o of want.keys()) {
-      if (seen.has(o)) continue;
-      t.lost++;
-      if (process.env.ORDER_DEBUG) console.log(`missing ${stream} ${o}`);
-    }
-    t.checked += want.size;
-  }
-  return t;
-}
 
 /**
  * Publishes MESSAGES numbered messages, message i to TARGETS[i % 3] through node (i / 3) % nodes, so each stream
@@ -189,7 +147,7 @@ describe('per-stream order across nodes', () => {
         for (const e of sdks) {
           const total = expectedCount(published, e.streams);
           if (e.got.length < total) await nextEvent(e.client, 'message', () => e.got.length >= total, 30_000).catch(() => undefined);
-          const t = tally(e.got, published, e.streams);
+          const t = tally(e.got, published, e.streams, 'ORDER_DEBUG');
           results.push(`${e.name}: ${t.checked} checked, ${t.lost} lost, ${t.duplicated} duplicated, ${t.outOfOrder} out of order`);
           assert.deepEqual([t.lost, t.duplicated, t.outOfOrder], [0, 0, 0], results.at(-1));
           assert.equal(e.notRecovered, 0, `${e.name}: every resume recovered`);
@@ -197,7 +155,7 @@ describe('per-stream order across nodes', () => {
         for (const r of raws) {
           const total = expectedCount(published, r.streams);
           if (r.got().length < total) await r.c.next(() => r.got().length >= total, 30_000).catch(() => undefined);
-          const t = tally(r.got(), published, r.streams);
+          const t = tally(r.got(), published, r.streams, 'ORDER_DEBUG');
           results.push(`${r.name}: ${t.checked} checked, ${t.lost} lost, ${t.duplicated} duplicated, ${t.outOfOrder} out of order`);
           assert.deepEqual([t.lost, t.duplicated, t.outOfOrder], [0, 0, 0], results.at(-1));
           assert.equal(r.c.closeCode, undefined, `${r.name} stayed connected`);

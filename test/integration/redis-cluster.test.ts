@@ -15,6 +15,7 @@ import { TokenService } from '../../src/auth/tokens.ts';
 import { API_KEY, TOKEN_SECRET } from '../helpers/herald.ts';
 import { runHerald, type HeraldProcess } from '../helpers/process.ts';
 import { poll, startRedisCluster, type OwnRedisCluster } from '../helpers/redis-cluster.ts';
+import { tally, type Got, type Tally } from '../helpers/numbered.ts';
 import { memoryStorage, sdkClient } from '../helpers/sdk.ts';
 
 const tokens = new TokenService(TOKEN_SECRET);
@@ -86,12 +87,6 @@ async function migrateSlot(slot: number): Promise<void> {
   await poll(async () => (await ownerOf(slot)).id === to.id, 10_000, `slot ${slot} owned by its new master`);
 }
 
-interface Got {
-  stream: string;
-  offset: number;
-  seq: number;
-}
-
 /** Per stream: the seq published at each offset (from the publish replies), and offsets answered twice. */
 interface Published {
   at: Map<string, Map<number, number>>;
@@ -103,41 +98,6 @@ interface Published {
 /** Acknowledged writes of these streams that Redis lost in a failover: offsets answered twice. */
 function lostByRedis(published: Published, streams: readonly string[]): number {
   return streams.reduce((n, s) => n + (published.reused.get(s) ?? 0), 0);
-}
-
-interface Tally {
-  lost: number;
-  duplicated: number;
-  outOfOrder: number;
-  checked: number;
-}
-
-function tally(got: readonly Got[], published: Published, streams: readonly string[]): Tally {
-  const t: Tally = { lost: 0, duplicated: 0, outOfOrder: 0, checked: 0 };
-  for (const stream of streams) {
-    const want = published.at.get(stream) ?? new Map<number, number>();
-    const seen = new Set<number>();
-    let last = 0;
-    for (const g of got) {
-      if (g.stream !== stream) continue;
-      if (seen.has(g.offset)) t.duplicated++;
-      // A wrong message at an offset (the offset was given again after a failover lost it) counts as one lost.
-      else if (want.get(g.offset) !== g.seq) {
-        t.lost++;
-        if (process.env.CLUSTER_DEBUG) console.log(`wrong ${stream} ${g.offset}: got ${g.seq}, published ${want.get(g.offset)}`);
-      }
-      if (process.env.CLUSTER_DEBUG && seen.has(g.offset)) console.log(`dup ${stream} ${g.offset}`);
-      if (process.env.CLUSTER_DEBUG && g.offset < last) console.log(`ooo ${stream} ${g.offset} after ${last}`);
-      if (g.offset < last) t.outOfOrder++;
-      seen.add(g.offset);
-      last = Math.max(last, g.offset);
-    }
-    const missing = [...want.keys()].filter((o) => !seen.has(o));
-    if (process.env.CLUSTER_DEBUG && missing.length > 0) console.log(`missing ${stream}: ${missing.sort((a, b) => a - b).join(',')}`);
-    t.lost += missing.length;
-    t.checked += want.size;
-  }
-  return t;
 }
 
 /**
@@ -280,7 +240,7 @@ async function scenario(title: string, fault: (at: (published: number) => Promis
     // Every client has caught up once it holds as many messages as were published to its streams, less what a
     // failover can lose (offsets given again), or after the deadline.
     await poll(async () => clients.every((c) => c.got.length >= expected(c) - reused), 30_000, 'clients caught up').catch(() => undefined);
-    const tallies = clients.map((c) => tally(c.got, published, c.streams));
+    const tallies = clients.map((c) => tally(c.got, published.at, c.streams, 'CLUSTER_DEBUG'));
     for (const c of clients) assert.ok(c.connects >= 2, `${c.name} reconnected and resumed (${c.connects} connections)`);
     console.log(
       `redis cluster, ${title}: ${MESSAGES} publishes in ${ms} ms (fault over before the last: ${faultWithin}), ${published.retries} retried, ` +

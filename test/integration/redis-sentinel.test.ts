@@ -13,6 +13,7 @@ import { TOKEN_SECRET } from '../helpers/herald.ts';
 import { poll, startSentinelSet, type SentinelSet } from '../helpers/redis-sentinel.ts';
 import { memoryStorage, nextEvent, sdkClient } from '../helpers/sdk.ts';
 import { TestClient } from '../helpers/ws-client.ts';
+import type { Got, Published, Tally } from '../helpers/numbered.ts';
 import { Redis } from 'ioredis';
 
 const tokens = new TokenService(TOKEN_SECRET);
@@ -22,22 +23,6 @@ const IN_FLIGHT = 8;
 const BOUND_MS = 8000;
 const TARGETS = [{ user: 'alice' }, { user: 'bob' }, { channel: 'room' }, { all: true }] as const;
 const STREAMS = ['user:alice', 'user:bob', 'channel:room', 'broadcast'];
-
-interface Got {
-  stream: string;
-  offset: number;
-  seq: number;
-}
-
-/** Per stream, the seq each acknowledged publish got at its offset (from the publish replies). */
-type Published = Map<string, Map<number, number>>;
-
-interface Tally {
-  checked: number;
-  lost: number;
-  duplicated: number;
-  outOfOrder: number;
-}
 
 /**
  * lost: an acknowledged publish the client never got at its offset (a different message at that offset, an

@@ -9,7 +9,7 @@ import type { Hub } from './core/hub.ts';
 import { LocalBus, type ControlBus } from './core/control-bus.ts';
 import type { LocalControl } from './core/control.ts';
 import { RedisControlBus } from './cluster/redis-control.ts';
-import { openRedis, type AnyRedis } from './cluster/redis-connect.ts';
+import { logErrors, openRedis, type AnyRedis } from './cluster/redis-connect.ts';
 import { MemoryPresence } from './presence/memory.ts';
 import type { Presence } from './presence/presence.ts';
 import { RedisPresence } from './presence/redis.ts';
@@ -66,7 +66,7 @@ export function createBackends(config: HeraldConfig, hub: Hub, log: Logger, node
   // each stream's own master.
   const single = isSingle(main) ? main : undefined;
   const writer = replicas > 0 && single !== undefined ? single.duplicate() : undefined;
-  writer?.on('error', (err: Error) => log.warn({ err: err.message, connection: 'writer' }, 'redis connection error'));
+  if (writer !== undefined) logErrors(writer, 'writer', log);
   const store: Store =
     writer === undefined
       ? new RedisStore(main, { prefix, retentionFor, announce })

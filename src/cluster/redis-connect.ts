@@ -73,14 +73,15 @@ export function openRedis(redis: HeraldConfig['redis'], log: Logger): RedisConne
 }
 
 function watchErrors(conns: RedisConnections, log: Logger): RedisConnections {
-  for (const [name, conn] of [
-    ['main', conns.main],
-    ['subscriber', conns.sub],
-    ['control subscriber', conns.ctlSub],
-  ] as const) {
-    conn.on('error', (err: Error) => log.warn({ err: err.message, connection: name }, 'redis connection error'));
-  }
+  logErrors(conns.main, 'main', log);
+  logErrors(conns.sub, 'subscriber', log);
+  logErrors(conns.ctlSub, 'control subscriber', log);
   return conns;
+}
+
+/** A Redis connection's errors logged under its role (without a listener, ioredis would throw them). */
+export function logErrors(conn: AnyRedis, name: string, log: Logger): void {
+  conn.on('error', (err: Error) => log.warn({ err: err.message, connection: name }, 'redis connection error'));
 }
 
 function hostPort(s: string): { host: string; port: number } {

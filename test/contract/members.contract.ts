@@ -1,12 +1,42 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
+import type { Cluster, Redis } from 'ioredis';
+import { pino } from 'pino';
 import type { Members } from '../../src/presence/members.ts';
+import { RedisMembers } from '../../src/presence/redis-members.ts';
 
 export interface MembersFactory {
   /** One node's registry. Nodes made from the same `cluster` value share members. */
   create(cluster: string): Promise<Members>;
   /** Makes the node stop counting as alive (a crash) and lets `survivor` notice, as its heartbeat would. */
   crash?: (dead: Members, survivor: Members) => Promise<void>;
+}
+
+/**
+ * The Redis implementation's factory, on one server or a Cluster: each `create` a node of its own on a new
+ * connection, nodes of one `cluster` value under one key prefix. A crash is a heartbeat that stopped: the node's
+ * mark is made older than three heartbeats, and the survivor's next beat reaps it.
+ */
+export function redisMembersFactory(connect: () => Promise<Redis | Cluster>, prefixOf: (cluster: string) => string): MembersFactory {
+  const heartbeatMs = 60_000;
+  const log = pino({ level: 'silent' });
+  const nodeOf = new Map<Members, { r: Redis | Cluster; prefix: string; nodeId: string }>();
+  return {
+    async create(cluster) {
+      const r = await connect();
+      const opts = { prefix: prefixOf(cluster), nodeId: randomBytes(4).toString('hex'), heartbeatMs, log };
+      const m = new RedisMembers(r, opts);
+      nodeOf.set(m, { r, prefix: opts.prefix, nodeId: opts.nodeId });
+      await m.beat();
+      return m;
+    },
+    async crash(dead, survivor) {
+      const d = nodeOf.get(dead)!;
+      await d.r.zadd(`${d.prefix}members:nodes`, Date.now() - 4 * heartbeatMs, d.nodeId);
+      await (survivor as RedisMembers).beat();
+    },
+  };
 }
 
 /** The Members contract (src/presence/members.ts), run against every implementation. */

@@ -4,13 +4,12 @@ import { after, describe, it } from 'node:test';
 import { Cluster, type ClusterOptions } from 'ioredis';
 import { pino } from 'pino';
 import { RedisBroker } from '../../src/broker/redis.ts';
-import { RedisMembers } from '../../src/presence/redis-members.ts';
 import { RedisPresence } from '../../src/presence/redis.ts';
 import { RedisStore } from '../../src/store/redis.ts';
 import { RecordExists, type RetentionPolicy } from '../../src/store/store.ts';
 import { startRedisCluster, type OwnRedisCluster } from '../helpers/redis-cluster.ts';
 import { brokerContract } from './broker.contract.ts';
-import { membersContract } from './members.contract.ts';
+import { membersContract, redisMembersFactory } from './members.contract.ts';
 import { presenceContract } from './presence.contract.ts';
 import { storeContract } from './store.contract.ts';
 
@@ -60,23 +59,10 @@ presenceContract('redis cluster', {
   },
 });
 
-const heartbeatMs = 60_000;
-const nodeOf = new Map<RedisMembers, { r: Cluster; prefix: string; nodeId: string }>();
-membersContract('redis cluster', {
-  async create(name) {
-    const r = await connect();
-    const opts = { prefix: `t${run}:${name}:`, nodeId: randomBytes(4).toString('hex'), heartbeatMs, log: silent };
-    const m = new RedisMembers(r, opts);
-    nodeOf.set(m, { r, prefix: opts.prefix, nodeId: opts.nodeId });
-    await m.beat();
-    return m;
-  },
-  async crash(dead, survivor) {
-    const d = nodeOf.get(dead as RedisMembers)!;
-    await d.r.zadd(`${d.prefix}members:nodes`, Date.now() - 4 * heartbeatMs, d.nodeId);
-    await (survivor as RedisMembers).beat();
-  },
-});
+membersContract(
+  'redis cluster',
+  redisMembersFactory(connect, (name) => `t${run}:${name}:`),
+);
 
 describe('Redis store on a Cluster: a publish to several streams is one script per stream', () => {
   it('a retry of a half-applied keyed publish stores only the missing parts; the stored part answers its offset', async () => {

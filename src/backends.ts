@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Broker } from './broker/broker.ts';
 import { MemoryBroker } from './broker/memory.ts';
+import { CatchUp } from './broker/catch-up.ts';
 import { RedisBroker } from './broker/redis.ts';
 import { usesRedis, waitReplicas, type HeraldConfig } from './config.ts';
 import type { Hub } from './core/hub.ts';
@@ -84,19 +85,17 @@ export function createBackends(config: HeraldConfig, hub: Hub, log: Logger, node
     interest: (stream, on) => (on ? void broker.watch(stream).catch(() => {}) : broker.unwatch(stream)),
   });
   // Announcements made while our subscriber was away never reach us: once both connections are back, the broker
-  // reads what every watched stream got meanwhile from the store and hands it on in order, so connected clients
-  // miss nothing and need not reconnect. Only a new epoch (Redis lost its data) or a failed read makes them
-  // reconnect and resume, which tells them what could not be recovered.
-  const catchUp = (why: string) => {
-    log.info(why);
-    const resumeAll = (reason: string) => {
+  // reads what every watched stream got meanwhile from the store and hands it on in order (broker/catch-up.ts).
+  const catchUps = new CatchUp(
+    () => broker.resync(),
+    (reason) => {
       log.warn(reason);
       for (const c of hub.connections()) c.close(CloseCode.Resync, 'resync after broker reconnect');
-    };
-    broker.resync().then(
-      (epochChanged) => epochChanged && resumeAll('redis lost the history of a stream (new epoch): asking local clients to resume'),
-      () => resumeAll('catching up after the redis reconnect failed: asking local clients to resume'),
-    );
+    },
+    log,
+  );
+  const catchUp = (why: string) => {
+    catchUps.start(why);
     void presence.beat().catch(() => {});
   };
   let outage = false;

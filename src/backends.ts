@@ -1,5 +1,5 @@
 import { join, resolve } from 'node:path';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Broker } from './broker/broker.ts';
 import { MemoryBroker } from './broker/memory.ts';
@@ -18,7 +18,8 @@ import { MemoryMembers, type Members } from './presence/members.ts';
 import { RedisMembers } from './presence/redis-members.ts';
 import { CloseCode } from './protocol/codes.ts';
 import { flushThisTurn } from './core/turn.ts';
-import { FencedStore } from './store/fenced.ts';
+import { FencedStore, singleRoute } from './store/fenced.ts';
+import { clusterRoute } from './cluster/fence-route.ts';
 import { MemoryStore } from './store/memory.ts';
 import { RedisStore } from './store/redis.ts';
 import { retentionResolver } from './store/retention.ts';
@@ -61,22 +62,21 @@ export function createBackends(config: HeraldConfig, hub: Hub, log: Logger, node
   const { kind, main, sub, ctlSub } = openRedis(config.redis, log);
   const prefix = config.redis.prefix;
   const announce = `${prefix}m:`;
-  // With the failover fence, appends and their WAITs get a connection of their own (see store/fenced.ts).
+  // With the failover fence, appends and their WAITs get connections of their own (see store/fenced.ts).
   const replicas = waitReplicas(config);
-  // One master only (config.ts refuses redis.waitReplicas with redis.cluster): a Cluster's WAIT would have to run on
-  // each stream's own master.
-  const single = isSingle(main) ? main : undefined;
-  const writer = replicas > 0 && single !== undefined ? single.duplicate() : undefined;
+  const writer: AnyRedis | undefined = replicas <= 0 ? undefined : isSingle(main) ? main.duplicate() : main.duplicate();
   if (writer !== undefined) logErrors(writer, 'writer', log);
-  const store: Store =
+  const fence =
     writer === undefined
-      ? new RedisStore(main, { prefix, retentionFor, announce })
-      : new FencedStore(new RedisStore(writer, { prefix, retentionFor }), new RedisStore(main, { prefix, retentionFor }), writer, single!, {
-          replicas,
-          timeoutMs: config.redis.waitTimeoutMs,
-          announce,
-          prefix,
-        });
+      ? undefined
+      : new FencedStore(
+          new RedisStore(writer, { prefix, retentionFor }),
+          new RedisStore(main, { prefix, retentionFor }),
+          isSingle(writer) && isSingle(main) ? singleRoute(writer, main, prefix) : clusterRoute(writer as Cluster, main as Cluster, prefix),
+          { replicas, timeoutMs: config.redis.waitTimeoutMs, announce },
+          new RedisStore(main, { prefix, retentionFor, announce }),
+        );
+  const store: Store = fence ?? new RedisStore(main, { prefix, retentionFor, announce });
   const broker = new RedisBroker(sub, store, announce, log);
   const presence = new RedisPresence(main, hub, { prefix, nodeId, heartbeatMs: config.redis.presenceHeartbeatMs });
   const control = new RedisControlBus(main, ctlSub, local, { prefix, nodeId, timeoutMs: config.redis.controlTimeoutMs, log });
@@ -126,7 +126,7 @@ export function createBackends(config: HeraldConfig, hub: Hub, log: Logger, node
     control,
     async ready() {
       await Promise.all([main.connect(), sub.connect(), ctlSub.connect(), writer?.connect()]);
-      if (writer !== undefined) await warnOnFewReplicas(writer, replicas, log);
+      if (fence !== undefined) await checkReplicas(writer!, fence, config.redis.waitReplicas === undefined, log);
       await control.start();
       await presence.beat();
       await members.beat();
@@ -154,15 +154,29 @@ function isSingle(r: AnyRedis): r is Redis {
   return !r.isCluster;
 }
 
-/** A fence asking for more replicas than the master has refuses every publish: said once at startup, not per 503. */
-async function warnOnFewReplicas(main: Redis, replicas: number, log: Logger): Promise<void> {
-  const connected = Number(/^connected_slaves:(\d+)/m.exec(await main.info('replication'))?.[1] ?? 0);
-  if (connected < replicas) {
+/**
+ * A fence asking for more replicas than a master has refuses every publish: said once at startup, not per 503. On a
+ * Cluster the fence is on by default, but a cluster without replicas has no failover to guard against: there the
+ * default fence is lowered to 0, and the log says what that means.
+ */
+async function checkReplicas(writer: AnyRedis, fence: FencedStore, byDefault: boolean, log: Logger): Promise<void> {
+  const replicas = fence.replicas;
+  const fewest = isSingle(writer)
+    ? Number(/^connected_slaves:(\d+)/m.exec(await writer.info('replication'))?.[1] ?? 0)
+    : Math.min(...((await writer.cluster('SLOTS')) as unknown[][]).map((range) => range.length - 3));
+  if (fewest >= replicas) return;
+  if (byDefault && writer.isCluster) {
+    fence.lowerTo(fewest);
     log.warn(
-      { waitReplicas: replicas, connected },
-      'redis.waitReplicas is more than the replicas the master has: publishes are refused (503) until enough are connected',
+      { waitReplicas: fewest, fewestReplicas: fewest },
+      'redis cluster: a master has no replica, so the failover fence is off (redis.waitReplicas 0): add replicas and restart, or a failover can lose acknowledged publishes',
     );
+    return;
   }
+  log.warn(
+    { waitReplicas: replicas, connected: fewest },
+    'redis.waitReplicas is more than the replicas a master has: publishes are refused (503) until enough are connected',
+  );
 }
 
 function sqliteStore(config: HeraldConfig, retentionFor: ReturnType<typeof retentionResolver>): SqliteStore {

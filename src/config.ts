@@ -143,8 +143,9 @@ export const ConfigSchema = z
         /**
          * The failover fence (docs/guarantees.md, "Redis failover"): a publish is acknowledged, and announced to the
          * nodes, only once this many replicas hold it (`WAIT`). Unset: 1 with `sentinels` (a master crash then loses no
-         * acknowledged publish), 0 (no WAIT) otherwise. Set it to the number of replicas to survive a planned
-         * `SENTINEL FAILOVER` too, at the cost of refusing publishes while any replica is away.
+         * acknowledged publish), 1 with `cluster` when every master has a replica at startup (else 0, said in the log),
+         * 0 (no WAIT) with one server. Set it to the number of replicas to survive a planned `SENTINEL FAILOVER` (or
+         * `CLUSTER FAILOVER`) too, at the cost of refusing publishes while any replica is away.
          */
         waitReplicas: z.number().int().min(0).max(16).optional(),
         /** How long a publish waits for those replicas; then it is answered 503 (retry with the same idempotencyKey). */
@@ -153,9 +154,6 @@ export const ConfigSchema = z
       .strict()
       .refine((r) => [r.url, r.cluster, r.sentinels].filter((x) => x !== undefined).length <= 1, {
         message: 'set one of redis.url, redis.cluster and redis.sentinels',
-      })
-      .refine((r) => r.cluster === undefined || (r.waitReplicas ?? 0) === 0, {
-        message: 'redis.waitReplicas (the failover fence) works with one master (redis.url or redis.sentinels), not with redis.cluster',
       })
       .prefault({}),
     /** Where history, inbox positions and idempotency records live (with `redis.url`: Redis, whatever this says). */
@@ -218,7 +216,7 @@ export function usesRedis(config: HeraldConfig): boolean {
 
 /** How many replicas must hold a publish before it is acknowledged (`redis.waitReplicas` and its default). */
 export function waitReplicas(config: HeraldConfig): number {
-  return config.redis.waitReplicas ?? (config.redis.sentinels !== undefined ? 1 : 0);
+  return config.redis.waitReplicas ?? (config.redis.sentinels !== undefined || config.redis.cluster !== undefined ? 1 : 0);
 }
 
 export class ConfigError extends Error {

@@ -11,50 +11,104 @@ import {
 } from './store.ts';
 import { announceChannel } from './redis.ts';
 
+interface RememberedStream {
+  stream: string;
+  offset: number;
+  epoch: string;
+}
+
+/** The streams and offsets of a remembered publish result (`provisionalResult` or the full one); none if unreadable. */
+function rememberedStreams(remembered: string): RememberedStream[] {
+  try {
+    const streams = (JSON.parse(remembered) as { streams?: unknown }).streams;
+    return Array.isArray(streams) ? (streams as RememberedStream[]).filter((s) => typeof s?.stream === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+
+/** The fence on one master (Sentinel or one server): every write on the writer connection. */
+export function singleRoute(writer: Redis, announcer: Redis, prefix: string): FenceRoute {
+  return {
+    connectionFor: () => writer,
+    touch: () => writer.set(`${prefix}fence`, String(Date.now()), 'PX', 60_000),
+    announce: (channel, payload) => announcer.publish(channel, payload),
+  };
+}
+
 export interface FenceOptions {
   /** Replicas that must hold an append before it is acknowledged (`WAIT <replicas>`). */
   replicas: number;
   timeoutMs: number;
   /** The broker's channel prefix (`RedisStoreOptions.announce`): entries are announced here once fenced. */
   announce: string;
-  /** Key prefix, for the one key the fence writes (see `refresh`). */
-  prefix: string;
+}
+
+/**
+ * Where a stream's writes run, for the fence: WAIT counts the writes of the connection it runs on, so it must run
+ * on the connection that ran the append. One master: the writer connection. A Cluster: the writer Cluster's
+ * connection to the master that owns the stream's slot (cluster/fence-route.ts).
+ */
+export interface FenceRoute {
+  /** The connection the next write of `stream` goes through, if known. */
+  connectionFor(stream: string): Redis | undefined;
+  /** Writes a key of the fence's own where `stream`'s writes go, so that a WAIT there covers what that master holds. */
+  touch(stream: string): Promise<unknown>;
+  /** Announces an entry to the nodes (PUBLISH on one master, SPUBLISH on a Cluster). */
+  announce(channel: string, payload: string): Promise<unknown>;
 }
 
 /** The replicas did not confirm in time, or the connection changed meanwhile: the publish is answered 503. */
 export class NotReplicated extends Error {}
 
+/** The fence's bookkeeping for one connection: WAIT covers only that connection's writes. */
+interface Link {
+  /** Appends answered on it so far; a WAIT sent after the n-th answer covers the first n. */
+  answered: number;
+  /** Incremented whenever it closes: a WAIT on a new connection covers nothing written on the old one. */
+  closes: number;
+  sent: { covers: number; done: Promise<void> } | undefined;
+  queued: Promise<void> | undefined;
+}
+
 /**
  * The failover fence over the Redis store (docs/guarantees.md, "Redis failover"). Redis replicates
  * asynchronously, so a promoted replica may lack what the old master acknowledged, and it would give those
  * offsets to new messages while clients already hold them. Here nothing leaves the store, neither the caller's
- * answer nor the announcement to the nodes, before `WAIT` says `replicas` replicas hold it: Sentinel promotes
- * the most up-to-date replica, so an announced or acknowledged offset survives a master crash. Replication is
- * in order, so an entry read back to fill a gap before an announced one is held by that replica too.
+ * answer nor the announcement to the nodes, before `WAIT` says `replicas` replicas hold it: Sentinel (or the
+ * Cluster) promotes an up-to-date replica, so an announced or acknowledged offset survives a master crash.
+ * Replication is in order, so an entry read back to fill a gap before an announced one is held by that replica too.
  *
- * `writes` runs on a connection of its own (`writer`): WAIT blocks the connection it runs on, and WAIT counts
+ * `writes` runs on connections of their own (the route's): WAIT blocks the connection it runs on, and WAIT counts
  * only that connection's writes. Reads, acks and idempotency look-ups go through `reads`, never behind a WAIT.
  * The announcement is no longer made inside the append script, so two nodes may announce one stream's entries
  * out of offset order; the broker's Sequencer orders them (reading the earlier one back from the store).
+ * An append whose stream changed connection while it ran (a failover, a slot moved) is answered 503: the WAIT
+ * could not cover it. The caller's retry with its idempotency key finds the record, fences it and announces it.
  */
 export class FencedStore implements Store {
   readonly durability: Store['durability'];
-  /** Appends answered on the writer so far; a WAIT sent after the n-th answer covers the first n. */
-  private answered = 0;
-  /** Incremented whenever the writer's connection closes: a WAIT covers only writes on its own connection. */
-  private connection = 0;
-  private sent: { covers: number; done: Promise<void> } | undefined;
-  private queued: Promise<void> | undefined;
+  private readonly links = new WeakMap<Redis, Link>();
 
   constructor(
     private readonly writes: Store,
     private readonly reads: Store,
-    private readonly writer: Redis,
-    private readonly announcer: Redis,
-    private readonly opts: FenceOptions,
+    private readonly route: FenceRoute,
+    private opts: FenceOptions,
+    /** What appends go to once the fence is lowered to 0 replicas: the store that announces in its append script. */
+    private readonly unfenced?: Store,
   ) {
     this.durability = writes.durability;
-    writer.on('close', () => this.connection++);
+  }
+
+  /** Replicas each append waits for. */
+  get replicas(): number {
+    return this.opts.replicas;
+  }
+
+  /** Lowers the replicas waited for (a Cluster whose masters have fewer replicas than the default asks). */
+  lowerTo(replicas: number): void {
+    this.opts = { ...this.opts, replicas: Math.min(replicas, this.opts.replicas) };
   }
 
   append(stream: string, data: string, event?: string): Promise<AppendResult> {
@@ -62,6 +116,9 @@ export class FencedStore implements Store {
   }
 
   async appendAll(items: readonly AppendItem[], record?: AppendRecord): Promise<AppendResult[]> {
+    if (this.opts.replicas === 0 && this.unfenced !== undefined) return this.unfenced.appendAll(items, record);
+    const streams = [...new Set(items.map((i) => i.stream))];
+    const before = streams.map((s) => this.at(s));
     let results: AppendResult[];
     try {
       results = await this.writes.appendAll(items, record);
@@ -69,43 +126,79 @@ export class FencedStore implements Store {
       if (!(err instanceof RecordExists)) throw err;
       // A retry: the first attempt may have been answered 503 before its replicas confirmed, and never announced.
       // It is acknowledged now only once replicated, and announced again (the nodes drop what they already have).
-      await this.refresh();
-      await this.reannounce(err.value);
+      const remembered = rememberedStreams(err.value);
+      await this.refresh(remembered.length > 0 ? remembered.map((r) => r.stream) : streams);
+      await this.reannounce(remembered);
       throw err;
     }
-    await this.fenced(++this.answered, this.connection);
+    const fences = new Map<Redis, Promise<void>>();
+    streams.forEach((s, i) => {
+      const was = before[i];
+      const now = this.at(s);
+      if (was === undefined || now?.conn !== was.conn || this.link(was.conn).closes !== was.closes) {
+        throw new NotReplicated(`the Redis connection for ${s} changed before the replicas confirmed; retry`);
+      }
+      if (!fences.has(was.conn)) fences.set(was.conn, this.fenced(was.conn, ++this.link(was.conn).answered, was.closes));
+    });
+    await Promise.all(fences.values());
     await this.announce(items, results);
     return results;
   }
 
+  private at(stream: string): { conn: Redis; closes: number } | undefined {
+    const conn = this.route.connectionFor(stream);
+    return conn === undefined ? undefined : { conn, closes: this.link(conn).closes };
+  }
+
+  private link(conn: Redis): Link {
+    let l = this.links.get(conn);
+    if (l === undefined) {
+      const link: Link = { answered: 0, closes: 0, sent: undefined, queued: undefined };
+      conn.on('close', () => link.closes++);
+      this.links.set(conn, (l = link));
+    }
+    return l;
+  }
+
   /**
    * WAIT counts only the writes of its own connection, and a retry that found its record wrote nothing: one small
-   * write of our own makes the WAIT cover everything the master held when the record was found.
+   * write of our own where each stream's writes go makes the WAIT cover everything that master held when the record
+   * was found.
    */
-  private async refresh(): Promise<void> {
-    await this.writer.set(`${this.opts.prefix}fence`, String(Date.now()), 'PX', 60_000);
-    await this.fenced(++this.answered, this.connection);
+  private async refresh(streams: readonly string[]): Promise<void> {
+    const done = new Map<Redis, Promise<void>>();
+    for (const s of streams) {
+      const at = this.at(s);
+      if (at === undefined) throw new NotReplicated(`no Redis connection for ${s} yet; retry`);
+      if (done.has(at.conn)) continue;
+      done.set(
+        at.conn,
+        this.route.touch(s).then(() => this.fenced(at.conn, ++this.link(at.conn).answered, at.closes)),
+      );
+    }
+    await Promise.all(done.values());
   }
 
-  /** Resolves once a WAIT sent after the `ticket`-th answer, on the same connection, has its replicas. */
-  private async fenced(ticket: number, connection: number): Promise<void> {
-    const sent = this.sent;
-    await (sent !== undefined && sent.covers >= ticket ? sent.done : this.nextWait());
-    if (this.connection !== connection) throw new NotReplicated('the Redis connection changed before the replicas confirmed; retry');
+  /** Resolves once a WAIT sent after the `ticket`-th answer on `conn`, before it closed again, has its replicas. */
+  private async fenced(conn: Redis, ticket: number, closes: number): Promise<void> {
+    const link = this.link(conn);
+    const sent = link.sent;
+    await (sent !== undefined && sent.covers >= ticket ? sent.done : this.nextWait(conn, link));
+    if (link.closes !== closes) throw new NotReplicated('the Redis connection changed before the replicas confirmed; retry');
   }
 
-  /** One WAIT for every append answered in this turn of the event loop (group commit), not one each. */
-  private nextWait(): Promise<void> {
-    this.queued ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
-      this.queued = undefined;
+  /** One WAIT per connection for every append answered on it in this turn of the event loop (group commit). */
+  private nextWait(conn: Redis, link: Link): Promise<void> {
+    link.queued ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+      link.queued = undefined;
       const { replicas, timeoutMs } = this.opts;
-      const done = this.writer.wait(replicas, timeoutMs).then((n) => {
+      const done = conn.wait(replicas, timeoutMs).then((n) => {
         if (n < replicas) throw new NotReplicated(`${n} of ${replicas} replicas confirmed within ${timeoutMs} ms; retry`);
       });
-      this.sent = { covers: this.answered, done };
+      link.sent = { covers: link.answered, done };
       return done;
     });
-    return this.queued;
+    return link.queued;
   }
 
   /** Announces in the format the broker reads (`parseAnnouncement` in broker/redis.ts, written by the append script otherwise). */
@@ -116,19 +209,12 @@ export class FencedStore implements Store {
         const { offset, epoch } = results[i]!;
         const ev = item.event ?? '';
         const payload = `${offset}:${epoch}:${item.exclude ?? ''}:${Buffer.byteLength(ev)}:${ev}${item.data}`;
-        // Classic PUBLISH: the fence is for one master (Sentinel), never a Cluster (config.ts refuses that).
-        return this.announcer.publish(announceChannel(this.opts.announce, item.stream), payload).catch(() => 0);
+        return this.route.announce(announceChannel(this.opts.announce, item.stream), payload).catch(() => 0);
       }),
     );
   }
 
-  private async reannounce(remembered: string): Promise<void> {
-    let streams: { stream: string; offset: number; epoch: string }[];
-    try {
-      streams = (JSON.parse(remembered) as { streams: { stream: string; offset: number; epoch: string }[] }).streams;
-    } catch {
-      return;
-    }
+  private async reannounce(streams: readonly RememberedStream[]): Promise<void> {
     for (const s of streams) {
       const [m] = await this.reads.read(s.stream, s.offset - 1, 1);
       if (m?.offset !== s.offset) continue;

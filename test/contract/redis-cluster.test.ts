@@ -5,6 +5,8 @@ import { Cluster, type ClusterOptions } from 'ioredis';
 import { pino } from 'pino';
 import { RedisBroker } from '../../src/broker/redis.ts';
 import { RedisPresence } from '../../src/presence/redis.ts';
+import { clusterRoute } from '../../src/cluster/fence-route.ts';
+import { FencedStore } from '../../src/store/fenced.ts';
 import { RedisStore } from '../../src/store/redis.ts';
 import { RecordExists, type RetentionPolicy } from '../../src/store/store.ts';
 import { startRedisCluster, type OwnRedisCluster } from '../helpers/redis-cluster.ts';
@@ -40,12 +42,43 @@ storeContract('redis cluster', {
   reopen: (s, retention) => store(prefixes.get(s)!, retention),
 });
 
+// The failover fence on the Cluster (store/fenced.ts over cluster/fence-route.ts): appends on a writer Cluster of
+// their own, WAIT 1 on the connection to each stream's master, announced with SPUBLISH once replicated.
+async function ready(c: Cluster): Promise<Cluster> {
+  if (c.status !== 'ready') await new Promise((resolve) => c.once('ready', resolve));
+  return c;
+}
+const fenced = async (prefix: string, retention: (s: string) => RetentionPolicy) => {
+  const [writer, main] = [await ready(await connect()), await ready(await connect())];
+  const s = new FencedStore(
+    new RedisStore(writer, { prefix, retentionFor: retention }),
+    new RedisStore(main, { prefix, retentionFor: retention }),
+    clusterRoute(writer, main, prefix),
+    { replicas: 1, timeoutMs: 2000, announce: `${prefix}m:` },
+  );
+  prefixes.set(s, prefix);
+  return s;
+};
+storeContract('redis cluster, fenced (WAIT 1)', {
+  create: (retention) => fenced(`t${run}:${randomBytes(6).toString('hex')}:`, retention),
+  reopen: (s, retention) => fenced(prefixes.get(s)!, retention),
+});
+
 const retentionFor = () => ({ maxCount: 1000, maxAgeMs: 3_600_000 });
 brokerContract('redis cluster', {
   multiNode: true,
   async create(name) {
     const prefix = `t${run}:${name}:`;
     const s = new RedisStore(await connect(), { prefix, retentionFor, announce: `${prefix}m:` });
+    return { store: s, broker: new RedisBroker(await connect({ shardedSubscribers: true }), s, `${prefix}m:`, silent) };
+  },
+});
+
+brokerContract('redis cluster, fenced (WAIT 1)', {
+  multiNode: true,
+  async create(name) {
+    const prefix = `t${run}:f${name}:`;
+    const s = await fenced(prefix, retentionFor);
     return { store: s, broker: new RedisBroker(await connect({ shardedSubscribers: true }), s, `${prefix}m:`, silent) };
   },
 });

@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { parseAnnouncement } from '../../src/broker/redis.ts';
 import type { Envelope } from '../../src/domain/streams.ts';
-import { FencedStore, NotReplicated } from '../../src/store/fenced.ts';
+import { FencedStore, singleRoute, NotReplicated } from '../../src/store/fenced.ts';
 import { RedisStore } from '../../src/store/redis.ts';
 import { RecordExists, type RetentionPolicy } from '../../src/store/store.ts';
 import { startReplicaPair, type ReplicaPair } from '../helpers/redis-sentinel.ts';
@@ -28,12 +28,12 @@ after(async () => {
 const fenced = (prefix: string, retention: (s: string) => RetentionPolicy, timeoutMs = 2000) => {
   const writer = connect();
   const main = connect();
-  return new FencedStore(new RedisStore(writer, { prefix, retentionFor: retention }), new RedisStore(main, { prefix, retentionFor: retention }), writer, main, {
-    replicas: 1,
-    timeoutMs,
-    announce: `${prefix}m:`,
-    prefix,
-  });
+  return new FencedStore(
+    new RedisStore(writer, { prefix, retentionFor: retention }),
+    new RedisStore(main, { prefix, retentionFor: retention }),
+    singleRoute(writer, main, prefix),
+    { replicas: 1, timeoutMs, announce: `${prefix}m:` },
+  );
 };
 
 const prefixes = new WeakMap<object, string>();

@@ -28,6 +28,8 @@ export interface OwnRedisCluster {
   replicas(): Promise<{ port: number; masterId: string }[]>;
   /** SIGKILLs one node and waits for its exit. */
   kill(port: number): Promise<void>;
+  /** Starts a killed node again on its port and config; resolves once it is a replica in sync with its master. */
+  restart(port: number): Promise<void>;
   /** Polls until every live node reports `cluster_state:ok` and agrees on the masters (deadline `ms`). */
   waitHealthy(ms?: number): Promise<void>;
   close(): Promise<void>;
@@ -52,9 +54,8 @@ export async function startRedisCluster(shape: ClusterShape = {}): Promise<OwnRe
   const dir = mkdtempSync(join(tmpdir(), 'herald-rcluster-'));
   const nodes: ClusterNode[] = [];
   const alive = new Set<number>();
-  for (let i = 0; i < masters * (1 + replicas); i++) {
-    const port = await freePort();
-    const bus = await freePort();
+  const buses = new Map<number, number>();
+  const spawnNode = async (port: number, bus: number): Promise<ChildProcess> => {
     const proc = spawn(
       'redis-server',
       [
@@ -99,6 +100,12 @@ export async function startRedisCluster(shape: ClusterShape = {}): Promise<OwnRe
     proc.stdout!.resume();
     alive.add(port);
     proc.once('exit', () => alive.delete(port));
+    buses.set(port, bus);
+    return proc;
+  };
+  for (let i = 0; i < masters * (1 + replicas); i++) {
+    const port = await freePort();
+    const proc = await spawnNode(port, await freePort());
     nodes.push({ port, address: `127.0.0.1:${port}`, proc });
   }
   const cli = async (port: number, ...args: string[]) => (await run('redis-cli', ['-p', String(port), ...args])).stdout;
@@ -143,6 +150,16 @@ export async function startRedisCluster(shape: ClusterShape = {}): Promise<OwnRe
       const exited = once(n.proc, 'exit');
       n.proc.kill('SIGKILL');
       await exited;
+    },
+    async restart(port) {
+      const n = nodes.find((x) => x.port === port)!;
+      n.proc = await spawnNode(port, buses.get(port)!);
+      // Its cluster config file brings it back; a master whose slots were taken over rejoins as a replica.
+      await poll(
+        async () => /role:slave[\s\S]*master_link_status:up/.test(await cli(port, 'info', 'replication')),
+        30_000,
+        `node ${port} back as a replica in sync`,
+      );
     },
     async waitHealthy(ms = 20_000) {
       await poll(

@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { ConfigError, loadConfig, usesRedis } from '../../src/config.ts';
+import { ConfigError, loadConfig, usesRedis, waitReplicas } from '../../src/config.ts';
 
 const cwd = mkdtempSync(join(tmpdir(), 'herald-config-'));
 
@@ -46,7 +46,6 @@ describe('config', () => {
       [{ cwd, env: {}, overrides: { limits: { maxFrameBytes: 1 } } }, /limits.maxFrameBytes/],
       [{ cwd, env: { HERALD_REDIS_URL: 'redis://r:6379', HERALD_REDIS_CLUSTER: 'a:7000' } }, /one of redis.url, redis.cluster/],
       [{ cwd, env: { HERALD_REDIS_SENTINELS: 'a:26379,b' } }, /host:port/],
-      [{ cwd, env: { HERALD_REDIS_CLUSTER: 'a:7000', HERALD_REDIS_WAIT_REPLICAS: '1' } }, /waitReplicas .* not with redis.cluster/],
       [{ cwd, env: { HERALD_REDIS_PREFIX: 'h{x}:' } }, /must not contain \{ or \}/],
     ];
     for (const [src, re] of cases) {
@@ -70,6 +69,10 @@ describe('config', () => {
     const c = loadConfig({ cwd, env: { HERALD_REDIS_CLUSTER: 'a:7000, b:7001' } });
     assert.deepEqual(c.redis.cluster, ['a:7000', 'b:7001']);
     assert.equal(usesRedis(c), true);
+    // The failover fence is on by default on a Cluster (lowered at startup if a master has no replica), and settable.
+    assert.equal(waitReplicas(c), 1);
+    assert.equal(waitReplicas(loadConfig({ cwd, env: { HERALD_REDIS_CLUSTER: 'a:7000', HERALD_REDIS_WAIT_REPLICAS: '2' } })), 2);
+    assert.equal(waitReplicas(loadConfig({ cwd, env: { HERALD_REDIS_CLUSTER: 'a:7000', HERALD_REDIS_WAIT_REPLICAS: '0' } })), 0);
     const s = loadConfig({ cwd, env: { HERALD_REDIS_SENTINELS: 's1:26379,s2:26380', HERALD_REDIS_SENTINEL_NAME: 'herald' } });
     assert.deepEqual(s.redis.sentinels, ['s1:26379', 's2:26380']);
     assert.equal(s.redis.sentinelName, 'herald');

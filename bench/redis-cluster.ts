@@ -218,6 +218,21 @@ for (const masters of [1, 3]) {
     await cluster.close();
   }
 }
+// The failover fence's cost on a Cluster (docs/guarantees.md): the same 3 shards with a replica each, publishes
+// acknowledged at once (waitReplicas 0) and after WAIT 1 on each stream's master (the default with replicas).
+{
+  const cluster = await startRedisCluster({ masters: 3, replicasPerMaster: 1 });
+  try {
+    const pids = cluster.nodes.map((n) => n.proc.pid!);
+    const seeds = cluster.seeds.join(',');
+    for (const wait of [0, 1]) {
+      const label = `Redis Cluster, 3 shards + 3 replicas, ${wait === 0 ? 'no fence' : 'fence (WAIT 1)'}, 2 nodes`;
+      rows.push(...(await pairOn({ HERALD_REDIS_CLUSTER: seeds, HERALD_REDIS_WAIT_REPLICAS: String(wait) }, pids, label)));
+    }
+  } finally {
+    await cluster.close();
+  }
+}
 console.table(rows);
 writeReport(quick ? 'redis-cluster-quick' : 'redis-cluster', { quick, rows }, rows, {
   notes: [

@@ -43,17 +43,20 @@ after(async () => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-async function startNode(prefix: string): Promise<HeraldNode> {
+function runNode(seeds: string[], env: NodeJS.ProcessEnv): HeraldProcess {
   const dataDir = mkdtempSync(join(tmpdir(), 'herald-rc-node-'));
   dirs.push(dataDir);
-  const proc = runHerald(['start', '--host', '127.0.0.1', '--port', '0', '--line-port', '0', '--data-dir', dataDir], {
+  return runHerald(['start', '--host', '127.0.0.1', '--port', '0', '--line-port', '0', '--data-dir', dataDir], {
     HERALD_API_KEY: API_KEY,
     HERALD_TOKEN_SECRET: TOKEN_SECRET,
-    HERALD_REDIS_CLUSTER: cluster.seeds.join(','),
-    HERALD_REDIS_PREFIX: prefix,
+    HERALD_REDIS_CLUSTER: seeds.join(','),
     HERALD_LOG_LEVEL: 'info',
-    ...(FENCED ? {} : { HERALD_REDIS_WAIT_REPLICAS: '0' }),
+    ...env,
   });
+}
+
+async function startNode(prefix: string): Promise<HeraldNode> {
+  const proc = runNode(cluster.seeds, { HERALD_REDIS_PREFIX: prefix, ...(FENCED ? {} : { HERALD_REDIS_WAIT_REPLICAS: '0' }) });
   const url = (await proc.waitLog((l) => typeof l.http === 'string', 20_000)).http as string;
   return { proc, url, ws: `${url.replace(/^http/, 'ws')}/ws` };
 }
@@ -354,14 +357,7 @@ describe('Herald on a Redis Cluster', () => {
 describe('the failover fence on a Cluster without replicas', () => {
   it('is lowered to 0 at startup, said in the log, and publishes are stored, announced and delivered without it', async () => {
     const bare = await startRedisCluster({ masters: 1, replicasPerMaster: 0 });
-    const dataDir = mkdtempSync(join(tmpdir(), 'herald-rc-bare-'));
-    dirs.push(dataDir);
-    const proc = runHerald(['start', '--host', '127.0.0.1', '--port', '0', '--line-port', '0', '--data-dir', dataDir], {
-      HERALD_API_KEY: API_KEY,
-      HERALD_TOKEN_SECRET: TOKEN_SECRET,
-      HERALD_REDIS_CLUSTER: bare.seeds.join(','),
-      HERALD_LOG_LEVEL: 'info',
-    });
+    const proc = runNode(bare.seeds, {});
     try {
       const warned = await proc.waitLog((l) => String(l.msg).includes('failover fence is off'), 20_000);
       assert.equal(warned.waitReplicas, 0);

@@ -1,5 +1,5 @@
 import { join, resolve } from 'node:path';
-import type { Cluster, Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Broker } from './broker/broker.ts';
 import { MemoryBroker } from './broker/memory.ts';
@@ -70,9 +70,9 @@ export function createBackends(config: HeraldConfig, hub: Hub, log: Logger, node
     writer === undefined
       ? undefined
       : new FencedStore(
-          new RedisStore(writer, { prefix, retentionFor }),
-          new RedisStore(main, { prefix, retentionFor }),
-          isSingle(writer) && isSingle(main) ? singleRoute(writer, main, prefix) : clusterRoute(writer as Cluster, main as Cluster, prefix),
+          new RedisStore(writer, { prefix, retentionFor, fenced: 'append' }),
+          new RedisStore(main, { prefix, retentionFor, announce, fenced: 'read' }),
+          isSingle(writer) ? singleRoute(writer, prefix) : clusterRoute(writer, prefix),
           { replicas, timeoutMs: config.redis.waitTimeoutMs, announce },
           new RedisStore(main, { prefix, retentionFor, announce }),
         );

@@ -9,7 +9,7 @@ import {
   type StoredMessage,
   type StreamPosition,
 } from './store.ts';
-import { announceChannel } from './redis.ts';
+import type { RedisStore } from './redis.ts';
 
 interface RememberedStream {
   stream: string;
@@ -28,11 +28,10 @@ function rememberedStreams(remembered: string): RememberedStream[] {
 }
 
 /** The fence on one master (Sentinel or one server): every write on the writer connection. */
-export function singleRoute(writer: Redis, announcer: Redis, prefix: string): FenceRoute {
+export function singleRoute(writer: Redis, prefix: string): FenceRoute {
   return {
     connectionFor: () => writer,
     touch: () => writer.set(`${prefix}fence`, String(Date.now()), 'PX', 60_000),
-    announce: (channel, payload) => announcer.publish(channel, payload),
   };
 }
 
@@ -54,8 +53,6 @@ export interface FenceRoute {
   connectionFor(stream: string): Redis | undefined;
   /** Writes a key of the fence's own where `stream`'s writes go, so that a WAIT there covers what that master holds. */
   touch(stream: string): Promise<unknown>;
-  /** Announces an entry to the nodes (PUBLISH on one master, SPUBLISH on a Cluster). */
-  announce(channel: string, payload: string): Promise<unknown>;
 }
 
 /** The replicas did not confirm in time, or the connection changed meanwhile: the publish is answered 503. */
@@ -91,8 +88,10 @@ export class FencedStore implements Store {
   private readonly links = new WeakMap<Redis, Link>();
 
   constructor(
-    private readonly writes: Store,
-    private readonly reads: Store,
+    /** Appends (`fenced: 'append'`) on the route's connections. */
+    private readonly writes: RedisStore,
+    /** Everything else (`fenced: 'read'`): reads stop at what the fence has confirmed. */
+    private readonly reads: RedisStore,
     private readonly route: FenceRoute,
     private opts: FenceOptions,
     /** What appends go to once the fence is lowered to 0 replicas: the store that announces in its append script. */
@@ -201,7 +200,10 @@ export class FencedStore implements Store {
     return link.queued;
   }
 
-  /** Announces in the format the broker reads (`parseAnnouncement` in broker/redis.ts, written by the append script otherwise). */
+  /**
+   * Announces in the format the broker reads (`parseAnnouncement` in broker/redis.ts, written by the append script
+   * otherwise), raising each stream's fenced top in the same step: from then on readers see the entry.
+   */
   private async announce(items: readonly AppendItem[], results: readonly AppendResult[]): Promise<void> {
     // Stored and replicated: if an announcement is lost, the nodes' catch-up reads it from the store.
     await Promise.all(
@@ -209,14 +211,15 @@ export class FencedStore implements Store {
         const { offset, epoch } = results[i]!;
         const ev = item.event ?? '';
         const payload = `${offset}:${epoch}:${item.exclude ?? ''}:${Buffer.byteLength(ev)}:${ev}${item.data}`;
-        return this.route.announce(announceChannel(this.opts.announce, item.stream), payload).catch(() => 0);
+        return this.reads.announceFenced(item.stream, offset, payload).catch(() => 0);
       }),
     );
   }
 
   private async reannounce(streams: readonly RememberedStream[]): Promise<void> {
     for (const s of streams) {
-      const [m] = await this.reads.read(s.stream, s.offset - 1, 1);
+      // Past the fenced top until announced: read where the appends are, which the cap does not apply to.
+      const [m] = await this.writes.read(s.stream, s.offset - 1, 1);
       if (m?.offset !== s.offset) continue;
       const item: AppendItem = m.event === undefined ? { stream: s.stream, data: m.data } : { stream: s.stream, data: m.data, event: m.event };
       await this.announce([item], [{ offset: s.offset, epoch: s.epoch }]);
@@ -224,11 +227,16 @@ export class FencedStore implements Store {
   }
 
   read(stream: string, after: number, limit: number): Promise<StoredMessage[]> {
-    return this.reads.read(stream, after, limit);
+    return this.readsNow().read(stream, after, limit);
   }
 
   position(stream: string): Promise<StreamPosition> {
-    return this.reads.position(stream);
+    return this.readsNow().position(stream);
+  }
+
+  /** Once lowered to 0 replicas nothing raises the fenced tops: reads then see every entry, as without a fence. */
+  private readsNow(): Store {
+    return this.opts.replicas === 0 && this.unfenced !== undefined ? this.unfenced : this.reads;
   }
 
   getAck(user: string): Promise<Position | undefined> {

@@ -24,8 +24,10 @@ import {
 // new epoch and that stream's clients are told `recovered: false`; the other streams keep theirs.
 
 // KEYS: per distinct stream its hash and its Stream, then (when ARGV[6] is a ttl) the record key. ARGV: fresh epoch,
-// now, n, announce prefix ('' = none), publish command, record ttl ('' = none), then per item the index of its
-// stream's hash in KEYS, stream, data, event ('' = none), maxCount, exclude ('' = none; announced, never stored).
+// now, n, announce prefix ('' = none), publish command, record ttl ('' = none), fenced ('1' or ''), then per item
+// the index of its stream's hash in KEYS, stream, data, event ('' = none), maxCount, exclude ('' = none; announced,
+// never stored). Fenced (store/fenced.ts): a stream's hash gets its fenced top `f` (what readers may see) when it has
+// none, at the offset before this append; the fence raises it once replicas hold the entries (MARK).
 // Returns {offset1, epoch1, offset2, epoch2, ...}, or {'=', remembered value} without appending when the record is
 // remembered and not expired: the check is inside the script, so a retry on another node, or a script the client
 // library re-sends after a reconnect, cannot store the messages twice.
@@ -34,7 +36,7 @@ import {
 // a time, so every subscriber receives a stream's entries in offset order, whichever node appended them
 // (docs/guarantees.md, "Across nodes"). The payload is `<offset>:<epoch>:<exclude>:<event bytes>:<event><data>`.
 const APPEND = `
-local fresh, now, n, announce, pub, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6]
+local fresh, now, n, announce, pub, ttl, fenced = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 if ttl ~= '' then
   local known = redis.call('GET', KEYS[#KEYS])
   if known then
@@ -46,7 +48,7 @@ local out = {}
 local epochs = {}
 local streams = {}
 for i = 0, n - 1 do
-  local at = 7 + i * 6
+  local at = 8 + i * 6
   local k = tonumber(ARGV[at])
   local stream, data, ev = ARGV[at + 1], ARGV[at + 2], ARGV[at + 3]
   local epoch = epochs[k]
@@ -56,6 +58,7 @@ for i = 0, n - 1 do
     epochs[k] = epoch
   end
   local off = redis.call('HINCRBY', KEYS[k], 't', 1)
+  if fenced ~= '' then redis.call('HSETNX', KEYS[k], 'f', off - 1) end
   local args = {KEYS[k + 1], 'MAXLEN', '~', ARGV[at + 4], off .. '-0', 'd', data, 't', now}
   if ev ~= '' then table.insert(args, 'e'); table.insert(args, ev) end
   redis.call('XADD', unpack(args))
@@ -69,12 +72,17 @@ if ttl ~= '' then
 end
 return out`;
 
-// KEYS: the stream's hash, its Stream. ARGV: fresh epoch, minTime. Drops entries older than minTime (age
-// retention), then returns {epoch, top, first retained offset or top + 1}.
+// KEYS: the stream's hash, its Stream. ARGV: fresh epoch, minTime, fenced ('1' or ''). Drops entries older than
+// minTime (age retention), then returns {epoch, top, first retained offset or top + 1}. Fenced, top is the fenced
+// top `f` where the stream has one: entries past it may still be lost in a failover.
 const POSITION = `
 local epoch = redis.call('HGET', KEYS[1], 'e')
 if not epoch then redis.call('HSET', KEYS[1], 'e', ARGV[1]); epoch = ARGV[1] end
 local top = tonumber(redis.call('HGET', KEYS[1], 't') or '0')
+if ARGV[3] ~= '' then
+  local f = redis.call('HGET', KEYS[1], 'f')
+  if f and tonumber(f) < top then top = tonumber(f) end
+end
 local minTime = tonumber(ARGV[2])
 while true do
   local head = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)
@@ -86,6 +94,13 @@ while true do
   if t >= minTime then return {epoch, top, tonumber(string.match(id, '^(%d+)'))} end
   redis.call('XDEL', KEYS[2], id)
 end`;
+
+// KEYS: the stream's hash. ARGV: channel, payload, offset, publish command. The failover fence's announcement of an
+// entry replicas hold: raises the stream's fenced top to it (never lowers it), then publishes it.
+const MARK = `
+local f = tonumber(redis.call('HGET', KEYS[1], 'f') or '0')
+if tonumber(ARGV[3]) > f then redis.call('HSET', KEYS[1], 'f', ARGV[3]) end
+return redis.call(ARGV[4], ARGV[1], ARGV[2])`;
 
 // KEYS: the user stream's hash. ARGV: offset, epoch. Moves forward only (or to a new epoch).
 const SET_ACK = `
@@ -99,7 +114,8 @@ return 1`;
 
 type Commands = {
   heraldAppend(...keysThenArgs: (string | number)[]): Promise<(string | number)[]>;
-  heraldPosition(hash: string, history: string, fresh: string, minTime: number): Promise<[string, number, number]>;
+  heraldPosition(hash: string, history: string, fresh: string, minTime: number, fenced: string): Promise<[string, number, number]>;
+  heraldMark(hash: string, channel: string, payload: string, offset: number, pub: string): Promise<unknown>;
   heraldSetAck(hash: string, offset: number, epoch: string): Promise<number>;
 };
 
@@ -121,6 +137,11 @@ export interface RedisStoreOptions {
    * nothing is published.
    */
   announce?: string;
+  /**
+   * Under the failover fence (store/fenced.ts): `append` gives each stream a fenced top, `read` stops at it, so
+   * readers (resumes, a node catching up) never see an entry whose replicas have not confirmed it.
+   */
+  fenced?: 'append' | 'read';
 }
 
 /** One script call: the items of one slot (on a Cluster, one stream; on one server, all of them). */
@@ -147,6 +168,7 @@ export class RedisStore implements Store {
     redis.defineCommand('heraldAppend', { lua: APPEND });
     redis.defineCommand('heraldPosition', { numberOfKeys: 2, lua: POSITION });
     redis.defineCommand('heraldSetAck', { numberOfKeys: 1, lua: SET_ACK });
+    redis.defineCommand('heraldMark', { numberOfKeys: 1, lua: MARK });
     this.r = redis as (Redis | Cluster) & Commands;
     this.cluster = redis.isCluster;
   }
@@ -202,6 +224,7 @@ export class RedisStore implements Store {
       this.opts.announce ?? '',
       this.cluster ? 'SPUBLISH' : 'PUBLISH',
       record?.ttlMs ?? '',
+      this.opts.fenced === 'append' ? '1' : '',
     ];
     for (const i of part.items) {
       let k = keyAt.get(i.stream);
@@ -225,10 +248,12 @@ export class RedisStore implements Store {
 
   async read(stream: string, after: number, limit: number): Promise<StoredMessage[]> {
     const p = this.opts.retentionFor(stream);
-    const top = Number((await this.r.hget(this.meta(stream), 't')) ?? 0);
+    const [t, f] = await this.r.hmget(this.meta(stream), 't', 'f');
+    const top = Number(t ?? 0);
     const minTime = Date.now() - p.maxAgeMs;
     const from = Math.max(after, top - p.maxCount);
-    const rows = await this.r.xrange(`${this.meta(stream)}:h`, `${from + 1}-0`, '+', 'COUNT', limit);
+    const upTo = this.opts.fenced === 'read' && f !== null ? `${f}-0` : '+';
+    const rows = await this.r.xrange(`${this.meta(stream)}:h`, `${from + 1}-0`, upTo, 'COUNT', limit);
     const out: StoredMessage[] = [];
     for (const [id, fields] of rows) {
       const f: Record<string, string> = {};
@@ -244,8 +269,16 @@ export class RedisStore implements Store {
 
   async position(stream: string): Promise<StreamPosition> {
     const p = this.opts.retentionFor(stream);
-    const [epoch, top, first] = await this.r.heraldPosition(this.meta(stream), `${this.meta(stream)}:h`, this.fresh, Date.now() - p.maxAgeMs);
-    return { epoch: String(epoch), top: Number(top), first: Math.max(Number(first), Number(top) - p.maxCount + 1) };
+    const fenced = this.opts.fenced === 'read' ? '1' : '';
+    const [epoch, t, first] = await this.r.heraldPosition(this.meta(stream), `${this.meta(stream)}:h`, this.fresh, Date.now() - p.maxAgeMs, fenced);
+    const top = Number(t);
+    return { epoch: String(epoch), top, first: Math.min(Math.max(Number(first), top - p.maxCount + 1), top + 1) };
+  }
+
+  /** The failover fence's announcement of an entry its replicas hold: raises the stream's fenced top, publishes. */
+  async announceFenced(stream: string, offset: number, payload: string): Promise<void> {
+    const channel = announceChannel(this.opts.announce ?? '', stream);
+    await this.r.heraldMark(this.meta(stream), channel, payload, offset, this.cluster ? 'SPUBLISH' : 'PUBLISH');
   }
 
   // A user's ack sits in the hash of the user's stream, whose epoch it names.

@@ -51,9 +51,9 @@ async function ready(c: Cluster): Promise<Cluster> {
 const fenced = async (prefix: string, retention: (s: string) => RetentionPolicy) => {
   const [writer, main] = [await ready(await connect()), await ready(await connect())];
   const s = new FencedStore(
-    new RedisStore(writer, { prefix, retentionFor: retention }),
-    new RedisStore(main, { prefix, retentionFor: retention }),
-    clusterRoute(writer, main, prefix),
+    new RedisStore(writer, { prefix, retentionFor: retention, fenced: 'append' }),
+    new RedisStore(main, { prefix, retentionFor: retention, announce: `${prefix}m:`, fenced: 'read' }),
+    clusterRoute(writer, prefix),
     { replicas: 1, timeoutMs: 2000, announce: `${prefix}m:` },
   );
   prefixes.set(s, prefix);

@@ -1,6 +1,7 @@
 // The failover fence (src/store/fenced.ts) on a real master with one replica: it keeps the Store contract, answers
-// only once the replica holds an append, refuses (NotReplicated) when the replica does not confirm in time, and
-// announces an entry to the nodes only once it is acknowledged, also when a retry finds it stored.
+// only once the replica holds an append, refuses (NotReplicated) when the replica does not confirm in time,
+// announces an entry to the nodes only once it is acknowledged, also when a retry finds it stored, and shows readers
+// nothing past what the replica confirmed.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
@@ -29,9 +30,9 @@ const fenced = (prefix: string, retention: (s: string) => RetentionPolicy, timeo
   const writer = connect();
   const main = connect();
   return new FencedStore(
-    new RedisStore(writer, { prefix, retentionFor: retention }),
-    new RedisStore(main, { prefix, retentionFor: retention }),
-    singleRoute(writer, main, prefix),
+    new RedisStore(writer, { prefix, retentionFor: retention, fenced: 'append' }),
+    new RedisStore(main, { prefix, retentionFor: retention, announce: `${prefix}m:`, fenced: 'read' }),
+    singleRoute(writer, prefix),
     { replicas: 1, timeoutMs, announce: `${prefix}m:` },
   );
 };
@@ -93,6 +94,31 @@ describe('failover fence', () => {
     await poll(() => heard.length === 1);
     assert.equal(heard[0]!.stream, 'user:b');
     assert.equal(heard[0]!.offset, 1);
+  });
+
+  it('hides an entry from readers until its replicas confirm it: position and read stop at the fenced top', async () => {
+    const s = fenced(prefix, keep, 200);
+    await s.append('user:c', '"one"');
+    pair.pauseReplica();
+    try {
+      // Stored on the master, unconfirmed: a resume or a node catching up reading it now could hand out an offset
+      // that a failover gives to another message.
+      await assert.rejects(s.append('user:c', '"two"'), NotReplicated);
+      assert.equal((await s.position('user:c')).top, 1);
+      assert.deepEqual(
+        (await s.read('user:c', 0, 10)).map((m) => m.data),
+        ['"one"'],
+      );
+    } finally {
+      pair.resumeReplica();
+    }
+    // The next confirmed append raises the fenced top past both (replication is in order).
+    await s.append('user:c', '"three"');
+    assert.equal((await s.position('user:c')).top, 3);
+    assert.deepEqual(
+      (await s.read('user:c', 0, 10)).map((m) => m.data),
+      ['"one"', '"two"', '"three"'],
+    );
   });
 });
 

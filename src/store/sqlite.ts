@@ -1,3 +1,4 @@
+import { executionAsyncResource } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -41,6 +42,13 @@ interface Pending {
   resolve: (r: AppendResult) => void;
   reject: (e: Error) => void;
 }
+
+/** The class of `setImmediate`'s handles, to tell a call made inside an immediate's callback (the check phase). */
+const Immediate = (() => {
+  const probe = setImmediate(() => {});
+  clearImmediate(probe);
+  return probe.constructor;
+})();
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -236,13 +244,23 @@ export class SqliteStore implements Store {
     });
   }
 
+  /**
+   * One commit per event-loop turn: from I/O callbacks (requests, socket messages, the poll phase) the commit runs in
+   * this iteration's check phase (`setImmediate`) and takes everything the poll phase appended. A call from inside an
+   * immediate's callback (the check phase itself: a driver publishing in `setImmediate` loops, as the bench's does)
+   * would wait a whole iteration for that; there the commit runs when the callback returns (a microtask), and the
+   * deliveries it resolves flush at the turn's end as the memory store's do (issue 15: SQLite 0.57x -> 1.03x the
+   * memory store's broadcast deliveries/s, docs/performance.md).
+   */
   private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
-    setImmediate(() => this.commit());
+    if (executionAsyncResource() instanceof Immediate) queueMicrotask(() => this.commit(false));
+    else setImmediate(() => this.commit(true));
   }
 
-  private commit(): void {
+  /** `flushNow`: called in the check phase, where the writes the commit causes are flushed before the loop moves on. */
+  private commit(flushNow = true): void {
     this.scheduled = false;
     const batch = this.queue;
     const acks = this.acks;
@@ -281,7 +299,7 @@ export class SqliteStore implements Store {
       if (p.seq > (this.committed.get(p.stream) ?? 0)) this.committed.set(p.stream, p.seq);
       p.resolve({ offset: p.seq, epoch: this.epoch });
     }
-    if (batch.length > 0) this.opts.onAppendsCommitted?.();
+    if (batch.length > 0 && flushNow) this.opts.onAppendsCommitted?.();
     for (const w of waiting) w();
   }
 

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
-import { after } from 'node:test';
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,6 +28,33 @@ storeContract('sqlite', {
     await store.close();
     return sqlite(files.get(store)!, retention);
   },
+});
+
+describe("sqlite: when a turn's appends are committed", () => {
+  const keep = () => ({ maxCount: 100, maxAgeMs: 3600_000 });
+  it('from an I/O or timer callback: in the check phase of the same iteration, after the other callbacks appended', async () => {
+    const s = sqlite(join(mkdtempSync(join(tmpdir(), 'herald-store-')), 'herald.db'), keep);
+    const appended = new Promise<unknown>((resolve) => setTimeout(() => resolve(s.append('user:t', '"a"')), 0));
+    // Due together, so they run in the same timers phase: the second still sees nothing committed (the commit waits
+    // for the check phase, to take every callback's appends at once).
+    const seen = await new Promise<number>((resolve) => setTimeout(() => void s.position('user:t').then((p) => resolve(p.top)), 0));
+    await appended;
+    assert.equal(seen, 0);
+    assert.equal((await s.position('user:t')).top, 1);
+    await s.close();
+  });
+
+  it('from an immediate (the check phase): when that callback returns, before the next immediate runs', async () => {
+    const s = sqlite(join(mkdtempSync(join(tmpdir(), 'herald-store-')), 'herald.db'), keep);
+    const seen = await new Promise<number>((resolve) => {
+      // Both queued now, so they run in the same check phase: the second sees what the first appended committed, where
+      // a commit queued with setImmediate would come only in the next iteration.
+      setImmediate(() => void s.append('user:t', '"a"'));
+      setImmediate(() => void s.position('user:t').then((p) => resolve(p.top)));
+    });
+    assert.equal(seen, 1);
+    await s.close();
+  });
 });
 
 // Real Redis (`npm test` starts one on 127.0.0.1:6379 when none answers); each store gets its own key prefix.

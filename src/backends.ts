@@ -64,6 +64,7 @@ export function createBackends(config: HeraldConfig, hub: Hub, log: Logger, node
   const announce = `${prefix}m:`;
   // With the failover fence, appends and their WAITs get connections of their own (see store/fenced.ts).
   const replicas = waitReplicas(config);
+  // (Narrowed first: the two classes' `duplicate` signatures do not unite into one callable.)
   const writer: AnyRedis | undefined = replicas <= 0 ? undefined : isSingle(main) ? main.duplicate() : main.duplicate();
   if (writer !== undefined) logErrors(writer, 'writer', log);
   const fence =
@@ -73,7 +74,7 @@ export function createBackends(config: HeraldConfig, hub: Hub, log: Logger, node
           new RedisStore(writer, { prefix, retentionFor, fenced: 'append' }),
           new RedisStore(main, { prefix, retentionFor, announce, fenced: 'read' }),
           isSingle(writer) ? singleRoute(writer, prefix) : clusterRoute(writer, prefix),
-          { replicas, timeoutMs: config.redis.waitTimeoutMs, announce },
+          { replicas, timeoutMs: config.redis.waitTimeoutMs },
           new RedisStore(main, { prefix, retentionFor, announce }),
         );
   const store: Store = fence ?? new RedisStore(main, { prefix, retentionFor, announce });

@@ -39,8 +39,6 @@ export interface FenceOptions {
   /** Replicas that must hold an append before it is acknowledged (`WAIT <replicas>`). */
   replicas: number;
   timeoutMs: number;
-  /** The broker's channel prefix (`RedisStoreOptions.announce`): entries are announced here once fenced. */
-  announce: string;
 }
 
 /**
@@ -115,7 +113,8 @@ export class FencedStore implements Store {
   }
 
   async appendAll(items: readonly AppendItem[], record?: AppendRecord): Promise<AppendResult[]> {
-    if (this.opts.replicas === 0 && this.unfenced !== undefined) return this.unfenced.appendAll(items, record);
+    const unfenced = this.loweredTo();
+    if (unfenced !== undefined) return unfenced.appendAll(items, record);
     const streams = [...new Set(items.map((i) => i.stream))];
     const before = streams.map((s) => this.at(s));
     let results: AppendResult[];
@@ -236,7 +235,12 @@ export class FencedStore implements Store {
 
   /** Once lowered to 0 replicas nothing raises the fenced tops: reads then see every entry, as without a fence. */
   private readsNow(): Store {
-    return this.opts.replicas === 0 && this.unfenced !== undefined ? this.unfenced : this.reads;
+    return this.loweredTo() ?? this.reads;
+  }
+
+  /** The store everything goes to once the fence is lowered to 0 replicas; undefined while it fences. */
+  private loweredTo(): Store | undefined {
+    return this.opts.replicas === 0 ? this.unfenced : undefined;
   }
 
   getAck(user: string): Promise<Position | undefined> {

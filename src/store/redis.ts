@@ -16,7 +16,8 @@ import {
 
 // Key layout: everything of one stream shares the hash tag `{<stream>}`, so on a Redis Cluster it lives in one hash
 // slot and one script reaches all of it (on one server the braces are only characters):
-//   <prefix>{<stream>}        hash: `e` epoch, `t` top (the counter that assigns offsets), `a` a user's ack
+//   <prefix>{<stream>}        hash: `e` epoch, `t` top (the counter that assigns offsets), `a` a user's ack,
+//                             `f` the fenced top under the failover fence (store/fenced.ts: what readers may see)
 //   <prefix>{<stream>}:h      Stream, entry ID `<offset>-0`, so a resume is one XRANGE from the client's offset
 //   <prefix>{<stream>}:i:<k>  the idempotency record of the part of a keyed publish that went to this stream
 //   <prefix>idem:<k>          a keyed publish's full result (remember/recall)

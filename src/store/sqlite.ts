@@ -249,7 +249,7 @@ export class SqliteStore implements Store {
    * this iteration's check phase (`setImmediate`) and takes everything the poll phase appended. A call from inside an
    * immediate's callback (the check phase itself: a driver publishing in `setImmediate` loops, as the bench's does)
    * would wait a whole iteration for that; there the commit runs when the callback returns (a microtask), and the
-   * deliveries it resolves flush at the turn's end as the memory store's do (issue 15: SQLite 0.57x -> 1.03x the
+   * deliveries it resolves flush at the turn's end as the memory store's do (issue 15: SQLite 0.49x -> 1.04x the
    * memory store's broadcast deliveries/s, docs/performance.md).
    */
   private schedule(): void {

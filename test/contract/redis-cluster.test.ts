@@ -54,7 +54,7 @@ const fenced = async (prefix: string, retention: (s: string) => RetentionPolicy)
     new RedisStore(writer, { prefix, retentionFor: retention, fenced: 'append' }),
     new RedisStore(main, { prefix, retentionFor: retention, announce: `${prefix}m:`, fenced: 'read' }),
     clusterRoute(writer, prefix),
-    { replicas: 1, timeoutMs: 2000, announce: `${prefix}m:` },
+    { replicas: 1, timeoutMs: 2000 },
   );
   prefixes.set(s, prefix);
   return s;

@@ -33,7 +33,7 @@ const fenced = (prefix: string, retention: (s: string) => RetentionPolicy, timeo
     new RedisStore(writer, { prefix, retentionFor: retention, fenced: 'append' }),
     new RedisStore(main, { prefix, retentionFor: retention, announce: `${prefix}m:`, fenced: 'read' }),
     singleRoute(writer, prefix),
-    { replicas: 1, timeoutMs, announce: `${prefix}m:` },
+    { replicas: 1, timeoutMs },
   );
 };
 

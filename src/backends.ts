@@ -185,6 +185,7 @@ function sqliteStore(config: HeraldConfig, retentionFor: ReturnType<typeof reten
   return new SqliteStore({
     file: config.store.file ?? join(resolve(config.dataDir), 'herald.db'),
     fsync: config.store.fsync,
+    indexAfterRows: config.store.indexAfterRows,
     retentionFor,
     maxRetentionMs: Math.max(h.userMaxAgeMs, h.channelMaxAgeMs, ...h.rules.map((r) => r.maxAgeMs ?? 0)),
     onAppendsCommitted: flushThisTurn,

@@ -164,6 +164,11 @@ export const ConfigSchema = z
         file: z.string().min(1).optional(),
         /** `normal`: survives kill -9 of Herald. `full`: fsync per commit, survives power loss (slower). */
         fsync: z.enum(['normal', 'full']).default('normal'),
+        /**
+         * SQLite: appends go to an append-only log, copied into the indexed table once this many are there (they are
+         * read from memory until then: about 150 bytes each plus the message). See docs/performance.md.
+         */
+        indexAfterRows: z.number().int().min(1).max(1_000_000).default(16_384),
       })
       .strict()
       .prefault({}),
@@ -243,6 +248,7 @@ const ENV: Record<string, { path: string[]; type: 'string' | 'number' | 'boolean
   HERALD_REDIS_WAIT_REPLICAS: { path: ['redis', 'waitReplicas'], type: 'number' },
   HERALD_REDIS_WAIT_TIMEOUT_MS: { path: ['redis', 'waitTimeoutMs'], type: 'number' },
   HERALD_STORE_FSYNC: { path: ['store', 'fsync'], type: 'string' },
+  HERALD_STORE_INDEX_AFTER_ROWS: { path: ['store', 'indexAfterRows'], type: 'number' },
   HERALD_LINE_PORT: { path: ['line', 'port'], type: 'number' },
   HERALD_LINE_HOST: { path: ['line', 'host'], type: 'string' },
   HERALD_WEBHOOK_URL: { path: ['webhook', 'url'], type: 'string' },

@@ -4,6 +4,8 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type Database from 'better-sqlite3';
 import { openDatabase } from './sqlite-driver.ts';
+import { INDEX_LOG, prepareStatements, SCHEMA, type Statements } from './sqlite-schema.ts';
+import { Unindexed } from './sqlite-unindexed.ts';
 import {
   provisionalResult,
   RecordExists,
@@ -31,7 +33,13 @@ export interface SqliteOptions {
    * has the writes they cause go out before the event loop moves on (core/turn.ts `flushThisTurn`).
    */
   onAppendsCommitted?: () => void;
+  /** Entries committed to the log before a pass copies them into the indexed table (see `SqliteStore`). */
+  indexAfterRows?: number;
 }
+
+/** The log's move into `messages`: rows before a pass by default, and at most this many per transaction of a pass. */
+const INDEX_AFTER_ROWS = 16_384;
+const INDEX_CHUNK_ROWS = 1_024;
 
 interface Pending {
   stream: string;
@@ -50,21 +58,19 @@ const Immediate = (() => {
   return probe.constructor;
 })();
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS streams (stream TEXT PRIMARY KEY, top INTEGER NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS messages (
-  stream TEXT NOT NULL, seq INTEGER NOT NULL, data TEXT NOT NULL, event TEXT, time INTEGER NOT NULL,
-  PRIMARY KEY (stream, seq)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS acks (user TEXT PRIMARY KEY, seq INTEGER NOT NULL, epoch TEXT NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS idempotency (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires INTEGER NOT NULL) WITHOUT ROWID;
-`;
-
 /**
  * The embedded default store: SQLite in WAL mode. Offsets are assigned in memory at call time (so they follow call
  * order), and every append of one event-loop turn is committed in one transaction before any of them resolves:
  * one commit per turn instead of one per message keeps the store off the publish path's critical cost.
  * The epoch is per database: it changes only if the database file is lost.
+ *
+ * A commit writes its entries to `log`, a rowid table in append order, not to `messages`, the table keyed by
+ * (stream, seq) that reads use: a turn's appends to a few hundred different streams (pushes to users) would each
+ * dirty a page of their own there, and a commit writes every dirty page whole to the WAL (about 6 KB per entry
+ * measured, and the checkpoints that copy it back). Once `indexAfterRows` entries are in the log, a pass copies
+ * them into `messages` sorted by stream, a quarter of them (at most `INDEX_CHUNK_ROWS`) per transaction, one per turn,
+ * so a stream's entries land on its pages together, then empties the log. Until then they are read from memory
+ * (`Unindexed`). Opening the database (after a crash) and closing it move whatever the log holds.
  */
 export class SqliteStore implements Store {
   readonly durability: 'process-crash' | 'power-loss';
@@ -86,51 +92,36 @@ export class SqliteStore implements Store {
   private readonly trimTimer: NodeJS.Timeout;
   private readonly dirty = new Set<string>();
   private trimPasses = 0;
-  private readonly q;
+  private readonly q: Statements;
+  private readonly unindexed = new Unindexed();
+  /** The highest `log` id committed: a move pass empties the log up to the one it started at. */
+  private lastLogId = 0;
+  private movePass: { streams: string[]; next: number; upTo: number } | undefined;
+  private readonly indexAfterRows: number;
+  private readonly chunkRows: number;
 
   constructor(private readonly opts: SqliteOptions) {
     mkdirSync(dirname(opts.file), { recursive: true });
     this.db = openDatabase(opts.file);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma(`synchronous = ${opts.fsync === 'full' ? 'FULL' : 'NORMAL'}`);
-    // A checkpoint every 10,000 WAL pages (40 MB) instead of SQLite's 1,000: appends to many streams dirty pages all
-    // over the index, so the default checkpointed (and fsynced, on the event loop) every few hundred commits.
-    // Appends spread over 1,000 streams: 43-46k/s -> 61-68k/s once the table holds 100k+ rows (docs/performance.md).
+    // A checkpoint every 10,000 WAL pages (40 MB) instead of SQLite's 1,000: writes to many streams dirty pages all
+    // over the index (fewer since the log, see below, but a move pass still does), so the default checkpointed (and
+    // fsynced, on the event loop) every few hundred commits (docs/performance.md).
     this.db.pragma('wal_autocheckpoint = 10000');
     this.db.exec(SCHEMA);
     this.durability = opts.fsync === 'full' ? 'power-loss' : 'process-crash';
-    const db = this.db;
-    this.q = {
-      getMeta: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
-      setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)'),
-      top: db.prepare<[string], { top: number }>('SELECT top FROM streams WHERE stream = ?'),
-      setTop: db.prepare('INSERT INTO streams (stream, top) VALUES (?, ?) ON CONFLICT (stream) DO UPDATE SET top = excluded.top'),
-      insert: db.prepare('INSERT INTO messages (stream, seq, data, event, time) VALUES (?, ?, ?, ?, ?)'),
-      read: db.prepare<[string, number, number, number, number], { seq: number; data: string; event: string | null; time: number }>(
-        'SELECT seq, data, event, time FROM messages WHERE stream = ? AND seq > ? AND seq > ? AND time >= ? ORDER BY seq LIMIT ?',
-      ),
-      first: db.prepare<[string, number, number], { first: number | null }>(
-        'SELECT MIN(seq) AS first FROM messages WHERE stream = ? AND seq > ? AND time >= ?',
-      ),
-      getAck: db.prepare<[string], { seq: number; epoch: string }>('SELECT seq, epoch FROM acks WHERE user = ?'),
-      setAck: db.prepare(
-        'INSERT INTO acks (user, seq, epoch) VALUES (?, ?, ?) ON CONFLICT (user) DO UPDATE SET seq = excluded.seq, epoch = excluded.epoch WHERE excluded.epoch <> acks.epoch OR excluded.seq > acks.seq',
-      ),
-      recall: db.prepare<[string, number], { value: string }>('SELECT value FROM idempotency WHERE key = ? AND expires > ?'),
-      remember: db.prepare(
-        'INSERT INTO idempotency (key, value, expires) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires = excluded.expires',
-      ),
-      trimCount: db.prepare('DELETE FROM messages WHERE stream = ? AND seq <= ?'),
-      trimAge: db.prepare('DELETE FROM messages WHERE stream = ? AND time < ?'),
-      sweepIdem: db.prepare('DELETE FROM idempotency WHERE expires <= ?'),
-      sweepOld: db.prepare('DELETE FROM messages WHERE time < ?'),
-    };
+    this.indexAfterRows = opts.indexAfterRows ?? INDEX_AFTER_ROWS;
+    this.chunkRows = Math.min(INDEX_CHUNK_ROWS, Math.ceil(this.indexAfterRows / 4));
+    this.q = prepareStatements(this.db);
     let epoch = this.q.getMeta.get('epoch')?.value;
     if (epoch === undefined) {
       epoch = randomBytes(6).toString('hex');
       this.q.setMeta.run('epoch', epoch);
     }
     this.epoch = epoch;
+    for (const { stream } of this.q.loggedStreams.all()) this.dirty.add(stream);
+    this.indexLog();
     this.trimTimer = setInterval(() => this.trim(), opts.trimIntervalMs ?? 5000);
     this.trimTimer.unref();
   }
@@ -165,15 +156,18 @@ export class SqliteStore implements Store {
   read(stream: string, after: number, limit: number): Promise<StoredMessage[]> {
     const { minSeq, minTime } = this.window(stream);
     const rows = this.q.read.all(stream, after, minSeq, minTime, limit);
-    return Promise.resolve(
-      rows.map((r) => (r.event === null ? { offset: r.seq, data: r.data, time: r.time } : { offset: r.seq, data: r.data, event: r.event, time: r.time })),
+    const out: StoredMessage[] = rows.map((r) =>
+      r.event === null ? { offset: r.seq, data: r.data, time: r.time } : { offset: r.seq, data: r.data, event: r.event, time: r.time },
     );
+    // What the log holds of the stream is newer than anything in `messages`.
+    if (out.length < limit) this.unindexed.read(stream, after, minSeq, minTime, limit, out);
+    return Promise.resolve(out);
   }
 
   position(stream: string): Promise<StreamPosition> {
     const top = this.committedTopOf(stream);
     const { minSeq, minTime } = this.window(stream);
-    const first = this.q.first.get(stream, minSeq, minTime)?.first ?? top + 1;
+    const first = this.q.first.get(stream, minSeq, minTime)?.first ?? this.unindexed.first(stream, minSeq, minTime) ?? top + 1;
     return Promise.resolve({ top, first: Math.min(first, top + 1), epoch: this.epoch });
   }
 
@@ -210,13 +204,18 @@ export class SqliteStore implements Store {
     this.commit();
     this.closed = true;
     clearInterval(this.trimTimer);
+    try {
+      this.indexLog();
+    } catch {
+      // Still in the log: the next open moves it.
+    }
     this.db.close();
   }
 
   private topOf(stream: string): number {
     let top = this.tops.get(stream);
     if (top === undefined) {
-      top = this.q.top.get(stream)?.top ?? 0;
+      top = this.storedTop(stream);
       this.tops.set(stream, top);
     }
     return top;
@@ -225,10 +224,15 @@ export class SqliteStore implements Store {
   private committedTopOf(stream: string): number {
     let top = this.committed.get(stream);
     if (top === undefined) {
-      top = this.q.top.get(stream)?.top ?? 0;
+      top = this.storedTop(stream);
       this.committed.set(stream, top);
     }
     return top;
+  }
+
+  /** The highest committed offset: `streams.top` is raised when entries move out of the log, which may hold newer. */
+  private storedTop(stream: string): number {
+    return Math.max(this.q.top.get(stream)?.top ?? 0, this.unindexed.last(stream) ?? 0);
   }
 
   /** Retention as a read filter, so expired entries are never served even before the trimmer runs. */
@@ -274,15 +278,7 @@ export class SqliteStore implements Store {
     const q = this.q;
     try {
       this.db.transaction(() => {
-        const tops = new Map<string, number>();
-        for (const p of batch) {
-          q.insert.run(p.stream, p.seq, p.data, p.event, p.time);
-          tops.set(p.stream, p.seq);
-        }
-        for (const [stream, top] of tops) {
-          q.setTop.run(stream, top);
-          this.dirty.add(stream);
-        }
+        for (const p of batch) this.lastLogId = Number(q.log.run(p.stream, p.seq, p.data, p.event, p.time).lastInsertRowid);
         for (const [user, pos] of acks) q.setAck.run(user, pos.offset, pos.epoch);
         for (const [key, value, expires] of remembers) q.remember.run(key, value, expires);
       })();
@@ -296,11 +292,62 @@ export class SqliteStore implements Store {
       return;
     }
     for (const p of batch) {
+      this.unindexed.add(
+        p.stream,
+        p.event === null ? { offset: p.seq, data: p.data, time: p.time } : { offset: p.seq, data: p.data, event: p.event, time: p.time },
+      );
       if (p.seq > (this.committed.get(p.stream) ?? 0)) this.committed.set(p.stream, p.seq);
       p.resolve({ offset: p.seq, epoch: this.epoch });
     }
     if (batch.length > 0 && flushNow) this.opts.onAppendsCommitted?.();
     for (const w of waiting) w();
+    if (this.movePass === undefined && this.unindexed.rows >= this.indexAfterRows) {
+      this.movePass = { streams: this.unindexed.beginMove(), next: 0, upTo: this.lastLogId };
+      setImmediate(() => this.moveChunk());
+    }
+  }
+
+  /**
+   * One transaction of a move pass: the next streams' entries, about `chunkRows`, into `messages`; the last
+   * one also empties the log up to where the pass started. A failed chunk is retried a second later (its entries
+   * stay in the log and in memory, and reads keep finding them).
+   */
+  private moveChunk(): void {
+    const pass = this.movePass;
+    if (pass === undefined || this.closed) return;
+    const start = pass.next;
+    let end = start;
+    try {
+      this.db.transaction(() => {
+        for (let rows = 0; end < pass.streams.length && rows < this.chunkRows; end++) {
+          const stream = pass.streams[end]!;
+          const entries = this.unindexed.movingOf(stream);
+          for (const m of entries) this.q.index.run(stream, m.offset, m.data, m.event ?? null, m.time);
+          if (entries.length > 0) this.q.raiseTop.run(stream, entries[entries.length - 1]!.offset);
+          rows += entries.length;
+        }
+        if (end === pass.streams.length) this.q.dropLog.run(pass.upTo);
+      })();
+    } catch {
+      setTimeout(() => this.moveChunk(), 1000).unref();
+      return;
+    }
+    for (let i = start; i < end; i++) {
+      this.unindexed.moved(pass.streams[i]!);
+      this.dirty.add(pass.streams[i]!);
+    }
+    pass.next = end;
+    if (end < pass.streams.length) {
+      setImmediate(() => this.moveChunk());
+      return;
+    }
+    this.movePass = undefined;
+    this.unindexed.endMove();
+  }
+
+  /** Moves everything the log holds into `messages` at once: at open (what a crash left) and at close. */
+  private indexLog(): void {
+    this.db.transaction(() => this.db.exec(INDEX_LOG))();
   }
 
   /** Reclaims space: count and age limits for streams written since the last pass, expired idempotency keys. */

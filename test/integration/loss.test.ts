@@ -26,7 +26,8 @@ test('no message is lost or duplicated across disconnects, offline periods and S
   const port = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), 'herald-loss-'));
   after(() => rmSync(dataDir, { recursive: true, force: true }));
-  const env = { HERALD_API_KEY: API_KEY, HERALD_TOKEN_SECRET: TOKEN_SECRET, HERALD_LOG_LEVEL: 'warn' };
+  // Move passes of the SQLite append log every 100 messages (in chunks of 25, a turn each): the kills land in them.
+  const env = { HERALD_API_KEY: API_KEY, HERALD_TOKEN_SECRET: TOKEN_SECRET, HERALD_LOG_LEVEL: 'warn', HERALD_STORE_INDEX_AFTER_ROWS: '100' };
   const args = ['start', '--host', '127.0.0.1', '--port', String(port), '--line-port', '0', '--data-dir', dataDir];
   const base = `http://127.0.0.1:${port}`;
   let proc: HeraldProcess = runHerald(args, { ...env, HERALD_LOG_LEVEL: 'info' });

@@ -12,6 +12,9 @@ function after(list: readonly StoredMessage[], bound: number): number {
   return lo;
 }
 
+/** What an entry costs besides its strings: the object, its slot in the stream's array, the map's share. */
+const ENTRY_BYTES = 96;
+
 /**
  * The SQLite store's committed entries that are in its append-only `log` table and not yet in the indexed
  * `messages` table, per stream, in offset order: reads serve them from here. Two generations: `recent` takes new
@@ -22,14 +25,17 @@ function after(list: readonly StoredMessage[], bound: number): number {
 export class Unindexed {
   private recent = new Map<string, StoredMessage[]>();
   private moving: Map<string, StoredMessage[]> | undefined;
-  /** Entries in `recent`: what the next move pass will take. */
+  /** Entries in `recent` (what the next move pass will take), and about the memory they hold. */
   rows = 0;
+  bytes = 0;
 
   add(stream: string, m: StoredMessage): void {
     const list = this.recent.get(stream);
     if (list === undefined) this.recent.set(stream, [m]);
     else list.push(m);
     this.rows++;
+    // UTF-16 code units of the data and event (V8 keeps ASCII in one byte each, so this errs high), plus the entry.
+    this.bytes += m.data.length + (m.event?.length ?? 0) + ENTRY_BYTES;
   }
 
   get isMoving(): boolean {
@@ -41,6 +47,7 @@ export class Unindexed {
     this.moving = this.recent;
     this.recent = new Map();
     this.rows = 0;
+    this.bytes = 0;
     return [...this.moving.keys()].sort();
   }
 

@@ -40,6 +40,8 @@ export interface SqliteOptions {
 /** The log's move into `messages`: rows before a pass by default, and at most this many per transaction of a pass. */
 const INDEX_AFTER_ROWS = 16_384;
 const INDEX_CHUNK_ROWS = 1_024;
+/** A pass starts earlier when the entries waiting for it hold this much memory (large messages). */
+const INDEX_AFTER_BYTES = 8 * 1024 * 1024;
 
 interface Pending {
   stream: string;
@@ -67,7 +69,7 @@ const Immediate = (() => {
  * A commit writes its entries to `log`, a rowid table in append order, not to `messages`, the table keyed by
  * (stream, seq) that reads use: a turn's appends to a few hundred different streams (pushes to users) would each
  * dirty a page of their own there, and a commit writes every dirty page whole to the WAL (about 6 KB per entry
- * measured, and the checkpoints that copy it back). Once `indexAfterRows` entries are in the log, a pass copies
+ * measured, and the checkpoints that copy it back). Once `indexAfterRows` entries (or 8 MB) are in the log, a pass copies
  * them into `messages` sorted by stream, a quarter of them (at most `INDEX_CHUNK_ROWS`) per transaction, one per turn,
  * so a stream's entries land on its pages together, then empties the log. Until then they are read from memory
  * (`Unindexed`). Opening the database (after a crash) and closing it move whatever the log holds.
@@ -301,7 +303,8 @@ export class SqliteStore implements Store {
     }
     if (batch.length > 0 && flushNow) this.opts.onAppendsCommitted?.();
     for (const w of waiting) w();
-    if (this.movePass === undefined && this.unindexed.rows >= this.indexAfterRows) {
+    const u = this.unindexed;
+    if (this.movePass === undefined && (u.rows >= this.indexAfterRows || u.bytes >= INDEX_AFTER_BYTES)) {
       this.movePass = { streams: this.unindexed.beginMove(), next: 0, upTo: this.lastLogId };
       setImmediate(() => this.moveChunk());
     }

@@ -87,6 +87,22 @@ describe('sqlite: the append log', () => {
     await again.close();
   });
 
+  it('starts a move pass early when the entries waiting in memory are large', async () => {
+    const file = dbFile();
+    const s = sqlite(file, keep, 1000);
+    const big = JSON.stringify('x'.repeat(3 * 1024 * 1024));
+    await Promise.all([s.append('user:a', big), s.append('user:a', big), s.append('user:a', big)]);
+    const raw = openDatabase(file);
+    const count = (table: string) => raw.prepare<[], { n: number }>(`SELECT COUNT(*) AS n FROM ${table}`).get()!.n;
+    // 9 MB waiting, 3 of 1,000 rows: the pass starts on the commit and its one chunk runs in the next turn.
+    await turn();
+    await turn();
+    assert.deepEqual([count('log'), count('messages')], [0, 3]);
+    assert.equal((await s.read('user:a', 2, 10))[0]!.data.length, big.length);
+    raw.close();
+    await s.close();
+  });
+
   it('after a crash, moves what the log held into the table, once, and numbering goes on from there', async () => {
     const file = dbFile();
     const s = sqlite(file, keep);

@@ -117,7 +117,8 @@ export function variants(bun: string | undefined): Variant[] {
       noFastLane: true,
       skip: ['idle', 'broadcast', 'paced', 'line', ...CFG.ns.filter((n) => n !== CFG.unicastN).map((n) => `n${n}` as const)],
     }),
-    ...(quick ? [] : [herald('herald-sqlite', 'sqlite', { skip: ['idle', 'n10000', 'http', ...PEER_ONLY] })]),
+    // The embedded default store on the broadcast rows and on HTTP unicast to 10,000 users (a stream each).
+    ...(quick ? [] : [herald('herald-sqlite', 'sqlite', { skip: ['idle', ...PEER_ONLY] })]),
     // Herald's Workerman / web-msg-sender Socket.IO listener (port 2120 in the profile), socket.io-client 2.x protocol.
     herald('herald-eio3', 'memory', { socketio: true, skip: ['idle', 'http', ...PEER_ONLY, ...(quick ? [] : (['paced'] as Workload[]))] }),
     // Herald's Pusher protocol (issue 14): pusher-js clients on /app/<key> subscribed to one public channel, the

@@ -20,7 +20,32 @@ INSERT INTO streams (stream, top) SELECT stream, MAX(seq) FROM log WHERE true GR
   ON CONFLICT (stream) DO UPDATE SET top = MAX(top, excluded.top);
 DELETE FROM log;`;
 
-export function prepareStatements(db: Database.Database) {
+type Stmt<P extends unknown[] = unknown[], R = unknown> = Database.Statement<P, R>;
+type Row = { seq: number; data: string; event: string | null; time: number };
+
+/** The store's prepared statements (typed here: the package's declarations name them). */
+export interface Statements {
+  getMeta: Stmt<[string], { value: string }>;
+  setMeta: Stmt;
+  top: Stmt<[string], { top: number }>;
+  log: Stmt;
+  index: Stmt;
+  raiseTop: Stmt;
+  dropLog: Stmt;
+  loggedStreams: Stmt<[], { stream: string }>;
+  read: Stmt<[string, number, number, number, number], Row>;
+  first: Stmt<[string, number, number], { first: number | null }>;
+  getAck: Stmt<[string], { seq: number; epoch: string }>;
+  setAck: Stmt;
+  recall: Stmt<[string, number], { value: string }>;
+  remember: Stmt;
+  trimCount: Stmt;
+  trimAge: Stmt;
+  sweepIdem: Stmt;
+  sweepOld: Stmt;
+}
+
+export function prepareStatements(db: Database.Database): Statements {
   return {
     getMeta: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
     setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)'),
@@ -30,7 +55,7 @@ export function prepareStatements(db: Database.Database) {
     raiseTop: db.prepare('INSERT INTO streams (stream, top) VALUES (?, ?) ON CONFLICT (stream) DO UPDATE SET top = MAX(top, excluded.top)'),
     dropLog: db.prepare('DELETE FROM log WHERE id <= ?'),
     loggedStreams: db.prepare<[], { stream: string }>('SELECT DISTINCT stream FROM log'),
-    read: db.prepare<[string, number, number, number, number], { seq: number; data: string; event: string | null; time: number }>(
+    read: db.prepare<[string, number, number, number, number], Row>(
       'SELECT seq, data, event, time FROM messages WHERE stream = ? AND seq > ? AND seq > ? AND time >= ? ORDER BY seq LIMIT ?',
     ),
     first: db.prepare<[string, number, number], { first: number | null }>('SELECT MIN(seq) AS first FROM messages WHERE stream = ? AND seq > ? AND time >= ?'),
@@ -48,5 +73,3 @@ export function prepareStatements(db: Database.Database) {
     sweepOld: db.prepare('DELETE FROM messages WHERE time < ?'),
   };
 }
-
-export type Statements = ReturnType<typeof prepareStatements>;

@@ -1,5 +1,7 @@
 // Publish throughput by store: the same publishes through Herald's publish path (validation, store, hub, frames)
 // with the memory store, SQLite (fsync normal) and SQLite (fsync full), with and without the HTTP batch API.
+// Then the store alone: appends spread over 1,000 and 10,000 streams (a push to one of N users each, the shape
+// where SQLite's indexed table used to cost a page write per entry: docs/performance.md, the SQLite append log).
 // Run: npm run bench -- store   (or: node --import tsx bench/store.ts [--quick])
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,6 +11,9 @@ import WebSocket from 'ws';
 import { createOperations } from '../src/api/operations.ts';
 import type { ConfigInput } from '../src/config.ts';
 import { createHerald } from '../src/server.ts';
+import { MemoryStore } from '../src/store/memory.ts';
+import { SqliteStore } from '../src/store/sqlite.ts';
+import type { Store } from '../src/store/store.ts';
 import { writeReport } from './report.ts';
 
 const quick = process.argv.includes('--quick');
@@ -100,6 +105,38 @@ async function run(store: ConfigInput['store'], label: string): Promise<Row[]> {
   return rows;
 }
 
+/** Appends per stream-count row: enough for SQLite's table to grow past 100k rows, where page writes used to dominate. */
+const APPENDS = quick ? 20_000 : 300_000;
+
+/** `total` appends spread round-robin over `streams` streams, CONCURRENCY in flight, each awaited before the next. */
+async function appendsTo(store: Store, label: string, streams: number): Promise<Row> {
+  let next = 0;
+  const t0 = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < APPENDS) {
+        const i = next++;
+        await store.append(`user:u${i % streams}`, `{"i":${i},"text":"a typical small message"}`);
+      }
+    }),
+  );
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  await store.close();
+  return { store: label, path: `append to ${streams} streams (store alone)`, messages: APPENDS, seconds, perSecond: APPENDS / seconds, delivered: 0 };
+}
+
+async function storeAlone(label: string, streams: number): Promise<Row> {
+  const retentionFor = () => ({ maxCount: 10_000, maxAgeMs: 7 * 86_400_000 });
+  if (label === 'memory') return appendsTo(new MemoryStore(retentionFor), label, streams);
+  const dir = mkdtempSync(join(tmpdir(), 'herald-bench-'));
+  try {
+    const fsync = label.endsWith('full') ? 'full' : 'normal';
+    return await appendsTo(new SqliteStore({ file: join(dir, 'herald.db'), fsync, retentionFor, maxRetentionMs: 7 * 86_400_000 }), label, streams);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 const VARIANTS: [ConfigInput['store'], string][] = [
   [{ type: 'memory' }, 'memory'],
   [{ type: 'sqlite', fsync: 'normal' }, 'sqlite, fsync normal'],
@@ -114,6 +151,11 @@ export async function storeBench(): Promise<Row[]> {
     if (process.argv.includes('--only') && only !== undefined && !label.includes(only)) continue;
     rows.push(...(await run(store, label)));
   }
+  for (const streams of [1_000, 10_000])
+    for (const [, label] of VARIANTS) {
+      if (process.argv.includes('--only') && only !== undefined && !label.includes(only)) continue;
+      rows.push(await storeAlone(label, streams));
+    }
   return rows;
 }
 

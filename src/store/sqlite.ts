@@ -35,13 +35,17 @@ export interface SqliteOptions {
   onAppendsCommitted?: () => void;
   /** Entries committed to the log before a pass copies them into the indexed table (see `SqliteStore`). */
   indexAfterRows?: number;
+  /** A pass also starts (on the trim timer) when there are entries and none started for this long. */
+  indexAfterMs?: number;
 }
 
 /** The log's move into `messages`: rows before a pass by default, and at most this many per transaction of a pass. */
-const INDEX_AFTER_ROWS = 16_384;
+const INDEX_AFTER_ROWS = 65_536;
 const INDEX_CHUNK_ROWS = 1_024;
-/** A pass starts earlier when the entries waiting for it hold this much memory (large messages). */
-const INDEX_AFTER_BYTES = 8 * 1024 * 1024;
+/** A pass starts earlier when the entries waiting for it hold this much memory (large messages)... */
+const INDEX_AFTER_BYTES = 16 * 1024 * 1024;
+/** ...and when the last one started this long ago: a quiet server does not keep a minute's messages in memory. */
+const INDEX_AFTER_MS = 60_000;
 
 interface Pending {
   stream: string;
@@ -69,7 +73,7 @@ const Immediate = (() => {
  * A commit writes its entries to `log`, a rowid table in append order, not to `messages`, the table keyed by
  * (stream, seq) that reads use: a turn's appends to a few hundred different streams (pushes to users) would each
  * dirty a page of their own there, and a commit writes every dirty page whole to the WAL (about 6 KB per entry
- * measured, and the checkpoints that copy it back). Once `indexAfterRows` entries (or 8 MB) are in the log, a pass copies
+ * measured, and the checkpoints that copy it back). Once `indexAfterRows` entries (or 16 MB, or a minute's) are in the log, a pass copies
  * them into `messages` sorted by stream, a quarter of them (at most `INDEX_CHUNK_ROWS`) per transaction, one per turn,
  * so a stream's entries land on its pages together, then empties the log. Until then they are read from memory
  * (`Unindexed`). Opening the database (after a crash) and closing it move whatever the log holds.
@@ -101,6 +105,7 @@ export class SqliteStore implements Store {
   private movePass: { streams: string[]; next: number; upTo: number } | undefined;
   private readonly indexAfterRows: number;
   private readonly chunkRows: number;
+  private passStarted = Date.now();
 
   constructor(private readonly opts: SqliteOptions) {
     mkdirSync(dirname(opts.file), { recursive: true });
@@ -304,10 +309,14 @@ export class SqliteStore implements Store {
     if (batch.length > 0 && flushNow) this.opts.onAppendsCommitted?.();
     for (const w of waiting) w();
     const u = this.unindexed;
-    if (this.movePass === undefined && (u.rows >= this.indexAfterRows || u.bytes >= INDEX_AFTER_BYTES)) {
-      this.movePass = { streams: this.unindexed.beginMove(), next: 0, upTo: this.lastLogId };
-      setImmediate(() => this.moveChunk());
-    }
+    if (u.rows >= this.indexAfterRows || u.bytes >= INDEX_AFTER_BYTES) this.startPass();
+  }
+
+  private startPass(): void {
+    if (this.movePass !== undefined || this.unindexed.rows === 0) return;
+    this.passStarted = Date.now();
+    this.movePass = { streams: this.unindexed.beginMove(), next: 0, upTo: this.lastLogId };
+    setImmediate(() => this.moveChunk());
   }
 
   /**
@@ -356,6 +365,7 @@ export class SqliteStore implements Store {
   /** Reclaims space: count and age limits for streams written since the last pass, expired idempotency keys. */
   private trim(): void {
     if (this.closed) return;
+    if (Date.now() - this.passStarted >= (this.opts.indexAfterMs ?? INDEX_AFTER_MS)) this.startPass();
     const now = Date.now();
     const streams = [...this.dirty];
     this.dirty.clear();

@@ -90,15 +90,42 @@ describe('sqlite: the append log', () => {
   it('starts a move pass early when the entries waiting in memory are large', async () => {
     const file = dbFile();
     const s = sqlite(file, keep, 1000);
-    const big = JSON.stringify('x'.repeat(3 * 1024 * 1024));
+    const big = JSON.stringify('x'.repeat(6 * 1024 * 1024));
     await Promise.all([s.append('user:a', big), s.append('user:a', big), s.append('user:a', big)]);
     const raw = openDatabase(file);
     const count = (table: string) => raw.prepare<[], { n: number }>(`SELECT COUNT(*) AS n FROM ${table}`).get()!.n;
-    // 9 MB waiting, 3 of 1,000 rows: the pass starts on the commit and its one chunk runs in the next turn.
+    // 18 MB waiting, 3 of 1,000 rows: the pass starts on the commit and its one chunk runs in the next turn.
     await turn();
     await turn();
     assert.deepEqual([count('log'), count('messages')], [0, 3]);
     assert.equal((await s.read('user:a', 2, 10))[0]!.data.length, big.length);
+    raw.close();
+    await s.close();
+  });
+
+  it('starts a move pass on the trim timer when entries have waited long enough, however few', async () => {
+    const file = dbFile();
+    const s = new SqliteStore({
+      file,
+      fsync: 'normal',
+      retentionFor: keep,
+      maxRetentionMs: 3600_000,
+      indexAfterRows: 1000,
+      indexAfterMs: 0,
+      trimIntervalMs: 5,
+    });
+    await s.append('user:a', '"1"');
+    const raw = openDatabase(file);
+    const logRows = () => raw.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM log').get()!.n;
+    assert.equal(logRows(), 1);
+    // The next trim tick starts the pass: wait for its effect, the log emptied.
+    const deadline = Date.now() + 5000;
+    while (logRows() > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+    assert.equal(logRows(), 0);
+    assert.deepEqual(
+      (await s.read('user:a', 0, 10)).map((m) => m.data),
+      ['"1"'],
+    );
     raw.close();
     await s.close();
   });

@@ -120,8 +120,9 @@ async function appendsTo(store: Store, label: string, streams: number): Promise<
       }
     }),
   );
-  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  // Timed with the close: SQLite's close copies what its append log still holds into the indexed table.
   await store.close();
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   return { store: label, path: `append to ${streams} streams (store alone)`, messages: APPENDS, seconds, perSecond: APPENDS / seconds, delivered: 0 };
 }
 

@@ -19,7 +19,7 @@ const ENTRY_BYTES = 96;
  * The SQLite store's committed entries that are in its append-only `log` table and not yet in the indexed
  * `messages` table, per stream, in offset order: reads serve them from here. Two generations: `recent` takes new
  * commits; a move pass (sqlite.ts) takes all of `recent` as `moving` and copies it into `messages` stream by
- * stream, dropping each stream from here once its copy committed. Every entry of a stream here is newer than any
+ * stream, oldest first, dropping what each transaction copied once it committed. Every entry of a stream here is newer than any
  * of that stream's in `messages`, and those in `moving` older than those in `recent`.
  */
 export class Unindexed {
@@ -55,9 +55,12 @@ export class Unindexed {
     return this.moving?.get(stream) ?? [];
   }
 
-  /** The stream's moving entries are committed to `messages`: reads find them there from now on. */
-  moved(stream: string): void {
-    this.moving?.delete(stream);
+  /** The first `count` of the stream's moving entries are committed to `messages`: reads find them there from now on. */
+  moved(stream: string, count: number): void {
+    const list = this.moving?.get(stream);
+    if (list === undefined) return;
+    if (count >= list.length) this.moving!.delete(stream);
+    else list.splice(0, count);
   }
 
   endMove(): void {

@@ -320,36 +320,43 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * One transaction of a move pass: the next streams' entries, about `chunkRows`, into `messages`; the last
+   * One transaction of a move pass: the next `chunkRows` entries, streams in order, into `messages`; the last
    * one also empties the log up to where the pass started. A failed chunk is retried a second later (its entries
    * stay in the log and in memory, and reads keep finding them).
    */
   private moveChunk(): void {
     const pass = this.movePass;
     if (pass === undefined || this.closed) return;
-    const start = pass.next;
-    let end = start;
+    let next = pass.next;
+    // The entries copied in this transaction, per stream: a stream's oldest first, so a long one spans chunks.
+    const copied: [string, number][] = [];
     try {
       this.db.transaction(() => {
-        for (let rows = 0; end < pass.streams.length && rows < this.chunkRows; end++) {
-          const stream = pass.streams[end]!;
+        for (let rows = 0; next < pass.streams.length && rows < this.chunkRows;) {
+          const stream = pass.streams[next]!;
           const entries = this.unindexed.movingOf(stream);
-          for (const m of entries) this.q.index.run(stream, m.offset, m.data, m.event ?? null, m.time);
-          if (entries.length > 0) this.q.raiseTop.run(stream, entries[entries.length - 1]!.offset);
-          rows += entries.length;
+          const n = Math.min(entries.length, this.chunkRows - rows);
+          for (let i = 0; i < n; i++) {
+            const m = entries[i]!;
+            this.q.index.run(stream, m.offset, m.data, m.event ?? null, m.time);
+          }
+          if (n > 0) this.q.raiseTop.run(stream, entries[n - 1]!.offset);
+          copied.push([stream, n]);
+          rows += n;
+          if (n === entries.length) next++;
         }
-        if (end === pass.streams.length) this.q.dropLog.run(pass.upTo);
+        if (next === pass.streams.length) this.q.dropLog.run(pass.upTo);
       })();
     } catch {
       setTimeout(() => this.moveChunk(), 1000).unref();
       return;
     }
-    for (let i = start; i < end; i++) {
-      this.unindexed.moved(pass.streams[i]!);
-      this.dirty.add(pass.streams[i]!);
+    for (const [stream, n] of copied) {
+      this.unindexed.moved(stream, n);
+      this.dirty.add(stream);
     }
-    pass.next = end;
-    if (end < pass.streams.length) {
+    pass.next = next;
+    if (next < pass.streams.length) {
       setImmediate(() => this.moveChunk());
       return;
     }

@@ -180,6 +180,10 @@ async function mainTable(): Promise<boolean> {
 
 async function main(): Promise<number> {
   mkdirSync(RESULTS, { recursive: true });
+  // The storm, the cluster suites and the soak run `bin/herald.js`, i.e. dist/: built here from the same source the
+  // in-process variants run, or they would measure whatever the last build left there.
+  log('building dist/ (npm run build)');
+  if (spawnSync(process.execPath, [join(ROOT, 'scripts', 'build.mjs')], { stdio: 'inherit', cwd: ROOT }).status !== 0) return 1;
   // The soak runs alone: it measures one server over minutes, and sharing the cores with the other suites would
   // blur what it counts.
   if (FLAGS.soak) {

@@ -31,6 +31,16 @@ interface Row {
   delivered: number;
 }
 
+/** Calls `op(0)` .. `op(total - 1)`, CONCURRENCY at a time, each awaited before its caller takes the next index. */
+async function inFlight(total: number, op: (i: number) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < total) await op(next++);
+    }),
+  );
+}
+
 async function run(store: ConfigInput['store'], label: string): Promise<Row[]> {
   const dataDir = mkdtempSync(join(tmpdir(), 'herald-bench-'));
   const server = createHerald({
@@ -62,16 +72,8 @@ async function run(store: ConfigInput['store'], label: string): Promise<Row[]> {
   const rows: Row[] = [];
 
   // 1. The operation itself, CONCURRENCY publishes in flight (what the line port and the APIs call).
-  let next = 0;
   const t0 = process.hrtime.bigint();
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (next < MESSAGES) {
-        const i = next++;
-        await ops.publish!({ to: { user: `u${i % USERS}` }, data: { i, text: 'a typical small message' } });
-      }
-    }),
-  );
+  await inFlight(MESSAGES, (i) => ops.publish!({ to: { user: `u${i % USERS}` }, data: { i, text: 'a typical small message' } }));
   const s1 = Number(process.hrtime.bigint() - t0) / 1e9;
   rows.push({ store: label, path: 'publish operation', messages: MESSAGES, seconds: s1, perSecond: MESSAGES / s1, delivered: server.context.hub.deliveries });
 
@@ -108,18 +110,10 @@ async function run(store: ConfigInput['store'], label: string): Promise<Row[]> {
 /** Appends per stream-count row: enough for SQLite's table to grow past 100k rows, where page writes used to dominate. */
 const APPENDS = quick ? 20_000 : 300_000;
 
-/** `total` appends spread round-robin over `streams` streams, CONCURRENCY in flight, each awaited before the next. */
+/** APPENDS appends spread round-robin over `streams` streams, CONCURRENCY in flight. */
 async function appendsTo(store: Store, label: string, streams: number): Promise<Row> {
-  let next = 0;
   const t0 = process.hrtime.bigint();
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (next < APPENDS) {
-        const i = next++;
-        await store.append(`user:u${i % streams}`, `{"i":${i},"text":"a typical small message"}`);
-      }
-    }),
-  );
+  await inFlight(APPENDS, (i) => store.append(`user:u${i % streams}`, `{"i":${i},"text":"a typical small message"}`));
   // Timed with the close: SQLite's close copies what its append log still holds into the indexed table.
   await store.close();
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;

@@ -73,10 +73,11 @@ const Immediate = (() => {
  * A commit writes its entries to `log`, a rowid table in append order, not to `messages`, the table keyed by
  * (stream, seq) that reads use: a turn's appends to a few hundred different streams (pushes to users) would each
  * dirty a page of their own there, and a commit writes every dirty page whole to the WAL (about 6 KB per entry
- * measured, and the checkpoints that copy it back). Once `indexAfterRows` entries (or 16 MB, or a minute's) are in the log, a pass copies
- * them into `messages` sorted by stream, a quarter of them (at most `INDEX_CHUNK_ROWS`) per transaction, one per turn,
- * so a stream's entries land on its pages together, then empties the log. Until then they are read from memory
- * (`Unindexed`). Opening the database (after a crash) and closing it move whatever the log holds.
+ * measured, and the checkpoints that copy it back). Once `indexAfterRows` entries (or 16 MB, or a minute's) are in
+ * the log, a pass copies them into `messages` sorted by stream, a quarter of `indexAfterRows` (at most
+ * `INDEX_CHUNK_ROWS`) per transaction, one transaction per turn, so a stream's entries land on its pages together,
+ * then empties the log. Until then they are read from memory (`Unindexed`). Opening the database (after a crash)
+ * and closing it move whatever the log holds.
  */
 export class SqliteStore implements Store {
   readonly durability: 'process-crash' | 'power-loss';
@@ -283,12 +284,15 @@ export class SqliteStore implements Store {
     this.remembers = [];
     this.waitingAcks = [];
     const q = this.q;
+    let lastLogId = this.lastLogId;
     try {
       this.db.transaction(() => {
-        for (const p of batch) this.lastLogId = Number(q.log.run(p.stream, p.seq, p.data, p.event, p.time).lastInsertRowid);
+        for (const p of batch) lastLogId = Number(q.log.run(p.stream, p.seq, p.data, p.event, p.time).lastInsertRowid);
         for (const [user, pos] of acks) q.setAck.run(user, pos.offset, pos.epoch);
         for (const [key, value, expires] of remembers) q.remember.run(key, value, expires);
       })();
+      // Only once committed: a rolled-back id is handed out again, and a pass must not empty the log past its own.
+      this.lastLogId = lastLogId;
     } catch (err) {
       // Offsets handed out for this batch were never stored: forget cached tops so numbering restarts from what
       // the database holds, and fail the callers so nothing is reported as stored that is not.

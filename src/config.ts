@@ -166,7 +166,7 @@ export const ConfigSchema = z
         fsync: z.enum(['normal', 'full']).default('normal'),
         /**
          * SQLite: appends go to an append-only log, copied into the indexed table once this many are there (they are
-         * read from memory until then: about 150 bytes each plus the message). See docs/performance.md.
+         * read from memory until then: about 100 bytes each plus the message). See docs/performance.md.
          */
         indexAfterRows: z.number().int().min(1).max(1_000_000).default(65_536),
       })

@@ -19,8 +19,8 @@ const ENTRY_BYTES = 96;
  * The SQLite store's committed entries that are in its append-only `log` table and not yet in the indexed
  * `messages` table, per stream, in offset order: reads serve them from here. Two generations: `recent` takes new
  * commits; a move pass (sqlite.ts) takes all of `recent` as `moving` and copies it into `messages` stream by
- * stream, oldest first, dropping what each transaction copied once it committed. Every entry of a stream here is newer than any
- * of that stream's in `messages`, and those in `moving` older than those in `recent`.
+ * stream, oldest first, dropping what each transaction copied once it committed. Every entry of a stream here is
+ * newer than any of that stream's in `messages`, and those in `moving` older than those in `recent`.
  */
 export class Unindexed {
   private recent = new Map<string, StoredMessage[]>();
@@ -36,10 +36,6 @@ export class Unindexed {
     this.rows++;
     // UTF-16 code units of the data and event (V8 keeps ASCII in one byte each, so this errs high), plus the entry.
     this.bytes += m.data.length + (m.event?.length ?? 0) + ENTRY_BYTES;
-  }
-
-  get isMoving(): boolean {
-    return this.moving !== undefined;
   }
 
   /** Starts a move pass with everything recent; returns its streams in the order to copy them (sorted: locality). */

@@ -57,6 +57,11 @@ interface Pending {
   reject: (e: Error) => void;
 }
 
+/** An entry as reads return it, from a `messages` row or a committed append (SQL NULL: no event). */
+function stored(r: { seq: number; data: string; event: string | null; time: number }): StoredMessage {
+  return r.event === null ? { offset: r.seq, data: r.data, time: r.time } : { offset: r.seq, data: r.data, event: r.event, time: r.time };
+}
+
 /** The class of `setImmediate`'s handles, to tell a call made inside an immediate's callback (the check phase). */
 const Immediate = (() => {
   const probe = setImmediate(() => {});
@@ -164,9 +169,7 @@ export class SqliteStore implements Store {
   read(stream: string, after: number, limit: number): Promise<StoredMessage[]> {
     const { minSeq, minTime } = this.window(stream);
     const rows = this.q.read.all(stream, after, minSeq, minTime, limit);
-    const out: StoredMessage[] = rows.map((r) =>
-      r.event === null ? { offset: r.seq, data: r.data, time: r.time } : { offset: r.seq, data: r.data, event: r.event, time: r.time },
-    );
+    const out = rows.map(stored);
     // What the log holds of the stream is newer than anything in `messages`.
     if (out.length < limit) this.unindexed.read(stream, after, minSeq, minTime, limit, out);
     return Promise.resolve(out);
@@ -303,10 +306,7 @@ export class SqliteStore implements Store {
       return;
     }
     for (const p of batch) {
-      this.unindexed.add(
-        p.stream,
-        p.event === null ? { offset: p.seq, data: p.data, time: p.time } : { offset: p.seq, data: p.data, event: p.event, time: p.time },
-      );
+      this.unindexed.add(p.stream, stored(p));
       if (p.seq > (this.committed.get(p.stream) ?? 0)) this.committed.set(p.stream, p.seq);
       p.resolve({ offset: p.seq, epoch: this.epoch });
     }
